@@ -1,0 +1,1 @@
+"""Customers, staff and their API keys."""

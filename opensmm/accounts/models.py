@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opensmm.db import Base, Money, UTCDateTime, utcnow
+
+USER_ACTIVE = "active"
+USER_SUSPENDED = "suspended"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # The last line of defence: no code path can take a balance below zero.
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        CheckConstraint("status IN ('active', 'suspended')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=USER_ACTIVE)
+    balance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    # Percent off every rate for this customer (a reseller's negotiated price).
+    discount_percent: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key, stored only as its SHA-256: keys are random, so a fast hash is enough."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters, so that people can tell their keys apart in lists.
+    prefix: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

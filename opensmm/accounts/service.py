@@ -1,0 +1,126 @@
+"""Users and API keys."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opensmm.accounts.keys import PREFIX_LENGTH, hash_key, new_key
+from opensmm.accounts.models import USER_ACTIVE, USER_SUSPENDED, ApiKey, User
+from opensmm.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
+from opensmm.db import utcnow
+from opensmm.errors import DomainError, NotFound
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{1,63}$")
+
+
+class UserNotFound(NotFound):
+    message = "User not found"
+
+
+class KeyNotFound(NotFound):
+    message = "API key not found"
+
+
+def validate_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise DomainError(
+            "A user name is 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def validate_password(password: str) -> str:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise DomainError(
+            f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long"
+        )
+    return password
+
+
+def create_user(
+    session: Session,
+    name: str,
+    *,
+    email: str | None = None,
+    password: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    validate_name(name)
+    if email is not None:
+        email = email.strip().lower()
+        if not EMAIL_PATTERN.match(email):
+            raise DomainError("That email address does not look valid")
+        if session.scalar(select(User.id).where(User.email == email)) is not None:
+            raise DomainError("That email address is already registered")
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise DomainError(f"The user name {name!r} is taken")
+    user = User(
+        name=name,
+        email=email,
+        password_hash=hash_password(validate_password(password)) if password else None,
+        is_admin=is_admin,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserNotFound(f"No user named {name!r}")
+    return user
+
+
+def set_status(session: Session, name: str, *, active: bool) -> User:
+    user = get_user(session, name)
+    user.status = USER_ACTIVE if active else USER_SUSPENDED
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(validate_password(password))
+
+
+@dataclass(frozen=True)
+class NewKey:
+    id: int
+    key: str  # the only time the plain key exists outside its owner's hands
+    prefix: str
+
+
+def create_key(session: Session, user: User, label: str = "") -> NewKey:
+    key = new_key()
+    row = ApiKey(user_id=user.id, key_hash=hash_key(key), prefix=key[:PREFIX_LENGTH], label=label)
+    session.add(row)
+    session.flush()
+    return NewKey(id=row.id, key=key, prefix=row.prefix)
+
+
+def revoke_key(session: Session, key: str, *, user_id: int | None = None) -> ApiKey:
+    """Revoke by the plain key (CLI) or, with ``user_id``, a key id owned by that user."""
+    query = select(ApiKey).where(ApiKey.key_hash == hash_key(key))
+    row = session.scalar(query)
+    if row is None or (user_id is not None and row.user_id != user_id):
+        raise KeyNotFound()
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+def revoke_key_by_id(session: Session, key_id: int, *, user_id: int) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None or row.user_id != user_id:
+        raise KeyNotFound()
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+def list_keys(session: Session, user_id: int) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)))

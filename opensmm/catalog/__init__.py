@@ -1,0 +1,1 @@
+"""Categories and services: what the panel sells and at what rate."""

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opensmm.db import Base, Money, UTCDateTime, utcnow
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint("rate >= 0", name="rate_not_negative"),
+        CheckConstraint("min_quantity >= 1 AND max_quantity >= min_quantity", name="bounds"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(40), default="Default")
+    rate: Mapped[Decimal] = mapped_column(Money)
+    min_quantity: Mapped[int]
+    max_quantity: Mapped[int]
+    refill: Mapped[bool] = mapped_column(default=False)
+    refill_days: Mapped[int] = mapped_column(default=30)
+    cancel: Mapped[bool] = mapped_column(default=False)
+    dripfeed: Mapped[bool] = mapped_column(default=False)
+    # Refuse a second running order for the same link (the spec's "active order" error).
+    one_active_per_link: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+    # How orders are fulfilled: "manual" for now (see opensmm.fulfillment).
+    fulfillment: Mapped[str] = mapped_column(String(16), default="manual")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

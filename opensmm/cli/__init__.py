@@ -1,0 +1,1 @@
+"""The ``opensmm`` command line."""

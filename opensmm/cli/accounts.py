@@ -1,0 +1,101 @@
+"""``opensmm user``, ``opensmm key`` and ``opensmm funds``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from opensmm.accounts import service as accounts
+from opensmm.cli.output import emit_json, fail, in_write
+from opensmm.ledger import service as ledger
+from opensmm.money import MoneyError, format_money, parse_money
+
+user_app = typer.Typer(help="Customers and staff.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys.", no_args_is_help=True)
+funds_app = typer.Typer(help="Balances.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@user_app.command("create")
+def user_create(
+    name: str,
+    email: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str | None, typer.Option()] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Staff account.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a user (a customer, or staff with --admin)."""
+    user = in_write(
+        lambda s: accounts.create_user(s, name, email=email, password=password, is_admin=admin)
+    )
+    if as_json:
+        emit_json({"id": user.id, "name": user.name, "admin": user.is_admin})
+    else:
+        typer.echo(f"Created user {user.name} (id {user.id})")
+
+
+def _set_status(name: str, active: bool) -> None:
+    in_write(lambda s: accounts.set_status(s, name, active=active))
+    typer.echo(f"{name} is now {'active' if active else 'suspended'}")
+
+
+@user_app.command("suspend")
+def user_suspend(name: str) -> None:
+    """Refuse the user's API keys and logins until activated again."""
+    _set_status(name, active=False)
+
+
+@user_app.command("activate")
+def user_activate(name: str) -> None:
+    _set_status(name, active=True)
+
+
+@key_app.command("create")
+def key_create(name: str, as_json: JsonFlag = False) -> None:
+    """Create an API key for user NAME; it is shown only this once."""
+
+    def work(session: Session) -> accounts.NewKey:
+        return accounts.create_key(session, accounts.get_user(session, name))
+
+    new = in_write(work)
+    if as_json:
+        emit_json({"id": new.id, "user": name, "key": new.key})
+    else:
+        typer.echo(f"API key {new.id} for {name} (shown only once):")
+        typer.echo(new.key)
+
+
+@key_app.command("revoke")
+def key_revoke(key: str) -> None:
+    """Revoke a key: it is refused from the next request on."""
+    in_write(lambda s: accounts.revoke_key(s, key))
+    typer.echo("Key revoked")
+
+
+@funds_app.command("add")
+def funds_add(
+    name: str,
+    amount: Annotated[str, typer.Argument(help="May be negative; a balance never goes below 0.")],
+    memo: Annotated[str, typer.Option(help="Shown in the customer's history.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Add (or, negative, remove) funds; every movement is a ledger entry."""
+    try:
+        value = parse_money(amount)
+    except MoneyError as exc:
+        fail(f"Incorrect amount {amount!r}: {exc}")
+
+    def work(session: Session) -> tuple[str, str]:
+        user = accounts.get_user(session, name)
+        ledger.add_funds(session, user.id, value, memo=memo, actor="cli")
+        session.refresh(user)
+        return user.name, format_money(user.balance)
+
+    user_name, balance = in_write(work)
+    if as_json:
+        emit_json({"user": user_name, "amount": format_money(value), "balance": balance})
+    else:
+        typer.echo(f"{user_name}: balance {balance}")

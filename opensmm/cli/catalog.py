@@ -1,0 +1,96 @@
+"""``opensmm service``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from opensmm.catalog import service as catalog
+from opensmm.catalog.models import Service
+from opensmm.cli.accounts import JsonFlag
+from opensmm.cli.output import emit_json, fail, in_read, in_write
+from opensmm.money import MoneyError, format_money, parse_money
+
+service_app = typer.Typer(help="The catalog of services.", no_args_is_help=True)
+
+
+def service_json(service: Service, category: str) -> dict[str, object]:
+    return {
+        "id": service.id,
+        "name": service.name,
+        "type": service.type,
+        "category": category,
+        "rate": format_money(service.rate),
+        "min": service.min_quantity,
+        "max": service.max_quantity,
+        "refill": service.refill,
+        "refill_days": service.refill_days,
+        "cancel": service.cancel,
+        "dripfeed": service.dripfeed,
+        "enabled": service.enabled,
+        "fulfillment": service.fulfillment,
+        "description": service.description,
+    }
+
+
+@service_app.command("add")
+def service_add(
+    name: Annotated[str, typer.Option("--name")],
+    category: Annotated[str, typer.Option("--category")],
+    rate: Annotated[str, typer.Option("--rate", help="Price per 1000 (per package).")],
+    min_quantity: Annotated[int, typer.Option("--min")],
+    max_quantity: Annotated[int, typer.Option("--max")],
+    type_: Annotated[str, typer.Option("--type")] = "Default",
+    refill: Annotated[bool, typer.Option("--refill")] = False,
+    refill_days: Annotated[int, typer.Option("--refill-days")] = 30,
+    cancel: Annotated[bool, typer.Option("--cancel")] = False,
+    dripfeed: Annotated[bool, typer.Option("--dripfeed")] = False,
+    one_active: Annotated[
+        bool, typer.Option("--one-active-per-link", help="Refuse a 2nd running order per link.")
+    ] = False,
+    description: Annotated[str, typer.Option("--description")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a service; prints its id."""
+    try:
+        price = parse_money(rate)
+    except MoneyError as exc:
+        fail(f"Incorrect rate {rate!r}: {exc}")
+    service = in_write(
+        lambda s: catalog.add_service(
+            s,
+            name=name,
+            category=category,
+            rate=price,
+            min_quantity=min_quantity,
+            max_quantity=max_quantity,
+            type=type_,
+            refill=refill,
+            refill_days=refill_days,
+            cancel=cancel,
+            dripfeed=dripfeed,
+            one_active_per_link=one_active,
+            description=description,
+        )
+    )
+    if as_json:
+        emit_json({"id": service.id})
+    else:
+        typer.echo(service.id)
+
+
+@service_app.command("list")
+def service_list(as_json: JsonFlag = False) -> None:
+    """Every service, enabled or not."""
+    rows = in_read(lambda s: catalog.list_services(s, enabled_only=False))
+    if as_json:
+        emit_json({"services": [service_json(service, category) for service, category in rows]})
+        return
+    for service, category in rows:
+        state = "" if service.enabled else " (disabled)"
+        typer.echo(
+            f"{service.id:>5}  {category} / {service.name} [{service.type}] "
+            f"{format_money(service.rate)} per 1000, {service.min_quantity}-"
+            f"{service.max_quantity}{state}"
+        )

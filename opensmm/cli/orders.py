@@ -1,0 +1,120 @@
+"""``opensmm order``, ``opensmm refill`` and ``opensmm ledger``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opensmm.accounts.models import User
+from opensmm.cli.accounts import JsonFlag
+from opensmm.cli.output import emit_json, fail, in_read, in_write
+from opensmm.ledger import service as ledger
+from opensmm.money import format_money
+from opensmm.orders import service as orders
+from opensmm.orders import statuses
+from opensmm.orders.models import Order
+from opensmm.refills import service as refills
+
+order_app = typer.Typer(help="Orders.", no_args_is_help=True)
+refill_app = typer.Typer(help="Refills.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The money ledger.", no_args_is_help=True)
+
+MAX_LISTED = 1000
+
+
+def order_json(order: Order, user: str) -> dict[str, object]:
+    return {
+        "id": order.id,
+        "user": user,
+        "service": order.service_id,
+        "link": order.link,
+        "quantity": order.quantity,
+        "units": order.units,
+        "charge": format_money(order.charge),
+        "refunded": format_money(order.refunded),
+        "status": order.status,
+        "start_count": order.start_count,
+        "remains": order.remains,
+        "runs": order.runs,
+        "interval": order.interval,
+        "created_at": order.created_at.isoformat(),
+    }
+
+
+@order_app.command("list")
+def order_list(
+    user: Annotated[str | None, typer.Option("--user")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The latest orders (at most 1000), newest first."""
+    wanted = None
+    if status is not None:
+        wanted = statuses.canonical(status, statuses.ORDER_STATUSES + statuses.SUBSCRIPTION_STATUSES)
+        if wanted is None:
+            fail(f"Unknown status {status!r}")
+
+    def work(session: Session) -> list[tuple[Order, str]]:
+        query = select(Order, User.name).join(User, User.id == Order.user_id)
+        if user is not None:
+            query = query.where(User.name == user)
+        if wanted is not None:
+            query = query.where(Order.status == wanted)
+        rows = session.execute(query.order_by(Order.id.desc()).limit(MAX_LISTED)).all()
+        return [(order, name) for order, name in rows]
+
+    rows = in_read(work)
+    if as_json:
+        emit_json({"orders": [order_json(order, name) for order, name in rows]})
+        return
+    for order, name in rows:
+        typer.echo(
+            f"{order.id:>7}  {name:<16} service {order.service_id:<5} {order.status:<11} "
+            f"charge {format_money(order.charge)} remains {order.remains}  {order.link}"
+        )
+
+
+@order_app.command("set")
+def order_set(
+    order_id: Annotated[int, typer.Argument(metavar="ID")],
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    start_count: Annotated[int | None, typer.Option("--start-count")] = None,
+    remains: Annotated[int | None, typer.Option("--remains")] = None,
+) -> None:
+    """Staff update of a manual order. Partial and Canceled refund, exactly once."""
+    if status is None and start_count is None and remains is None:
+        fail("Nothing to set: give --status, --start-count or --remains")
+    update = orders.OrderUpdate(status=status, start_count=start_count, remains=remains)
+    order = in_write(lambda s: orders.apply_update(s, order_id, update, "cli"))
+    typer.echo(
+        f"Order {order.id}: {order.status}, remains {order.remains}, "
+        f"refunded {format_money(order.refunded)}"
+    )
+
+
+@refill_app.command("set")
+def refill_set(
+    refill_id: Annotated[int, typer.Argument(metavar="ID")],
+    status: Annotated[str, typer.Option("--status")],
+) -> None:
+    """Set a refill's status (Pending, In progress, Completed, Rejected, Error)."""
+    refill = in_write(lambda s: refills.set_refill_status(s, refill_id, status, "cli"))
+    typer.echo(f"Refill {refill.id}: {refill.status}")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Verify that every balance equals the sum of its ledger entries (exit 1 if not)."""
+    mismatches = in_read(ledger.check)
+    if not mismatches:
+        typer.echo("Ledger OK: every balance equals the sum of its entries")
+        return
+    for bad in mismatches:
+        typer.echo(
+            f"MISMATCH user {bad.name} (id {bad.user_id}): balance {bad.balance}, "
+            f"entries add up to {bad.entries_total}"
+        )
+    raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""The money ledger: balances and the append-only entries that explain them."""

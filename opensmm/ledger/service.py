@@ -1,0 +1,132 @@
+"""Moving money: the only code that changes a balance.
+
+A movement, inside the caller's transaction:
+1. lock the account's row (``SELECT … FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already
+   serializes writers), so that concurrent movements on one account queue up;
+2. insert the ledger entry under its unique key, with the balance it leaves; if the key
+   exists, the movement already happened and nothing more is done (a replay pays nothing);
+3. ``UPDATE users SET balance = balance + :amount WHERE id = :id AND balance + :amount >= 0``
+   and check that one row changed: the atomic guard, backed by a CHECK constraint.
+
+Lock order everywhere: an order's row, then its account's row, then the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from opensmm.accounts.models import User
+from opensmm.errors import DomainError
+from opensmm.ledger.models import LedgerEntry
+
+
+class NotEnoughFunds(DomainError):
+    message = "Not enough funds on balance"
+
+
+def _insert_ignoring_duplicates(session: Session) -> sqlite.Insert | postgresql.Insert:
+    dialect = session.get_bind().dialect.name
+    builder = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    return builder(LedgerEntry).on_conflict_do_nothing(index_elements=["key"])
+
+
+def already_posted(session: Session, key: str) -> bool:
+    return bool(session.execute(select(exists().where(LedgerEntry.key == key))).scalar())
+
+
+def post(
+    session: Session,
+    *,
+    user_id: int,
+    amount: Decimal,
+    kind: str,
+    key: str,
+    memo: str = "",
+    order_id: int | None = None,
+) -> bool:
+    """Move ``amount`` (negative: a debit) once per ``key``. False if already moved.
+
+    Raises ``NotEnoughFunds`` when a debit would take the balance below zero; the caller's
+    transaction must then be rolled back (the unit of work does that).
+    """
+    balance = session.execute(
+        select(User.balance).where(User.id == user_id).with_for_update()
+    ).scalar_one()
+    after = balance + amount
+    if after < 0:
+        if already_posted(session, key):
+            return False
+        raise NotEnoughFunds()
+    inserted = session.execute(
+        _insert_ignoring_duplicates(session)
+        .values(
+            user_id=user_id,
+            amount=amount,
+            balance_after=after,
+            kind=kind,
+            key=key,
+            memo=memo,
+            order_id=order_id,
+        )
+        .returning(LedgerEntry.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        return False
+    moved = session.execute(
+        update(User)
+        .where(User.id == user_id, User.balance + amount >= 0)
+        .values(balance=User.balance + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotEnoughFunds()
+    return True
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    user_id: int
+    name: str
+    balance: Decimal
+    entries_total: Decimal
+
+
+def check(session: Session) -> list[Mismatch]:
+    """Every account whose balance is not the sum of its ledger entries."""
+    totals = (
+        select(LedgerEntry.user_id, func.sum(LedgerEntry.amount).label("total"))
+        .group_by(LedgerEntry.user_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(User.id, User.name, User.balance, func.coalesce(totals.c.total, Decimal(0))).outerjoin(
+            totals, totals.c.user_id == User.id
+        )
+    ).all()
+    mismatches = []
+    for user_id, name, balance, total in rows:
+        if balance != total:
+            mismatches.append(Mismatch(user_id, name, balance, total))
+    return mismatches
+
+
+def add_funds(session: Session, user_id: int, amount: Decimal, *, memo: str, actor: str) -> bool:
+    """Staff add (or, negative, take back) funds. A balance never goes below zero."""
+    import uuid
+
+    if amount == 0:
+        raise DomainError("The amount must not be zero")
+    text = memo or ("Funds added" if amount > 0 else "Funds removed")
+    return post(
+        session,
+        user_id=user_id,
+        amount=amount,
+        kind="deposit",
+        key=f"deposit:{uuid.uuid4().hex}",
+        memo=f"{text} (by {actor})",
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations; ``opensmm db upgrade`` applies them (see ``opensmm.db.migrate``)."""

@@ -1,0 +1,1 @@
+"""Orders: placing them, pricing them, and moving them through their statuses."""

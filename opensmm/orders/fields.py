@@ -1,0 +1,223 @@
+"""Validation of an ``add`` request against its service's type (spec §3).
+
+Input arrives as text (the API's form fields, the web form, the CLI); the output is an
+``OrderRequest`` with exact numbers, or a ``DomainError`` with a clear message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from opensmm.catalog.models import Service
+from opensmm.catalog.types import ServiceType, Units, service_type
+from opensmm.errors import DomainError
+
+MAX_LINK_LENGTH = 2048
+MAX_TEXT_LENGTH = 65_536
+MAX_INT = 2_000_000_000
+MAX_RUNS = 1000
+MAX_INTERVAL_MINUTES = 60 * 24 * 30
+SUBSCRIPTION_DELAYS = (0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300,
+                       360, 420, 480, 540, 600)
+_INTEGER = re.compile(r"^\d{1,12}(\.0+)?$")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class IncorrectLink(DomainError):
+    message = "Incorrect link"
+
+
+class IncorrectQuantity(DomainError):
+    message = "Incorrect quantity"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    link: str
+    quantity: int
+    units: int
+    runs: int | None = None
+    interval: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_int(value: object, error: DomainError) -> int:
+    """A whole number from text or JSON; anything else (negative, fractional) is ``error``."""
+    if isinstance(value, bool):
+        raise error
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER.match(value.strip()):
+        number = int(value.strip().split(".")[0])
+    else:
+        raise error
+    if not 0 <= number <= MAX_INT:
+        raise error
+    return number
+
+
+def validate_link(value: object) -> str:
+    if not isinstance(value, str):
+        raise IncorrectLink()
+    link = value.strip()
+    if not link or len(link) > MAX_LINK_LENGTH or _CONTROL.search(link) or " " in link:
+        raise IncorrectLink()
+    scheme = _SCHEME.match(link)
+    if scheme and scheme.group(1).lower() not in ("http", "https") and "//" in link[:12]:
+        raise IncorrectLink()
+    if scheme and scheme.group(1).lower() in ("javascript", "data", "vbscript", "file"):
+        raise IncorrectLink()
+    return link
+
+
+def _text(params: dict[str, object], name: str, label: str) -> str:
+    value = params.get(name)
+    if isinstance(value, list):
+        value = "\n".join(str(v) for v in value)
+    if not isinstance(value, str) or not value.strip():
+        raise DomainError(f"{label} required for this service")
+    if len(value) > MAX_TEXT_LENGTH or "\x00" in value:
+        raise DomainError(f"{label} too long")
+    return value.strip()
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+def _check_bounds(units: int, service: Service) -> None:
+    if units < service.min_quantity:
+        raise DomainError(f"Quantity less than minimal {service.min_quantity}")
+    if units > service.max_quantity:
+        raise DomainError(f"Quantity more than maximal {service.max_quantity}")
+
+
+def _line_count(params: dict[str, object], name: str, label: str, service: Service) -> tuple[
+    int, str
+]:
+    text = _text(params, name, label)
+    count = len(_lines(text))
+    given = params.get("quantity")
+    # quantity=0 (or none) means "count the lines"; any other number must agree with them.
+    if given not in (None, "", "0", 0):
+        quantity = parse_int(given, IncorrectQuantity())
+        if quantity not in (0, count):
+            raise DomainError(f"Quantity must equal the number of lines ({count})")
+    _check_bounds(count, service)
+    return count, text
+
+
+def _dripfeed(params: dict[str, object], service: Service) -> tuple[int | None, int | None]:
+    runs_raw, interval_raw = params.get("runs"), params.get("interval")
+    if runs_raw in (None, "") and interval_raw in (None, ""):
+        return None, None
+    if not service.dripfeed:
+        raise DomainError("Drip-feed is not available for this service")
+    runs = parse_int(runs_raw, DomainError("Incorrect runs: a whole number from 1 to 1000"))
+    if not 1 <= runs <= MAX_RUNS:
+        raise DomainError("Incorrect runs: a whole number from 1 to 1000")
+    interval = parse_int(
+        interval_raw, DomainError("Incorrect interval: whole minutes from 1 to 43200")
+    )
+    if not 1 <= interval <= MAX_INTERVAL_MINUTES:
+        raise DomainError("Incorrect interval: whole minutes from 1 to 43200")
+    return runs, interval
+
+
+def _subscription(params: dict[str, object], service: Service) -> OrderRequest:
+    username = _text(params, "username", "A username is")
+    low = parse_int(params.get("min"), DomainError("Incorrect min"))
+    high = parse_int(params.get("max"), DomainError("Incorrect max"))
+    if low > high:
+        raise DomainError("Incorrect min: it must not be more than max")
+    _check_bounds(low, service)
+    _check_bounds(high, service)
+    if params.get("posts") in (None, ""):
+        # Without a number of posts the total cannot be known, so it cannot be paid up front.
+        raise DomainError("Posts required: subscriptions are paid up front for max × posts")
+    posts = parse_int(params.get("posts"), DomainError("Incorrect posts"))
+    if not 1 <= posts <= 10_000:
+        raise DomainError("Incorrect posts: a whole number from 1 to 10000")
+    old_posts = 0
+    if params.get("old_posts") not in (None, ""):
+        old_posts = parse_int(params.get("old_posts"), DomainError("Incorrect old_posts"))
+    delay = parse_int(params.get("delay"), DomainError("Incorrect delay"))
+    if delay not in SUBSCRIPTION_DELAYS:
+        allowed = ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
+        raise DomainError(f"Incorrect delay: one of {allowed} minutes")
+    expiry = params.get("expiry")
+    fields: dict[str, Any] = {
+        "username": username,
+        "min": low,
+        "max": high,
+        "posts": posts,
+        "old_posts": old_posts,
+        "delay": delay,
+    }
+    if expiry not in (None, ""):
+        try:
+            when = datetime.strptime(str(expiry).strip(), "%d/%m/%Y").replace(tzinfo=UTC)
+        except ValueError:
+            raise DomainError("Incorrect expiry: a date as d/m/Y") from None
+        if when.date() < datetime.now(UTC).date():
+            raise DomainError("Incorrect expiry: the date has passed")
+        fields["expiry"] = when.strftime("%d/%m/%Y")
+    link = params.get("link")
+    return OrderRequest(
+        link=validate_link(link) if link not in (None, "") else "",
+        quantity=high,
+        units=high * posts,
+        fields=fields,
+    )
+
+
+EXTRA_LABELS = {
+    "usernames": "Usernames are",
+    "hashtags": "Hashtags are",
+    "hashtag": "A hashtag is",
+    "username": "A username is",
+    "media": "A media link is",
+    "groups": "Groups are",
+    "comments": "Comments are",
+}
+
+
+def validate_order(service: Service, params: dict[str, object]) -> OrderRequest:
+    """Check ``params`` against ``service``'s type; the units it will be charged for."""
+    kind: ServiceType = service_type(service.type)
+    if kind.units is Units.SUBSCRIPTION:
+        return _subscription(params, service)
+    link = validate_link(params.get("link"))
+    fields: dict[str, Any] = {}
+    for name in kind.required:
+        if name == "answer_number":
+            fields[name] = parse_int(params.get(name), DomainError("Incorrect answer number"))
+            if fields[name] < 1:
+                raise DomainError("Incorrect answer number")
+        else:
+            fields[name] = _text(params, name, EXTRA_LABELS[name])
+    runs = interval = None
+    if kind.units is Units.FLAT:
+        quantity = units = 1
+    elif kind.units is Units.COMMENT_LINES:
+        quantity, fields["comments"] = _line_count(params, "comments", "Comments are", service)
+        units = quantity
+    elif kind.units is Units.USERNAME_LINES:
+        quantity, fields["usernames"] = _line_count(params, "usernames", "Usernames are", service)
+        units = quantity
+    else:
+        if params.get("quantity") in (None, ""):
+            raise IncorrectQuantity()
+        quantity = parse_int(params.get("quantity"), IncorrectQuantity())
+        _check_bounds(quantity, service)
+        runs, interval = _dripfeed(params, service)
+        units = quantity * (runs or 1)
+    return OrderRequest(
+        link=link, quantity=quantity, units=units, runs=runs, interval=interval, fields=fields
+    )

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opensmm.db import Base, Money, UTCDateTime, utcnow
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("refunded >= 0 AND refunded <= charge", name="refund_within_charge"),
+        Index("ix_orders_user_id", "user_id", "id"),
+        Index("ix_orders_status", "status"),
+        Index("ix_orders_service_link", "service_id", "link"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    link: Mapped[str] = mapped_column(Text, default="")
+    # What the customer asked for (per run for drip-feed) ...
+    quantity: Mapped[int]
+    # ... and what the charge counts: quantity × runs, comment lines, 1 for packages, ...
+    units: Mapped[int]
+    charge: Mapped[Decimal] = mapped_column(Money)
+    refunded: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    status: Mapped[str] = mapped_column(String(20), default="Pending")
+    start_count: Mapped[int | None]
+    remains: Mapped[int]
+    runs: Mapped[int | None]
+    interval: Mapped[int | None]
+    # The type's own fields (comments, usernames, subscription settings, ...).
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the order reached Completed or Partial: the refill window counts from here.
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OrderEvent(Base):
+    """The history of an order, for staff: who changed what, when."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

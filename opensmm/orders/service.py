@@ -1,0 +1,230 @@
+"""Placing orders and moving them through their statuses, with their money.
+
+Every function runs inside the caller's unit of work and never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opensmm.accounts.models import User
+from opensmm.catalog.models import Service
+from opensmm.catalog.service import ServiceNotFound
+from opensmm.catalog.types import Units, service_type
+from opensmm.db import utcnow
+from opensmm.errors import DomainError, NotFound
+from opensmm.ledger import service as ledger
+from opensmm.ledger.models import CHARGE, REFUND
+from opensmm.money import QUANTUM, charge_for, refund_share
+from opensmm.orders import statuses as st
+from opensmm.orders.fields import validate_order
+from opensmm.orders.models import Order, OrderEvent
+
+
+class OrderNotFound(NotFound):
+    message = "Incorrect order ID"
+
+
+class ActiveOrderWithLink(DomainError):
+    message = "You have active order with this link. Please wait until order being completed."
+
+
+def customer_rate(service: Service, user: User) -> Decimal:
+    """The service's rate after the customer's discount, rounded half-up to 0.00001."""
+    if not user.discount_percent:
+        return service.rate
+    factor = (Decimal(100) - user.discount_percent) / Decimal(100)
+    return (service.rate * factor).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def price(service: Service, user: User, units: int) -> Decimal:
+    rate = customer_rate(service, user)
+    if service_type(service.type).units is Units.FLAT:
+        return rate
+    return charge_for(rate, units)
+
+
+def is_subscription(order_or_service: Order | Service) -> bool:
+    type_name = (
+        order_or_service.type
+        if isinstance(order_or_service, Service)
+        else order_or_service.fields.get("type", "")
+    )
+    return type_name == "Subscriptions"
+
+
+def place_order(session: Session, user: User, params: dict[str, object]) -> Order:
+    """Validate, price and charge an order; the charge and the order commit together."""
+    service_id = params.get("service")
+    if not isinstance(service_id, (str, int)) or not str(service_id).strip().isdigit():
+        raise ServiceNotFound()
+    service = session.get(Service, int(str(service_id).strip()))
+    if service is None or not service.enabled:
+        raise ServiceNotFound()
+    request = validate_order(service, params)
+    if service.one_active_per_link and request.link:
+        running = session.scalar(
+            select(Order.id).where(
+                Order.service_id == service.id,
+                Order.link == request.link,
+                Order.status.in_(st.RUNNING + st.SUBSCRIPTION_RUNNING),
+            )
+        )
+        if running is not None:
+            raise ActiveOrderWithLink()
+    charge = price(service, user, request.units)
+    fields = dict(request.fields)
+    fields["type"] = service.type
+    order = Order(
+        user_id=user.id,
+        service_id=service.id,
+        link=request.link,
+        quantity=request.quantity,
+        units=request.units,
+        charge=charge,
+        refunded=Decimal(0),
+        status=st.PENDING,
+        remains=request.units,
+        runs=request.runs,
+        interval=request.interval,
+        fields=fields,
+    )
+    session.add(order)
+    session.flush()
+    ledger.post(
+        session,
+        user_id=user.id,
+        amount=-charge,
+        kind=CHARGE,
+        key=f"order:{order.id}:charge",
+        memo=f"Order {order.id}: {service.name}",
+        order_id=order.id,
+    )
+    record(session, order, "customer", f"Placed for {charge} ({request.units} units)")
+    return order
+
+
+def record(session: Session, order: Order, actor: str, message: str) -> None:
+    session.add(OrderEvent(order_id=order.id, actor=actor, message=message))
+
+
+def lock_order(session: Session, order_id: int, user_id: int | None = None) -> Order:
+    """The order's row, locked for this transaction; another customer's order is not found."""
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None or (user_id is not None and order.user_id != user_id):
+        raise OrderNotFound()
+    return order
+
+
+def _refund(session: Session, order: Order, amount: Decimal, reason: str) -> Decimal:
+    """Pay back ``amount`` once per ``reason``; what was paid (zero on a replay)."""
+    amount = min(amount, order.charge - order.refunded)
+    if amount <= 0:
+        return Decimal(0)
+    moved = ledger.post(
+        session,
+        user_id=order.user_id,
+        amount=amount,
+        kind=REFUND,
+        key=f"order:{order.id}:refund:{reason}",
+        memo=f"Order {order.id}: {reason} refund",
+        order_id=order.id,
+    )
+    if not moved:
+        return Decimal(0)
+    order.refunded += amount
+    return amount
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    status: str | None = None
+    start_count: int | None = None
+    remains: int | None = None
+
+
+class StatusChangeRefused(DomainError):
+    pass
+
+
+def _check_transition(order: Order, new: str) -> None:
+    if new == order.status:
+        return
+    if order.status == st.CANCELED:
+        raise StatusChangeRefused(f"Order {order.id} is canceled and refunded; it cannot change")
+    if order.status in st.REFUNDS_REMAINS and new not in st.REFUNDS_ALL:
+        raise StatusChangeRefused(
+            f"Order {order.id} is {order.status} and partly refunded; it can only be canceled"
+        )
+
+
+def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: str) -> Order:
+    """Set status, start count and remains; refund what the new status pays back, once.
+
+    ``Partial`` (and ``Expired`` for subscriptions) refunds the remains' share of the charge;
+    ``Canceled`` refunds everything not yet refunded. Applying the same update again moves
+    no money: each refund has its own ledger key.
+    """
+    order = lock_order(session, order_id)
+    allowed = st.SUBSCRIPTION_STATUSES if is_subscription(order) else st.ORDER_STATUSES
+    new_status = order.status
+    if update.status is not None:
+        found = st.canonical(update.status, allowed)
+        if found is None:
+            raise DomainError(f"Unknown status {update.status!r}; one of: {', '.join(allowed)}")
+        new_status = found
+    _check_transition(order, new_status)
+    if update.start_count is not None:
+        if not 0 <= update.start_count <= 2_000_000_000:
+            raise DomainError("The start count must be a whole number from 0")
+        order.start_count = update.start_count
+    remains = order.remains if update.remains is None else update.remains
+    if not 0 <= remains <= order.units:
+        raise DomainError(f"Remains must be between 0 and {order.units}")
+    if new_status == st.COMPLETED and update.remains is None:
+        remains = 0
+    if new_status in st.REFUNDS_REMAINS and remains == 0:
+        raise DomainError(f"{new_status} needs remains above zero (what was not delivered)")
+    changes = []
+    if new_status != order.status:
+        changes.append(f"status {order.status} → {new_status}")
+    if remains != order.remains:
+        changes.append(f"remains {order.remains} → {remains}")
+    order.status, order.remains = new_status, remains
+    if new_status in st.REFUNDS_REMAINS:
+        paid = _refund(session, order, refund_share(order.charge, remains, order.units), "partial")
+        if paid:
+            changes.append(f"refunded {paid}")
+    elif new_status in st.REFUNDS_ALL:
+        paid = _refund(session, order, order.charge - order.refunded, "cancel")
+        if paid:
+            changes.append(f"refunded {paid}")
+    if new_status in st.FINISHED + (st.EXPIRED,) and order.finished_at is None:
+        order.finished_at = utcnow()
+    if update.start_count is not None:
+        changes.append(f"start count {update.start_count}")
+    order.updated_at = utcnow()
+    if changes:
+        record(session, order, actor, "; ".join(changes))
+    return order
+
+
+class CancelRefused(DomainError):
+    pass
+
+
+def cancel_by_customer(session: Session, user: User, order_id: int) -> Order:
+    """A customer's cancel: allowed while the order has not started; a full refund."""
+    order = lock_order(session, order_id, user.id)
+    service = session.get(Service, order.service_id)
+    if service is None or not service.cancel:
+        raise CancelRefused("Cancel is not available for this service")
+    if order.status == st.CANCELED:
+        raise CancelRefused("The order is already canceled")
+    if order.status != st.PENDING:
+        raise CancelRefused("The order has already started and can no longer be canceled")
+    return apply_update(session, order.id, OrderUpdate(status=st.CANCELED), f"user:{user.name}")

@@ -1,0 +1,1 @@
+"""Refills: re-delivery of what dropped from a completed order."""

@@ -1,0 +1,76 @@
+"""Refills: asked for by customers, worked by staff (or an upstream panel)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opensmm.accounts.models import User
+from opensmm.catalog.models import Service
+from opensmm.db import utcnow
+from opensmm.errors import DomainError, NotFound
+from opensmm.orders import statuses as order_statuses
+from opensmm.orders.service import lock_order, record
+from opensmm.refills.models import Refill
+
+PENDING = "Pending"
+IN_PROGRESS = "In progress"
+COMPLETED = "Completed"
+REJECTED = "Rejected"
+ERROR = "Error"
+REFILL_STATUSES = (PENDING, IN_PROGRESS, COMPLETED, REJECTED, ERROR)
+OPEN = (PENDING, IN_PROGRESS)
+
+
+class RefillNotFound(NotFound):
+    message = "Refill not found"
+
+
+class RefillRefused(DomainError):
+    pass
+
+
+def request_refill(session: Session, user: User, order_id: int) -> Refill:
+    """Open a refill for the customer's finished order, if its service and window allow."""
+    order = lock_order(session, order_id, user.id)
+    service = session.get(Service, order.service_id)
+    if service is None or not service.refill:
+        raise RefillRefused("Refill is not available for this service")
+    if order.status not in order_statuses.FINISHED or order.finished_at is None:
+        raise RefillRefused("Refill is available only for completed orders")
+    if utcnow() > order.finished_at + timedelta(days=service.refill_days):
+        raise RefillRefused(f"The refill period of {service.refill_days} days has ended")
+    open_refill = session.scalar(
+        select(Refill.id).where(Refill.order_id == order.id, Refill.status.in_(OPEN))
+    )
+    if open_refill is not None:
+        raise RefillRefused("A refill for this order is already in progress")
+    refill = Refill(order_id=order.id, user_id=user.id, status=PENDING)
+    session.add(refill)
+    session.flush()
+    record(session, order, f"user:{user.name}", f"Refill {refill.id} requested")
+    return refill
+
+
+def get_refill(session: Session, refill_id: int, user_id: int | None = None) -> Refill:
+    refill = session.get(Refill, refill_id)
+    if refill is None or (user_id is not None and refill.user_id != user_id):
+        raise RefillNotFound()
+    return refill
+
+
+def set_refill_status(session: Session, refill_id: int, status: str, actor: str) -> Refill:
+    found = order_statuses.canonical(status, REFILL_STATUSES)
+    if found is None:
+        raise DomainError(f"Unknown refill status {status!r}; one of: {', '.join(REFILL_STATUSES)}")
+    refill = session.scalar(select(Refill).where(Refill.id == refill_id).with_for_update())
+    if refill is None:
+        raise RefillNotFound()
+    if refill.status != found:
+        order = lock_order(session, refill.order_id)
+        record(session, order, actor, f"Refill {refill.id}: {refill.status} → {found}")
+        refill.status = found
+        refill.updated_at = utcnow()
+    return refill
