@@ -60,6 +60,7 @@ __all__ = [
     "Timeout",
     "TransportError",
     "UnknownStatusError",
+    "api_error_class",
     "classify_api_error",
 ]
 

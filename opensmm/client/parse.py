@@ -271,8 +271,9 @@ def _multi_items(
                 continue
             item_id = to_id(key, f"key {key!r}")
             if value_field is not None and isinstance(value, dict) and value_field in value:
-                value = value[value_field]
-            pairs.append((item_id, value))
+                pairs.append((item_id, value[value_field]))
+            else:
+                pairs.append((item_id, value))
         return pairs
     raise ShapeError(f"expected a JSON object or array, got {type(payload).__name__}")
 
@@ -304,16 +305,30 @@ def _parse_multi(
         # ... and one that answers a one-id list with the single-id shape.
         single: object = payload if value_field is None else payload[single_field]
         return {ids[0]: _item(single, parse)}
-    return {item_id: _item(value, parse) for item_id, value in _multi_items(
-        payload, id_field, value_field
-    )}
+    return {
+        item_id: _item(value, parse)
+        for item_id, value in _multi_items(payload, id_field, value_field)
+    }
 
 
 # --- actions -------------------------------------------------------------------------
 
 _SERVICE_FIELDS = frozenset(
-    {"service", "id", "name", "type", "category", "rate", "min", "max", "refill", "cancel",
-     "dripfeed", "desc", "description"}
+    {
+        "service",
+        "id",
+        "name",
+        "type",
+        "category",
+        "rate",
+        "min",
+        "max",
+        "refill",
+        "cancel",
+        "dripfeed",
+        "desc",
+        "description",
+    }
 )
 
 
@@ -407,8 +422,13 @@ def parse_subscription_status(payload: object, order: int) -> SubscriptionStatus
 def parse_order_statuses(payload: object, ids: Sequence[int]) -> dict[int, OrderStatus | ItemError]:
     """``status`` with ``orders``: keyed by id, or an array of objects with ``order``."""
     return _parse_multi(
-        payload, ids, id_field="order", value_field=None, single_field="status",
-        not_found=OrderNotFound, parse=_order_status,
+        payload,
+        ids,
+        id_field="order",
+        value_field=None,
+        single_field="status",
+        not_found=OrderNotFound,
+        parse=_order_status,
     )
 
 
@@ -417,8 +437,13 @@ def parse_subscription_statuses(
 ) -> dict[int, SubscriptionStatus | ItemError]:
     """``status`` with ``orders``, for subscriptions."""
     return _parse_multi(
-        payload, ids, id_field="order", value_field=None, single_field="status",
-        not_found=OrderNotFound, parse=_subscription_status,
+        payload,
+        ids,
+        id_field="order",
+        value_field=None,
+        single_field="status",
+        not_found=OrderNotFound,
+        parse=_subscription_status,
     )
 
 
@@ -438,8 +463,13 @@ def parse_refill(payload: object) -> int:
 def parse_refills(payload: object, ids: Sequence[int]) -> dict[int, int | ItemError]:
     """``refill`` with ``orders``: order id -> refill id."""
     return _parse_multi(
-        payload, ids, id_field="order", value_field="refill", single_field="refill",
-        not_found=OrderNotFound, parse=_refill_id,
+        payload,
+        ids,
+        id_field="order",
+        value_field="refill",
+        single_field="refill",
+        not_found=OrderNotFound,
+        parse=_refill_id,
     )
 
 
@@ -457,8 +487,13 @@ def parse_refill_statuses(
 ) -> dict[int, RefillState | UnknownStatus | ItemError]:
     """``refill_status`` with ``refills``: refill id -> state."""
     return _parse_multi(
-        payload, ids, id_field="refill", value_field="status", single_field="status",
-        not_found=RefillNotFound, parse=parse_refill_state,
+        payload,
+        ids,
+        id_field="refill",
+        value_field="status",
+        single_field="status",
+        not_found=RefillNotFound,
+        parse=parse_refill_state,
     )
 
 
@@ -472,8 +507,13 @@ def _cancel_value(value: object) -> bool:
 def parse_cancels(payload: object, ids: Sequence[int]) -> dict[int, bool | ItemError]:
     """``cancel`` with ``orders``: order id -> ``True`` (cancel accepted) or the refusal."""
     return _parse_multi(
-        payload, ids, id_field="order", value_field="cancel", single_field="cancel",
-        not_found=OrderNotFound, parse=_cancel_value,
+        payload,
+        ids,
+        id_field="order",
+        value_field="cancel",
+        single_field="cancel",
+        not_found=OrderNotFound,
+        parse=_cancel_value,
     )
 
 
