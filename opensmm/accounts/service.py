@@ -123,4 +123,5 @@ def revoke_key_by_id(session: Session, key_id: int, *, user_id: int) -> ApiKey:
 
 
 def list_keys(session: Session, user_id: int) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)))
+    query = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)
+    return list(session.scalars(query))

@@ -42,7 +42,7 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL for more than 1).")] = 1,
+    workers: Annotated[int, typer.Option(help="Server processes (2 for two cores).")] = 1,
 ) -> None:
     """Migrate the database, then serve the API v2 and the pages."""
     import uvicorn

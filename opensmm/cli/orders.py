@@ -53,7 +53,8 @@ def order_list(
     """The latest orders (at most 1000), newest first."""
     wanted = None
     if status is not None:
-        wanted = statuses.canonical(status, statuses.ORDER_STATUSES + statuses.SUBSCRIPTION_STATUSES)
+        known = (*statuses.ORDER_STATUSES, *statuses.SUBSCRIPTION_STATUSES)
+        wanted = statuses.canonical(status, known)
         if wanted is None:
             fail(f"Unknown status {status!r}")
 

@@ -13,6 +13,7 @@ Lock order everywhere: an order's row, then its account's row, then the ledger.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -103,21 +104,21 @@ def check(session: Session) -> list[Mismatch]:
         .group_by(LedgerEntry.user_id)
         .subquery()
     )
+    total = func.coalesce(totals.c.total, Decimal(0))
     rows = session.execute(
-        select(User.id, User.name, User.balance, func.coalesce(totals.c.total, Decimal(0))).outerjoin(
+        select(User.id, User.name, User.balance, total).outerjoin(
             totals, totals.c.user_id == User.id
         )
     ).all()
     mismatches = []
-    for user_id, name, balance, total in rows:
-        if balance != total:
-            mismatches.append(Mismatch(user_id, name, balance, total))
+    for user_id, name, balance, entries_total in rows:
+        if balance != entries_total:
+            mismatches.append(Mismatch(user_id, name, balance, entries_total))
     return mismatches
 
 
 def add_funds(session: Session, user_id: int, amount: Decimal, *, memo: str, actor: str) -> bool:
     """Staff add (or, negative, take back) funds. A balance never goes below zero."""
-    import uuid
 
     if amount == 0:
         raise DomainError("The amount must not be zero")

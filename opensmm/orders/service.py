@@ -203,7 +203,7 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
         paid = _refund(session, order, order.charge - order.refunded, "cancel")
         if paid:
             changes.append(f"refunded {paid}")
-    if new_status in st.FINISHED + (st.EXPIRED,) and order.finished_at is None:
+    if new_status in (*st.FINISHED, st.EXPIRED) and order.finished_at is None:
         order.finished_at = utcnow()
     if update.start_count is not None:
         changes.append(f"start count {update.start_count}")
