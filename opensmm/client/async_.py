@@ -89,7 +89,7 @@ class AsyncClient:
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
-            raise protocol.transport_error(exc, call.action, self._url) from exc
+            raise protocol.transport_error(exc, call.action, self._url, secret=self._key) from exc
         return protocol.read_response(call, response, secret=self._key)
 
     async def _run_batch(self, batch: Batch[R]) -> dict[int, R]:

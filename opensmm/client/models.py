@@ -45,7 +45,7 @@ class Service:
     cancel: bool
     dripfeed: bool
     description: str | None
-    extra: Mapping[str, object] = field(default=_EMPTY, compare=False, repr=False)
+    extra: Mapping[str, object] = field(default_factory=lambda: _EMPTY, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

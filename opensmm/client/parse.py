@@ -20,6 +20,7 @@ Tolerance, on purpose (real panels differ):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -86,23 +87,32 @@ def loads(text: str) -> object:
         return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ShapeError(f"invalid JSON ({exc.msg} at char {exc.pos})") from None
+    except ValueError:  # an integer literal of thousands of digits
+        raise ShapeError("invalid JSON (a number too long)") from None
     except RecursionError:
         raise ShapeError("invalid JSON (nested too deeply)") from None
 
 
 # --- scalar coercion -----------------------------------------------------------------
 
-_PLAIN_INT = re.compile(r"[+-]?\d+")
-_GROUPED_INT = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+")
-_PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_GROUPED_DECIMAL = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+\.\d+")
+_GROUPED_INT = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+", re.ASCII)
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_GROUPED_DECIMAL = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+\.\d+", re.ASCII)
+
+# Sanity bounds: no count or amount a panel sends has more than 30 digits before the point.
+MAX_MAGNITUDE = 30
+MAX_NUMBER_CHARS = 64
+_INT_LIMIT = 10 ** (MAX_MAGNITUDE + 1)
 
 _TRUE = frozenset({"1", "true", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "off", ""})
 
 
 def _show(value: object) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -117,7 +127,7 @@ def to_decimal(value: object, what: str) -> Decimal:
         result = value
     elif isinstance(value, float):
         result = Decimal(repr(value))
-    elif isinstance(value, str):
+    elif isinstance(value, str) and len(value) <= MAX_NUMBER_CHARS:
         text = value.strip()
         if _GROUPED_DECIMAL.fullmatch(text):
             text = text.replace(",", "")
@@ -126,29 +136,23 @@ def to_decimal(value: object, what: str) -> Decimal:
                 result = Decimal(text)
             except InvalidOperation:  # pragma: no cover - the regex already checked
                 result = None
-    if result is None or not result.is_finite():
+    if result is None or not result.is_finite() or result.adjusted() > MAX_MAGNITUDE:
         raise ShapeError(f"{what}: expected an amount, got {_show(value)}")
     return result
 
 
 def to_int(value: object, what: str) -> int:
     """A whole number from a JSON number or numeric string (``"1,234"`` and ``"12.0"`` too)."""
-    if isinstance(value, bool):
-        pass
-    elif isinstance(value, int):
-        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) < _INT_LIMIT:
+            return value
+    elif isinstance(value, str) and _GROUPED_INT.fullmatch(text := value.strip()):
+        return int(text.replace(",", ""))
     elif isinstance(value, Decimal | float | str):
-        text = value.strip() if isinstance(value, str) else None
-        if text is not None and _PLAIN_INT.fullmatch(text):
-            return int(text)
-        if text is not None and _GROUPED_INT.fullmatch(text):
-            return int(text.replace(",", ""))
-        try:
+        with contextlib.suppress(ShapeError):
             amount = to_decimal(value, what)
-        except ShapeError:
-            amount = None
-        if amount is not None and amount == amount.to_integral_value():
-            return int(amount)
+            if amount == amount.to_integral_value():
+                return int(amount)
     raise ShapeError(f"{what}: expected a whole number, got {_show(value)}")
 
 

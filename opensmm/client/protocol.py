@@ -61,8 +61,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_IDS = 100  # per request, the API's limit
 SNIPPET_CHARS = 200
 
-FieldValue = str | int | Decimal | date | Sequence[str]
-
 
 class AddFields(TypedDict, total=False):
     """The optional ``add`` fields (API v2 §3), passed through as given.
@@ -321,15 +319,16 @@ def _api_error(message: str, action: str, code: int, secret: str) -> ApiError:
     return classify_api_error(redact(message, secret), action=action, http_status=code)
 
 
-def transport_error(exc: httpx.HTTPError, action: str, url: str) -> ClientError:
+def transport_error(exc: httpx.HTTPError, action: str, url: str, *, secret: str) -> ClientError:
     """Map an ``httpx`` failure to the client's hierarchy, deciding doubt conservatively."""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, secret)
     where = f"{action} at {url}"
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return ConnectTimeout(f"{where}: could not connect in time ({detail})", action=action)
     if isinstance(exc, httpx.TimeoutException):  # read or write timeout
         return Timeout(
-            f"{where}: timed out after sending, the outcome is unknown ({detail})", action=action
+            f"{where}: timed out after the request started, the outcome is unknown ({detail})",
+            action=action,
         )
     if isinstance(exc, httpx.ConnectError | httpx.ProxyError | httpx.UnsupportedProtocol):
         return ConnectError(f"{where}: could not connect ({detail})", action=action)

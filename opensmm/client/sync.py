@@ -84,7 +84,7 @@ class Client:
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
-            raise protocol.transport_error(exc, call.action, self._url) from exc
+            raise protocol.transport_error(exc, call.action, self._url, secret=self._key) from exc
         return protocol.read_response(call, response, secret=self._key)
 
     def _run_batch(self, batch: Batch[R]) -> dict[int, R]:
