@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from opensmm.api.endpoint import ApiEndpoint
 from opensmm.db import Database, get_database
+from opensmm.observability.logs import configure_logging
+from opensmm.observability.metrics import MetricsEndpoint
 from opensmm.settings import Settings, get_settings
 
 API_PATHS = frozenset({"/api/v2", "/api/v2/"})
+METRICS_PATH = "/metrics"
 
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-async def home(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("opensmm is running. The API v2 endpoint is /api/v2.\n")
-
-
 def pages_app(db: Database, settings: Settings) -> ASGIApp:
     """The pages and the back office (served by the framework)."""
-    return Starlette(routes=[Route("/", home), Route("/healthz", health)])
+    from opensmm.web.app import build
+
+    return build(db, settings, extra_routes=[Route("/healthz", health)])
 
 
 class OpenSMM:
@@ -34,16 +34,22 @@ class OpenSMM:
     def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
         self.settings = settings or get_settings()
         self.db = db or get_database(self.settings.database_url)
-        self.api = ApiEndpoint(self.db, self.settings.currency, self.settings.db_threads)
+        self.api = ApiEndpoint(
+            self.db, self.settings.currency, self.settings.db_threads, self.settings
+        )
+        self.metrics = MetricsEndpoint(self.db, self.settings)
         self.pages = pages_app(self.db, self.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in API_PATHS:
             await self.api(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            await self.metrics(scope, receive, send)
         else:
             await self.pages(scope, receive, send)
 
 
 def create_app() -> OpenSMM:
     """The factory ``uvicorn --factory`` and ``opensmm serve`` use."""
+    configure_logging(get_settings())
     return OpenSMM()

@@ -1,20 +1,28 @@
 """Every table, imported in one place so that metadata (and Alembic) sees them all."""
 
 from opensmm.accounts.models import ApiKey, User
+from opensmm.admin.models import AuditEntry
 from opensmm.catalog.models import Category, Service
 from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
 from opensmm.orders.models import Order, OrderEvent
+from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
+from opensmm.web.models import AppSecret, LoginAttempt, WebSession
 
 __all__ = [
     "ApiKey",
+    "AppSecret",
+    "AuditEntry",
     "Base",
     "Category",
     "LedgerEntry",
+    "LoginAttempt",
     "Order",
     "OrderEvent",
+    "Provider",
     "Refill",
     "Service",
     "User",
+    "WebSession",
 ]

@@ -36,11 +36,13 @@ def parse_money(value: object) -> Decimal:
         raise MoneyError("not an amount") from exc
     if not amount.is_finite():
         raise MoneyError("not an amount")
-    if amount != amount.quantize(QUANTUM, rounding=ROUND_DOWN):
-        raise MoneyError(f"at most {SCALE} decimal places")
+    # The bound first: quantizing "1e30" needs more digits than the context has and would
+    # raise InvalidOperation instead of this clear refusal.
     if abs(amount) >= MAX_AMOUNT:
         raise MoneyError("amount too large")
-    return amount.quantize(QUANTUM)
+    if amount != amount.quantize(QUANTUM, rounding=ROUND_DOWN):
+        raise MoneyError(f"at most {SCALE} decimal places")
+    return amount.quantize(QUANTUM) + 0  # + 0: "-0" is plain zero
 
 
 def charge_for(rate: Decimal, units: int) -> Decimal:
@@ -70,6 +72,6 @@ def from_minor(minor: int) -> Decimal:
 
 def format_money(amount: Decimal) -> str:
     """``0.9`` → ``"0.90"``, ``100.84292`` → ``"100.84292"``: at least two decimals."""
-    text = f"{amount.quantize(QUANTUM):f}".rstrip("0")
+    text = f"{amount.quantize(QUANTUM) + 0:f}".rstrip("0")  # + 0: never "-0.00"
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"

@@ -20,6 +20,50 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "info"
 
+    # --- reliability and security (docs/security.md, docs/reliability.md) ---
+    # "json": one JSON object per log line; "text": plain lines for a terminal.
+    log_format: str = "json"
+    # One line per API request: key id, action, outcome, time (never the key).
+    access_log: bool = True
+    # Requests per minute; 0 turns a limit off. Generous by default: a reseller's script
+    # polling hard is normal; these stop runaway loops and floods, not customers.
+    rate_limit_per_key: int = 120_000
+    rate_limit_per_ip: int = 240_000
+    # Answers "Invalid API key" allowed per address per minute before it is refused.
+    rate_limit_bad_keys_per_ip: int = 300
+    # Shared limits for several server processes (e.g. redis://127.0.0.1:6379/0).
+    redis_url: str | None = None
+    # Addresses of reverse proxies whose X-Forwarded-For names the real client.
+    trusted_proxies: str = ""
+    # /metrics: off, or served to loopback only, or anywhere with this bearer token.
+    metrics: bool = True
+    metrics_token: str | None = None
+    # Signs the web pages' CSRF tokens and flash messages. Empty: a random secret is
+    # generated on first start and kept in the database (never a built-in default).
+    secret_key: str = ""
+
+    # --- fulfillment: the worker and the simulator (docs/fulfillment.md) ---
+    # Seconds the worker sleeps when a pass found nothing to do.
+    worker_idle_seconds: float = 1.0
+    # Seconds between two status checks of a running order or refill at its provider.
+    worker_poll_seconds: float = 30.0
+    # How long a worker's claim on an order lasts before another worker may take it.
+    worker_lease_seconds: float = 60.0
+    # Timeout of one call to a provider; a call that times out after sending is in doubt.
+    worker_http_timeout: float = 30.0
+    # Back-off after a failure: doubles from the first value up to the second.
+    worker_backoff_seconds: float = 5.0
+    worker_backoff_max_seconds: float = 600.0
+    # Orders claimed per pass (status checks go 100 ids per call).
+    worker_batch: int = 1000
+    # Orders sent to providers at the same time by one worker.
+    worker_send_threads: int = 4
+    # The simulator: mean seconds per stage (Pending, then In progress), 0 = at once;
+    # the seed makes every order's fate (Completed or Partial, counts) reproducible.
+    simulator_seconds: float = 10.0
+    simulator_seed: int = 0
+    simulator_partial_percent: float = 10.0
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
@@ -47,3 +47,6 @@ class ApiKey(Base):
     label: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Addresses and networks this key may be used from ("203.0.113.7,198.51.100.0/24");
+    # None: anywhere. Written only through opensmm.security.network.normalize_allow_list.
+    allowed_ips: Mapped[str | None] = mapped_column(Text)

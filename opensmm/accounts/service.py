@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.keys import PREFIX_LENGTH, hash_key, new_key
 from opensmm.accounts.models import USER_ACTIVE, USER_SUSPENDED, ApiKey, User
-from opensmm.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
+from opensmm.accounts.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    verify_password,
+)
 from opensmm.db import utcnow
+from opensmm.db.pagination import Page, paginate
 from opensmm.errors import DomainError, NotFound
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
@@ -125,3 +133,63 @@ def revoke_key_by_id(session: Session, key_id: int, *, user_id: int) -> ApiKey:
 def list_keys(session: Session, user_id: int) -> list[ApiKey]:
     query = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)
     return list(session.scalars(query))
+
+
+def get_user_by_id(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when no user matches, so that a wrong name takes as long as a wrong
+    password and the timing does not tell which names exist."""
+    return hash_password("opensmm-no-such-user")
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    """The user whose name or email is ``login`` and whose password matches, else None."""
+    login = login.strip()
+    user = None
+    if 0 < len(login) <= 254:
+        user = session.scalar(
+            select(User).where(or_(User.name == login, User.email == login.lower()))
+        )
+    if user is None or not user.password_hash:
+        verify_password(_dummy_hash(), password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
+
+
+class WrongPassword(DomainError):
+    message = "The current password is not correct"
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise WrongPassword()
+    set_password(session, user, new)
+
+
+def set_discount(session: Session, user: User, percent: Decimal) -> User:
+    """A customer's percent off every rate (0 for none)."""
+    if not Decimal(0) <= percent <= Decimal(100):
+        raise DomainError("A discount is a percent from 0 to 100")
+    user.discount_percent = percent
+    return user
+
+
+def search_users(session: Session, search: str = "", page: int = 1) -> Page[User]:
+    """Users whose name or email contains ``search``, newest first."""
+    query = select(User)
+    search = search.strip()[:254]
+    if search:
+        query = query.where(
+            or_(
+                User.name.contains(search, autoescape=True),
+                User.email.contains(search.lower(), autoescape=True),
+            )
+        )
+    return paginate(session, query.order_by(User.id.desc()), page)

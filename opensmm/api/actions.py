@@ -1,6 +1,7 @@
 """The API v2 actions (spec §2): each turns parameters into the documented JSON shape.
 
-Read actions run one query that checks the key and reads what they answer; actions that
+Read actions run one statement that checks the key and reads what they answer (the hottest,
+``status``, ``balance`` and ``services``, without the ORM: ``opensmm.api.reads``); actions that
 change data run the domain services in one unit of work per order (so that one refused
 id in a batch does not undo the others).
 """
@@ -14,14 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
-from opensmm.api.auth import caller_query, check_caller, load_caller
-from opensmm.api.params import Params, as_int_id, id_list, text
-from opensmm.catalog.service import list_services
+from opensmm.api import reads
+from opensmm.api.auth import caller_query, check_caller, id_list_or_refuse, load_caller
+from opensmm.api.params import Params, as_int_id, text
 from opensmm.db import Database
 from opensmm.errors import DomainError, IncorrectRequest
-from opensmm.money import format_money
 from opensmm.orders import service as orders
-from opensmm.orders.models import Order
 from opensmm.refills import service as refills
 from opensmm.refills.models import Refill
 
@@ -38,70 +37,6 @@ def _number_or_raw(raw: str) -> int | str:
     return number if number is not None else raw
 
 
-def balance(db: Database, key_hash: str, params: Params, currency: str) -> Json:
-    with db.read() as session:
-        row = session.execute(caller_query(key_hash).add_columns(User.balance)).first()
-        check_caller(row, key_hash)
-        assert row is not None
-        return {"balance": format_money(row.balance), "currency": currency}
-
-
-def services(db: Database, key_hash: str, params: Params, currency: str) -> Json:
-    with db.read() as session:
-        user = load_caller(session, key_hash)
-        return [
-            {
-                "service": service.id,
-                "name": service.name,
-                "type": service.type,
-                "category": category,
-                "rate": format_money(orders.customer_rate(service, user)),
-                "min": str(service.min_quantity),
-                "max": str(service.max_quantity),
-                "refill": service.refill,
-                "cancel": service.cancel,
-                "dripfeed": service.dripfeed,
-                "desc": service.description,
-            }
-            for service, category in list_services(session)
-        ]
-
-
-def order_status(order: Order, currency: str) -> dict[str, str]:
-    return {
-        "charge": format_money(order.charge - order.refunded),
-        "start_count": str(order.start_count or 0),
-        "status": order.status,
-        "remains": str(order.remains),
-        "currency": currency,
-    }
-
-
-def _orders_of(session: Session, user_id: int, raw_ids: list[str]) -> dict[int, Order]:
-    ids = [i for i in (as_int_id(raw) for raw in raw_ids) if i is not None]
-    if not ids:
-        return {}
-    found = session.scalars(select(Order).where(Order.user_id == user_id, Order.id.in_(ids)))
-    return {order.id: order for order in found}
-
-
-def status(db: Database, key_hash: str, params: Params, currency: str) -> Json:
-    multi = "orders" in params
-    raw_ids = _ids_or_refuse(params.get("orders")) if multi else [text(params, "order") or ""]
-    with db.read() as session:
-        user_id = check_caller(session.execute(caller_query(key_hash)).first(), key_hash)
-        found = _orders_of(session, user_id, raw_ids)
-        answers: dict[str, Json] = {}
-        for raw in raw_ids:
-            order = found.get(as_int_id(raw) or 0)
-            answers[raw] = (
-                order_status(order, currency) if order else _error(orders.OrderNotFound())
-            )
-    if multi:
-        return answers
-    return answers[raw_ids[0]]
-
-
 def add(db: Database, key_hash: str, params: Params, currency: str) -> Json:
     flat: dict[str, object] = {
         name: ("\n".join(value) if isinstance(value, list) else value)
@@ -111,13 +46,6 @@ def add(db: Database, key_hash: str, params: Params, currency: str) -> Json:
         user = load_caller(session, key_hash)
         order = orders.place_order(session, user, flat)
         return {"order": order.id}
-
-
-def _ids_or_refuse(value: str | list[str] | None) -> list[str]:
-    ids = id_list(value)
-    if not ids:
-        raise IncorrectRequest()
-    return ids
 
 
 def _each(
@@ -145,7 +73,7 @@ def _refill_one(session: Session, user: User, order_id: int) -> Json:
 
 def refill(db: Database, key_hash: str, params: Params, currency: str) -> Json:
     if "orders" in params:
-        raw_ids = _ids_or_refuse(params.get("orders"))
+        raw_ids = id_list_or_refuse(db, key_hash, params.get("orders"))
         return [
             {"order": _number_or_raw(raw), "refill": result}
             for raw, result in _each(db, key_hash, raw_ids, _refill_one)
@@ -158,7 +86,11 @@ def refill(db: Database, key_hash: str, params: Params, currency: str) -> Json:
 
 def refill_status(db: Database, key_hash: str, params: Params, currency: str) -> Json:
     multi = "refills" in params
-    raw_ids = _ids_or_refuse(params.get("refills")) if multi else [text(params, "refill") or ""]
+    raw_ids = (
+        id_list_or_refuse(db, key_hash, params.get("refills"))
+        if multi
+        else [text(params, "refill") or ""]
+    )
     with db.read() as session:
         user_id = check_caller(session.execute(caller_query(key_hash)).first(), key_hash)
         ids = [i for i in (as_int_id(raw) for raw in raw_ids) if i is not None]
@@ -187,19 +119,30 @@ def _cancel_one(session: Session, user: User, order_id: int) -> Json:
 
 def cancel(db: Database, key_hash: str, params: Params, currency: str) -> Json:
     source = params.get("orders") if "orders" in params else params.get("order")
-    raw_ids = _ids_or_refuse(source)
+    raw_ids = id_list_or_refuse(db, key_hash, source)
     return [
         {"order": _number_or_raw(raw), "cancel": result}
         for raw, result in _each(db, key_hash, raw_ids, _cancel_one)
     ]
 
 
+def unknown_action(db: Database, key_hash: str, params: Params, currency: str) -> Json:
+    """A missing or unknown action: refused, but a bad key is named first (spec §6)."""
+    with db.read() as session:
+        check_caller(session.execute(caller_query(key_hash)).first(), key_hash)
+    raise IncorrectRequest()
+
+
+# Actions cheap enough to run on the event loop (see ApiEndpoint).
+INLINE_ACTIONS = frozenset({"status", "balance", "services"})
+
 ACTIONS: dict[str, Action] = {
-    "services": services,
+    # The hot reads: one statement each, without the ORM (opensmm.api.reads).
+    "services": reads.services,
     "add": add,
-    "status": status,
+    "status": reads.status,
     "refill": refill,
     "refill_status": refill_status,
     "cancel": cancel,
-    "balance": balance,
+    "balance": reads.balance,
 }

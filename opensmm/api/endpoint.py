@@ -17,8 +17,8 @@ import anyio
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from opensmm.api.actions import ACTIONS
-from opensmm.api.auth import key_hash_of
+from opensmm.api.actions import ACTIONS, INLINE_ACTIONS, unknown_action
+from opensmm.api.auth import InvalidKey, key_hash_of
 from opensmm.api.params import (
     MAX_BODY_BYTES,
     Malformed,
@@ -31,7 +31,12 @@ from opensmm.api.params import (
     text,
 )
 from opensmm.db import Database
-from opensmm.errors import DomainError, IncorrectRequest
+from opensmm.errors import DomainError
+from opensmm.observability import requests as outcomes
+from opensmm.observability.requests import RequestRecord, current_request, finish
+from opensmm.security.guard import Guard, RateLimited
+from opensmm.security.network import client_ip, parse_trusted_proxies
+from opensmm.settings import Settings, get_settings
 
 log = logging.getLogger("opensmm.api")
 
@@ -86,40 +91,101 @@ async def parse_request(scope: Scope, receive: Receive) -> Params:
     return parse_pairs(pairs, params)
 
 
+def _accept_encoding(scope: Scope) -> bytes:
+    value: bytes = dict(scope["headers"]).get(b"accept-encoding", b"")
+    return value
+
+
+def wants_gzip(accept_encoding: bytes) -> bool:
+    """Whether the client asked for gzip: ``gzip``, ``x-gzip`` or ``*``, unless ``q=0``."""
+    accept_encoding = accept_encoding.lower()
+    if b"gzip" not in accept_encoding and b"*" not in accept_encoding:
+        return False  # the common answer, without parsing
+    for item in accept_encoding.split(b","):
+        coding, _, params = item.partition(b";")
+        if coding.strip() in (b"gzip", b"x-gzip", b"*"):
+            quality = params.strip().removeprefix(b"q=").strip() if params else b"1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
 class ApiEndpoint:
-    def __init__(self, db: Database, currency: str, threads: int) -> None:
+    def __init__(
+        self, db: Database, currency: str, threads: int, settings: Settings | None = None
+    ) -> None:
+        settings = settings or get_settings()
         self.db = db
         self.currency = currency
         self.limiter = anyio.CapacityLimiter(threads)
+        # Rate limits (docs/security.md): in memory, or shared through Redis.
+        self.guard = Guard(settings)
+        self.trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
+        self.log_line = settings.access_log
+        # On SQLite the hot reads run on the event loop itself: each is one indexed
+        # statement of some tens of microseconds, less than handing it to a thread and back
+        # costs. On PostgreSQL a statement waits for a network round trip, during which the
+        # loop would serve nobody: there, as for everything else, the worker threads
+        # (both measured in docs/performance.md).
+        self.inline_actions = INLINE_ACTIONS if db.is_sqlite else frozenset()
 
-    def _run(self, params: Params) -> Any:
-        key_hash = key_hash_of(text(params, "key"))
-        action = ACTIONS.get(text(params, "action") or "")
-        if action is None:
-            raise IncorrectRequest()
+    def _run(self, key_hash: str, params: Params) -> Any:
+        action = ACTIONS.get(text(params, "action") or "", unknown_action)
         return action(self.db, key_hash, params, self.currency)
 
-    async def answer(self, scope: Scope, receive: Receive) -> Any:
+    async def answer(self, scope: Scope, receive: Receive, record: RequestRecord) -> Any:
         try:
             params = await parse_request(scope, receive)
-            return await anyio.to_thread.run_sync(self._run, params, limiter=self.limiter)
-        except DomainError as exc:
+            name = text(params, "action")
+            record.action = (name if name in ACTIONS else "unknown") if name else "none"
+            try:
+                key_hash: str | None = key_hash_of(text(params, "key"))
+            except InvalidKey:
+                key_hash = None
+            # Before any database work: the limits cost a dict lookup (or one Redis call).
+            await self.guard.admit(record.ip, key_hash)
+            if key_hash is None:
+                raise InvalidKey()
+            if name in self.inline_actions:
+                return self._run(key_hash, params)
+            return await anyio.to_thread.run_sync(
+                self._run, key_hash, params, limiter=self.limiter
+            )
+        except RateLimited as exc:
+            record.outcome, record.retry_after = outcomes.LIMITED, exc.retry_after
+            record.error = exc.message
             return {"error": exc.message}
-        except Exception:  # noqa: BLE001 - logged with context; the client sees no traceback
-            log.exception("API request failed")
+        except InvalidKey as exc:
+            record.outcome, record.error = outcomes.INVALID_KEY, exc.message
+            await self.guard.count_invalid_key(record.ip)
+            return {"error": exc.message}
+        except DomainError as exc:
+            record.outcome, record.error = outcomes.REFUSED, exc.message
+            return {"error": exc.message}
+        except Exception:  # logged with context; the client sees no traceback
+            record.outcome, record.error = outcomes.FAILED, INTERNAL_ERROR
+            log.exception("API request failed", extra={"action": record.action})
             return {"error": INTERNAL_ERROR}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        result = await self.answer(scope, receive)
+        record = RequestRecord(ip=client_ip(scope, self.trusted_proxies))
+        current_request.set(record)  # this task's own context: seen by the worker thread
+        result = await self.answer(scope, receive, record)
+        if record.outcome == outcomes.OK and type(result) is dict and "error" in result:
+            # A single id's refusal ("Incorrect order ID") is answered, not raised.
+            record.outcome, record.error = outcomes.REFUSED, result["error"]
         body = orjson.dumps(result)
         headers = [(b"content-type", b"application/json")]
-        accept = dict(scope["headers"]).get(b"accept-encoding", b"")
-        if len(body) >= GZIP_MIN_BYTES and b"gzip" in accept.lower():
+        if record.retry_after is not None:
+            headers.append((b"retry-after", str(record.retry_after).encode()))
+        if len(body) >= GZIP_MIN_BYTES and wants_gzip(_accept_encoding(scope)):
             body = gzip.compress(body, compresslevel=5)
             headers.append((b"content-encoding", b"gzip"))
             headers.append((b"vary", b"Accept-Encoding"))
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        log.debug("api %.1f ms", (time.perf_counter() - started) * 1000)
+        finish(record, time.perf_counter() - started, log_line=self.log_line)

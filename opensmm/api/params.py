@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
 
 MAX_BODY_BYTES = 1_048_576
@@ -38,7 +39,7 @@ class Malformed(DomainError):
 
 def _add(params: Params, key: str, value: str) -> None:
     """Store one pair; ``name[...]`` keys and repeated array keys build a list."""
-    match = _PHP_ARRAY.match(key)
+    match = _PHP_ARRAY.match(key) if "[" in key else None  # the pattern needs a "["
     if match:
         existing = params.get(match.group(1))
         if isinstance(existing, list):
@@ -60,8 +61,21 @@ def parse_pairs(pairs: list[tuple[str, str]], params: Params | None = None) -> P
 
 def parse_query(raw: bytes | str) -> list[tuple[str, str]]:
     text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    if "%" not in text and "+" not in text:
+        # What most clients send (ids, keys, actions): nothing to decode, so parse_qsl's
+        # answer is the plain split, at a fraction of its cost on the hot path. Same
+        # rules: at most MAX_PARAMS fields counting empty ones, empties skipped, a name
+        # without "=" has an empty value.
+        if text and text.count("&") >= MAX_PARAMS:
+            raise Malformed()
+        return [
+            (name, value) for name, _, value in (f.partition("=") for f in text.split("&") if f)
+        ]
     # parse_qsl turns "+" into a space and decodes %-escapes as UTF-8.
-    return parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=MAX_PARAMS)
+    try:
+        return parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=MAX_PARAMS)
+    except ValueError:  # more than MAX_PARAMS fields: the client's error, not ours
+        raise Malformed() from None
 
 
 def _scalar(value: object) -> str:
@@ -103,8 +117,8 @@ def id_list(value: str | list[str] | None) -> list[str]:
     parts = value if isinstance(value, list) else [value]
     seen: dict[str, None] = {}
     for part in parts:
-        for item in part.split(","):
-            item = item.strip()
+        for piece in part.split(","):
+            item = piece.strip()
             if item:
                 seen.setdefault(item, None)
     ids = list(seen)
@@ -123,9 +137,4 @@ def text(params: Params, name: str) -> str | None:
 
 def as_int_id(raw: str) -> int | None:
     """A positive database id, or None for anything else (never an exception)."""
-    raw = raw.strip()
-    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
-        number = int(raw)
-        if 0 < number < 2**63:
-            return number
-    return None
+    return parse_id(raw)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
@@ -40,7 +40,14 @@ class Service(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
-    # How orders are fulfilled: "manual" for now (see opensmm.fulfillment).
+    # How orders are fulfilled: "manual", "provider" or "simulator" (opensmm.fulfillment).
     fulfillment: Mapped[str] = mapped_column(String(16), default="manual")
+    # For "provider": which provider, and its own id for this service.
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    provider_service_id: Mapped[int | None] = mapped_column(BigInteger)
+    # What the provider charges us per 1000 (per package), as last seen.
+    provider_rate: Mapped[Decimal | None] = mapped_column(Money)
+    # Set for imported services: ``provider sync`` reprices them at cost plus this percent.
+    markup_percent: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Category, Service
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.errors import DomainError, NotFound
 
-FULFILLMENT_MODES = ("manual",)
+# How a service's orders are fulfilled (see opensmm.fulfillment): staff set the status, an
+# upstream panel does the work, or the built-in simulator moves them by itself.
+MANUAL, PROVIDER, SIMULATOR = "manual", "provider", "simulator"
+FULFILLMENT_MODES = (MANUAL, PROVIDER, SIMULATOR)
 MAX_QUANTITY = 1_000_000_000
 
 
@@ -46,6 +51,21 @@ def validate_service_fields(
         raise DomainError("Refill days must be between 0 and 3650")
 
 
+def validate_fulfillment(
+    fulfillment: str, provider_id: int | None, provider_service_id: int | None
+) -> None:
+    if fulfillment not in FULFILLMENT_MODES:
+        modes = ", ".join(FULFILLMENT_MODES)
+        raise DomainError(f"Unknown fulfillment mode {fulfillment!r}; one of: {modes}")
+    if fulfillment == PROVIDER:
+        if provider_id is None or provider_service_id is None:
+            raise DomainError("A provider service needs a provider and the provider's service ID")
+        if provider_service_id < 1:
+            raise DomainError("The provider's service ID must be a positive whole number")
+    elif provider_id is not None or provider_service_id is not None:
+        raise DomainError(f"Only provider services have a provider, not {fulfillment} ones")
+
+
 def add_service(
     session: Session,
     *,
@@ -61,8 +81,12 @@ def add_service(
     dripfeed: bool = False,
     one_active_per_link: bool = False,
     description: str = "",
-    fulfillment: str = "manual",
+    fulfillment: str = MANUAL,
     enabled: bool = True,
+    provider_id: int | None = None,
+    provider_service_id: int | None = None,
+    provider_rate: Decimal | None = None,
+    markup_percent: Decimal | None = None,
 ) -> Service:
     validate_service_fields(
         name=name,
@@ -72,6 +96,7 @@ def add_service(
         max_quantity=max_quantity,
         refill_days=refill_days,
     )
+    validate_fulfillment(fulfillment, provider_id, provider_service_id)
     service = Service(
         category_id=get_or_create_category(session, category).id,
         name=name.strip(),
@@ -87,6 +112,10 @@ def add_service(
         description=description,
         fulfillment=fulfillment,
         enabled=enabled,
+        provider_id=provider_id,
+        provider_service_id=provider_service_id,
+        provider_rate=provider_rate,
+        markup_percent=markup_percent,
     )
     session.add(service)
     session.flush()
@@ -100,8 +129,8 @@ def get_service(session: Session, service_id: int) -> Service:
     return service
 
 
-def list_services(session: Session, *, enabled_only: bool = True) -> list[tuple[Service, str]]:
-    """Services with their category name, in catalog order."""
+def catalog_query(*, enabled_only: bool = True) -> Select[Service, str]:
+    """Services with their category name, in catalog order (also the API's fast read)."""
     query = (
         select(Service, Category.name)
         .join(Category, Category.id == Service.category_id)
@@ -109,4 +138,164 @@ def list_services(session: Session, *, enabled_only: bool = True) -> list[tuple[
     )
     if enabled_only:
         query = query.where(Service.enabled.is_(True))
+    return query
+
+
+def list_services(session: Session, *, enabled_only: bool = True) -> list[tuple[Service, str]]:
+    """Services with their category name, in catalog order."""
+    query = catalog_query(enabled_only=enabled_only)
     return [(service, category) for service, category in session.execute(query).all()]
+
+
+# --- Staff editing: categories and services, their order on the page ----------------------
+
+
+Positioned = TypeVar("Positioned", Category, Service)
+
+
+class CategoryNotFound(NotFound):
+    message = "Category not found"
+
+
+def list_categories(session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def get_category(session: Session, category_id: int) -> Category:
+    category = session.get(Category, category_id)
+    if category is None:
+        raise CategoryNotFound()
+    return category
+
+
+def create_category(session: Session, name: str) -> Category:
+    """A new, empty category (``get_or_create_category`` is for imports and forms)."""
+    if session.scalar(select(Category.id).where(Category.name == name.strip())) is not None:
+        raise DomainError(f"A category named {name.strip()!r} already exists")
+    return get_or_create_category(session, name)
+
+
+def rename_category(session: Session, category_id: int, name: str) -> Category:
+    category = get_category(session, category_id)
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise DomainError("A category name is 1 to 200 characters long")
+    taken = session.scalar(select(Category.id).where(Category.name == name))
+    if taken is not None and taken != category.id:
+        raise DomainError(f"A category named {name!r} already exists")
+    category.name = name
+    return category
+
+
+def _swap(items: list[Positioned], index: int, step: int) -> None:
+    """Renumber ``items`` in their current order, then swap one with its neighbour."""
+    other = index + step
+    if 0 <= other < len(items):
+        items[index], items[other] = items[other], items[index]
+    for position, item in enumerate(items):
+        item.position = position * 10
+
+
+def move_category(session: Session, category_id: int, step: int) -> Category:
+    """Move a category one place up (``step=-1``) or down (``step=1``) on the pages."""
+    category = get_category(session, category_id)
+    ordered = list_categories(session)
+    _swap(ordered, ordered.index(category), 1 if step > 0 else -1)
+    return category
+
+
+def move_service(session: Session, service_id: int, step: int) -> Service:
+    """Move a service one place up or down within its category."""
+    service = get_service(session, service_id)
+    ordered = list(
+        session.scalars(
+            select(Service)
+            .where(Service.category_id == service.category_id)
+            .order_by(Service.position, Service.id)
+        )
+    )
+    _swap(ordered, ordered.index(service), 1 if step > 0 else -1)
+    return service
+
+
+def set_service_enabled(session: Session, service_id: int, enabled: bool) -> Service:
+    """A disabled service is hidden from customers and refuses new orders."""
+    service = get_service(session, service_id)
+    service.enabled = enabled
+    return service
+
+
+def update_service(
+    session: Session,
+    service_id: int,
+    *,
+    name: str,
+    category: str,
+    rate: Decimal,
+    min_quantity: int,
+    max_quantity: int,
+    type: str,
+    refill: bool,
+    refill_days: int,
+    cancel: bool,
+    dripfeed: bool,
+    one_active_per_link: bool,
+    description: str,
+    enabled: bool,
+    fulfillment: str | None = None,
+) -> Service:
+    """Replace a service's editable fields; orders already placed keep their price.
+
+    ``fulfillment`` (None: unchanged) may switch between the modes the service's provider
+    link allows: a service imported from a provider stays a provider service.
+    """
+    validate_service_fields(
+        name=name,
+        type=type,
+        rate=rate,
+        min_quantity=min_quantity,
+        max_quantity=max_quantity,
+        refill_days=refill_days,
+    )
+    service = get_service(session, service_id)
+    if fulfillment is not None:
+        validate_fulfillment(fulfillment, service.provider_id, service.provider_service_id)
+        service.fulfillment = fulfillment
+    service.category_id = get_or_create_category(session, category).id
+    service.name = name.strip()
+    service.type = type
+    service.rate = rate
+    service.min_quantity = min_quantity
+    service.max_quantity = max_quantity
+    service.refill = refill
+    service.refill_days = refill_days
+    service.cancel = cancel
+    service.dripfeed = dripfeed
+    service.one_active_per_link = one_active_per_link
+    service.description = description
+    service.enabled = enabled
+    return service
+
+
+def search_services(
+    session: Session, search: str = "", *, enabled_only: bool = True
+) -> list[tuple[Service, str]]:
+    """``list_services`` narrowed to names, categories or ids matching ``search``."""
+    wanted = search.strip().casefold()[:200]
+    rows = list_services(session, enabled_only=enabled_only)
+    if not wanted:
+        return rows
+    return [
+        (service, category)
+        for service, category in rows
+        if wanted in service.name.casefold()
+        or wanted in category.casefold()
+        or wanted == str(service.id)
+    ]
+
+
+def services_by_id(session: Session, ids: Iterable[int]) -> dict[int, Service]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(wanted)))}

@@ -75,7 +75,8 @@ def key_revoke(key: str) -> None:
     typer.echo("Key revoked")
 
 
-@funds_app.command("add")
+# A negative amount ("-5") is not an option: without this, Click refuses it as one.
+@funds_app.command("add", context_settings={"ignore_unknown_options": True})
 def funds_add(
     name: str,
     amount: Annotated[str, typer.Argument(help="May be negative; a balance never goes below 0.")],

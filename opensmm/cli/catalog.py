@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from opensmm.catalog import service as catalog
 from opensmm.catalog.models import Service
 from opensmm.cli.accounts import JsonFlag
 from opensmm.cli.output import emit_json, fail, in_read, in_write
 from opensmm.money import MoneyError, format_money, parse_money
+from opensmm.providers.service import get_provider
 
 service_app = typer.Typer(help="The catalog of services.", no_args_is_help=True)
 
@@ -30,6 +32,8 @@ def service_json(service: Service, category: str) -> dict[str, object]:
         "dripfeed": service.dripfeed,
         "enabled": service.enabled,
         "fulfillment": service.fulfillment,
+        "provider_id": service.provider_id,
+        "provider_service": service.provider_service_id,
         "description": service.description,
     }
 
@@ -50,6 +54,17 @@ def service_add(
         bool, typer.Option("--one-active-per-link", help="Refuse a 2nd running order per link.")
     ] = False,
     description: Annotated[str, typer.Option("--description")] = "",
+    mode: Annotated[
+        str,
+        typer.Option("--mode", help="How orders are fulfilled: manual, provider or simulator."),
+    ] = "manual",
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="With --mode provider: its name.")
+    ] = None,
+    provider_service: Annotated[
+        int | None,
+        typer.Option("--provider-service", help="With --mode provider: its service ID."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a service; prints its id."""
@@ -57,8 +72,12 @@ def service_add(
         price = parse_money(rate)
     except MoneyError as exc:
         fail(f"Incorrect rate {rate!r}: {exc}")
-    service = in_write(
-        lambda s: catalog.add_service(
+
+    def work(s: Session) -> Service:
+        provider_id = None
+        if provider is not None:
+            provider_id = get_provider(s, provider).id
+        return catalog.add_service(
             s,
             name=name,
             category=category,
@@ -72,8 +91,12 @@ def service_add(
             dripfeed=dripfeed,
             one_active_per_link=one_active,
             description=description,
+            fulfillment=mode,
+            provider_id=provider_id,
+            provider_service_id=provider_service,
         )
-    )
+
+    service = in_write(work)
     if as_json:
         emit_json({"id": service.id})
     else:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from opensmm.accounts.models import User
 from opensmm.cli.accounts import JsonFlag
 from opensmm.cli.output import emit_json, fail, in_read, in_write
+from opensmm.fulfillment import held as held_orders
 from opensmm.ledger import service as ledger
 from opensmm.money import format_money
 from opensmm.orders import service as orders
@@ -41,6 +42,12 @@ def order_json(order: Order, user: str) -> dict[str, object]:
         "runs": order.runs,
         "interval": order.interval,
         "created_at": order.created_at.isoformat(),
+        "fulfillment": order.fulfillment,
+        "send_state": order.send_state,
+        "upstream_id": order.upstream_id,
+        "held_reason": order.held_reason,
+        "alert": order.alert,
+        "cancel_state": order.cancel_state,
     }
 
 
@@ -48,9 +55,18 @@ def order_json(order: Order, user: str) -> dict[str, object]:
 def order_list(
     user: Annotated[str | None, typer.Option("--user")] = None,
     status: Annotated[str | None, typer.Option("--status")] = None,
+    held: Annotated[
+        bool,
+        typer.Option(
+            "--held", help="What needs a person: held orders and refills, alerts (providers too)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """The latest orders (at most 1000), newest first."""
+    if held:
+        _list_held(as_json)
+        return
     wanted = None
     if status is not None:
         known = (*statuses.ORDER_STATUSES, *statuses.SUBSCRIPTION_STATUSES)
@@ -76,6 +92,57 @@ def order_list(
             f"{order.id:>7}  {name:<16} service {order.service_id:<5} {order.status:<11} "
             f"charge {format_money(order.charge)} remains {order.remains}  {order.link}"
         )
+
+
+def _list_held(as_json: bool) -> None:
+    items, alerts = in_read(held_orders.needing_attention)
+    if as_json:
+        emit_json(
+            {
+                "items": [vars(item) for item in items],
+                "providers": [vars(alert) for alert in alerts],
+            }
+        )
+        return
+    for alert in alerts:
+        typer.echo(f"PROVIDER {alert.name}: {alert.alert} (since {alert.since})")
+    if not items and not alerts:
+        typer.echo("Nothing is held and there are no alerts")
+    for item in items:
+        label = "HELD" if item.held else "ALERT"
+        where = f" at {item.provider}" if item.provider else ""
+        upstream = f" upstream {item.upstream_id}" if item.upstream_id else ""
+        name = f"{item.kind} {item.id}"
+        if item.kind == "refill":
+            name += f" (order {item.order_id})"
+        typer.echo(
+            f"{label} {name} of {item.user}{where}{upstream}, {item.status}: {item.reason}"
+        )
+
+
+@order_app.command("resolve")
+def order_resolve(
+    order_id: Annotated[int, typer.Argument(metavar="ID")],
+    upstream_id: Annotated[
+        int | None,
+        typer.Option("--upstream-id", help="It exists at the provider under this order ID."),
+    ] = None,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="It does not exist there: send it again.")
+    ] = False,
+) -> None:
+    """Settle a held order, after checking at the provider (it is never resent by itself)."""
+    order = in_write(
+        lambda s: held_orders.resolve_order(
+            s, order_id, upstream_id=upstream_id, resend=resend, actor="cli"
+        )
+    )
+    state = (
+        f"sent as upstream order {order.upstream_id}"
+        if order.upstream_id
+        else order.send_state or "not sent"
+    )
+    typer.echo(f"Order {order.id}: {order.status}, {state}")
 
 
 @order_app.command("set")
@@ -104,6 +171,26 @@ def refill_set(
     """Set a refill's status (Pending, In progress, Completed, Rejected, Error)."""
     refill = in_write(lambda s: refills.set_refill_status(s, refill_id, status, "cli"))
     typer.echo(f"Refill {refill.id}: {refill.status}")
+
+
+@refill_app.command("resolve")
+def refill_resolve(
+    refill_id: Annotated[int, typer.Argument(metavar="ID")],
+    upstream_id: Annotated[
+        int | None,
+        typer.Option("--upstream-id", help="It exists at the provider under this refill ID."),
+    ] = None,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="It does not exist there: send it again.")
+    ] = False,
+) -> None:
+    """Settle a held refill, after checking at the provider."""
+    refill = in_write(
+        lambda s: held_orders.resolve_refill(
+            s, refill_id, upstream_id=upstream_id, resend=resend, actor="cli"
+        )
+    )
+    typer.echo(f"Refill {refill.id}: {refill.status}, {refill.send_state}")
 
 
 @ledger_app.command("check")

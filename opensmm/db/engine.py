@@ -13,6 +13,8 @@ money moves by conditional ``UPDATE`` statements, which are atomic under READ CO
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from opensmm.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+log = logging.getLogger("opensmm.db")
 
 
 def normalize_url(url: str) -> str:
@@ -72,6 +76,16 @@ class Database:
             self.read_engine = self.write_engine
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # Plain DBAPI connections for ``read_rows`` (the API's hot reads), idle ones here;
+        # at most as many as the pool may open (pool_size + overflow), extra ones closed:
+        # enough for every worker thread, so that none is opened and closed per request.
+        self._raw_idle: list[Any] = []
+        self._raw_keep = 2 * pool_size
+        database = make_url(self.url).database or ""
+        self._raw_ok = not self.is_sqlite or (
+            database not in ("", ":memory:") and not database.startswith("file:")
+            and not make_url(self.url).query
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,10 +103,66 @@ class Database:
         with self._read_sessions() as session:
             yield session
 
+    def read_rows(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        """Run one read-only statement on a plain DBAPI connection in autocommit mode.
+
+        For the API's hottest reads (``opensmm.api.reads``): no session, no pool checkout
+        with its ping, no BEGIN/ROLLBACK round trips. One statement sees one consistent
+        snapshot by itself, so none of the unit of work's guarantees are lost. ``sql`` is
+        in the dialect's own parameter style. A connection that failed is dropped; a read
+        that failed on a connection that had been idle (a restarted server) is retried
+        once on a new one.
+        """
+        if not self._raw_ok:  # e.g. an in-memory SQLite database: through the engine
+            with self.read_engine.connect() as connection:
+                return [tuple(row) for row in connection.exec_driver_sql(sql, params)]
+        reused = bool(self._raw_idle)
+        conn = self._raw_idle.pop() if reused else self._raw_connect()
+        try:
+            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        except Exception:
+            lost = bool(getattr(conn, "broken", False))  # psycopg: the server went away
+            _close_quietly(conn)
+            if not (reused and lost):
+                raise
+            conn = self._raw_connect()
+            try:
+                rows = conn.execute(sql, params).fetchall()
+            except Exception:
+                _close_quietly(conn)
+                raise
+        if len(self._raw_idle) < self._raw_keep:
+            self._raw_idle.append(conn)
+        else:
+            _close_quietly(conn)
+        return rows
+
+    def _raw_connect(self) -> Any:
+        url = make_url(self.url)
+        if self.is_sqlite:
+            conn = sqlite3.connect(url.database or "", timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA query_only=ON")  # these connections only ever read
+            return conn
+        import psycopg
+
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return psycopg.connect(conninfo, autocommit=True)
+
     def dispose(self) -> None:
+        while self._raw_idle:
+            _close_quietly(self._raw_idle.pop())
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # a broken connection may fail to close; it is dropped anyway
+        log.debug("closing a broken connection failed", exc_info=True)
 
 
 _databases: dict[str, Database] = {}

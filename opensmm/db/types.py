@@ -12,6 +12,22 @@ from sqlalchemy.types import TypeDecorator
 
 from opensmm.money import from_minor, to_minor
 
+# Ids are INTEGER columns: 32 bits on PostgreSQL, where binding a larger number fails
+# ("integer out of range") instead of finding nothing. Such a number names no row.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: object) -> int | None:
+    """A positive id from what a caller sent (ASCII digits), or None; never an exception."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    raw = str(value).strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        number = int(raw)
+        if 0 < number <= MAX_ID:
+            return number
+    return None
+
 
 class Money(TypeDecorator[Decimal]):
     """A ``Decimal`` stored as a whole number of 0.00001 (see ``opensmm.money``)."""

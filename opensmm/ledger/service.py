@@ -1,7 +1,7 @@
 """Moving money: the only code that changes a balance.
 
 A movement, inside the caller's transaction:
-1. lock the account's row (``SELECT … FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already
+1. lock the account's row (``SELECT … FOR NO KEY UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already
    serializes writers), so that concurrent movements on one account queue up;
 2. insert the ledger entry under its unique key, with the balance it leaves; if the key
    exists, the movement already happened and nothing more is done (a replay pays nothing);
@@ -55,8 +55,13 @@ def post(
     Raises ``NotEnoughFunds`` when a debit would take the balance below zero; the caller's
     transaction must then be rolled back (the unit of work does that).
     """
+    # FOR NO KEY UPDATE, not FOR UPDATE: the order (or refill) this movement pays for was
+    # inserted earlier in the same transaction, and its foreign key holds a KEY SHARE lock
+    # on the account's row. FOR UPDATE conflicts with KEY SHARE, so two concurrent orders
+    # of one account would wait on each other (a deadlock); FOR NO KEY UPDATE still
+    # serializes every movement on the account.
     balance = session.execute(
-        select(User.balance).where(User.id == user_id).with_for_update()
+        select(User.balance).where(User.id == user_id).with_for_update(key_share=True)
     ).scalar_one()
     after = balance + amount
     if after < 0:

@@ -22,7 +22,8 @@ MAX_RUNS = 1000
 MAX_INTERVAL_MINUTES = 60 * 24 * 30
 SUBSCRIPTION_DELAYS = (0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300,
                        360, 420, 480, 540, 600)
-_INTEGER = re.compile(r"^\d{1,12}(\.0+)?$")
+# ASCII digits only: Python's \d also matches "١٠٠" or "߁", which no client means as a count.
+_INTEGER = re.compile(r"^[0-9]{1,12}(\.0+)?$")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -82,13 +83,22 @@ def _text(params: dict[str, object], name: str, label: str) -> str:
         value = "\n".join(str(v) for v in value)
     if not isinstance(value, str) or not value.strip():
         raise DomainError(f"{label} required for this service")
-    if len(value) > MAX_TEXT_LENGTH or "\x00" in value:
+    if len(value) > MAX_TEXT_LENGTH:
         raise DomainError(f"{label} too long")
+    if "\x00" in value:  # no database text holds it (PostgreSQL refuses it outright)
+        raise DomainError(f"{label} not allowed to contain NUL characters")
     return value.strip()
 
 
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+def _check_total(units: int, what: str) -> int:
+    """An order's units fit the database's columns: quantity × runs, max × posts."""
+    if units > MAX_INT:
+        raise DomainError(f"The order is too large: {what} must be at most {MAX_INT}")
+    return units
 
 
 def _check_bounds(units: int, service: Service) -> None:
@@ -113,9 +123,13 @@ def _line_count(params: dict[str, object], name: str, label: str, service: Servi
     return count, text
 
 
+def _asks_dripfeed(params: dict[str, object]) -> bool:
+    return params.get("runs") not in (None, "") or params.get("interval") not in (None, "")
+
+
 def _dripfeed(params: dict[str, object], service: Service) -> tuple[int | None, int | None]:
     runs_raw, interval_raw = params.get("runs"), params.get("interval")
-    if runs_raw in (None, "") and interval_raw in (None, ""):
+    if not _asks_dripfeed(params):
         return None, None
     if not service.dripfeed:
         raise DomainError("Drip-feed is not available for this service")
@@ -172,7 +186,7 @@ def _subscription(params: dict[str, object], service: Service) -> OrderRequest:
     return OrderRequest(
         link=validate_link(link) if link not in (None, "") else "",
         quantity=high,
-        units=high * posts,
+        units=_check_total(high * posts, "max × posts"),
         fields=fields,
     )
 
@@ -203,6 +217,9 @@ def validate_order(service: Service, params: dict[str, object]) -> OrderRequest:
         else:
             fields[name] = _text(params, name, EXTRA_LABELS[name])
     runs = interval = None
+    if kind.units is not Units.QUANTITY and _asks_dripfeed(params):
+        # Runs multiply a quantity; a package or a list of lines has none to repeat.
+        raise DomainError("Drip-feed is not available for this service")
     if kind.units is Units.FLAT:
         quantity = units = 1
     elif kind.units is Units.COMMENT_LINES:
@@ -217,7 +234,7 @@ def validate_order(service: Service, params: dict[str, object]) -> OrderRequest:
         quantity = parse_int(params.get("quantity"), IncorrectQuantity())
         _check_bounds(quantity, service)
         runs, interval = _dripfeed(params, service)
-        units = quantity * (runs or 1)
+        units = _check_total(quantity * (runs or 1), "quantity × runs")
     return OrderRequest(
         link=link, quantity=quantity, units=units, runs=runs, interval=interval, fields=fields
     )

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
@@ -17,6 +17,8 @@ class Order(Base):
         Index("ix_orders_user_id", "user_id", "id"),
         Index("ix_orders_status", "status"),
         Index("ix_orders_service_link", "service_id", "link"),
+        # The worker's queue: orders to send (``new``) and to check (``sent``), by due time.
+        Index("ix_orders_send_state", "send_state", "next_poll_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +42,29 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the order reached Completed or Partial: the refill window counts from here.
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # --- fulfillment (opensmm.fulfillment) ---
+    # The service's mode when the order was placed: "manual", "provider" or "simulator".
+    fulfillment: Mapped[str] = mapped_column(String(16), default="manual")
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    # None for manual orders; else new -> sending -> sent, or held (a person must look).
+    send_state: Mapped[str | None] = mapped_column(String(10))
+    # The provider's order id, known once the provider answered ``add``.
+    upstream_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the order is held, for the person who must decide.
+    held_reason: Mapped[str | None] = mapped_column(Text)
+    # Something staff should see that does not stop the order (an unknown status, ...).
+    alert: Mapped[str | None] = mapped_column(Text)
+    # A customer's cancel of an order already at the provider: requested -> sent | refused.
+    cancel_state: Mapped[str | None] = mapped_column(String(10))
+    # When the worker should next send or check the order (None: nothing to do).
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Consecutive failures, for the back-off.
+    attempts: Mapped[int] = mapped_column(default=0)
+    # The worker that claimed the order, until when.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OrderEvent(Base):

@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
 from opensmm.catalog.models import Service
-from opensmm.catalog.service import ServiceNotFound
+from opensmm.catalog.service import MANUAL, ServiceNotFound
 from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
+from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import CHARGE, REFUND
-from opensmm.money import QUANTUM, charge_for, refund_share
+from opensmm.money import MAX_AMOUNT, QUANTUM, charge_for, refund_share
 from opensmm.orders import statuses as st
 from opensmm.orders.fields import validate_order
 from opensmm.orders.models import Order, OrderEvent
@@ -35,10 +36,15 @@ class ActiveOrderWithLink(DomainError):
 
 def customer_rate(service: Service, user: User) -> Decimal:
     """The service's rate after the customer's discount, rounded half-up to 0.00001."""
-    if not user.discount_percent:
-        return service.rate
-    factor = (Decimal(100) - user.discount_percent) / Decimal(100)
-    return (service.rate * factor).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    return discounted_rate(service.rate, user.discount_percent)
+
+
+def discounted_rate(rate: Decimal, discount_percent: Decimal) -> Decimal:
+    """``rate`` less ``discount_percent`` percent, rounded half-up to 0.00001."""
+    if not discount_percent:
+        return rate
+    factor = (Decimal(100) - discount_percent) / Decimal(100)
+    return (rate * factor).quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def price(service: Service, user: User, units: int) -> Decimal:
@@ -59,10 +65,11 @@ def is_subscription(order_or_service: Order | Service) -> bool:
 
 def place_order(session: Session, user: User, params: dict[str, object]) -> Order:
     """Validate, price and charge an order; the charge and the order commit together."""
-    service_id = params.get("service")
-    if not isinstance(service_id, (str, int)) or not str(service_id).strip().isdigit():
+    # ASCII digits of a size the id column holds: "²" or a 30-digit number is no id.
+    service_id = parse_id(params.get("service"))
+    if service_id is None:
         raise ServiceNotFound()
-    service = session.get(Service, int(str(service_id).strip()))
+    service = session.get(Service, service_id)
     if service is None or not service.enabled:
         raise ServiceNotFound()
     request = validate_order(service, params)
@@ -77,6 +84,8 @@ def place_order(session: Session, user: User, params: dict[str, object]) -> Orde
         if running is not None:
             raise ActiveOrderWithLink()
     charge = price(service, user, request.units)
+    if charge >= MAX_AMOUNT:  # more than any balance holds, and more than its column holds
+        raise ledger.NotEnoughFunds()
     fields = dict(request.fields)
     fields["type"] = service.type
     order = Order(
@@ -92,6 +101,10 @@ def place_order(session: Session, user: User, params: dict[str, object]) -> Orde
         runs=request.runs,
         interval=request.interval,
         fields=fields,
+        # The service's mode now decides how this order is fulfilled, whatever it becomes.
+        fulfillment=service.fulfillment,
+        provider_id=service.provider_id,
+        send_state=None if service.fulfillment == MANUAL else "new",
     )
     session.add(order)
     session.flush()
@@ -114,6 +127,8 @@ def record(session: Session, order: Order, actor: str, message: str) -> None:
 
 def lock_order(session: Session, order_id: int, user_id: int | None = None) -> Order:
     """The order's row, locked for this transaction; another customer's order is not found."""
+    if parse_id(order_id) is None:  # no row has it (and PostgreSQL would refuse to bind it)
+        raise OrderNotFound()
     order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     if order is None or (user_id is not None and order.user_id != user_id):
         raise OrderNotFound()
@@ -185,6 +200,13 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
     remains = order.remains if update.remains is None else update.remains
     if not 0 <= remains <= order.units:
         raise DomainError(f"Remains must be between 0 and {order.units}")
+    stays_partial = order.status in st.REFUNDS_REMAINS and new_status == order.status
+    if stays_partial and remains != order.remains:
+        # The remains' share was refunded once, under its own ledger key: other remains
+        # would show an undelivered part that no longer matches what was paid back.
+        raise StatusChangeRefused(
+            f"Order {order.id} is {order.status} and partly refunded; its remains cannot change"
+        )
     if new_status == st.COMPLETED and update.remains is None:
         remains = 0
     if new_status in st.REFUNDS_REMAINS and remains == 0:
@@ -218,13 +240,36 @@ class CancelRefused(DomainError):
 
 
 def cancel_by_customer(session: Session, user: User, order_id: int) -> Order:
-    """A customer's cancel: allowed while the order has not started; a full refund."""
+    """A customer's cancel.
+
+    An order that is (or may be) at a provider or the simulator already cannot be refunded
+    here: the cancel is asked of them (the worker forwards it), and the refund follows the
+    status they answer, through ``apply_update``. Anything else may be canceled while it
+    has not started, with a full refund at once.
+    """
     order = lock_order(session, order_id, user.id)
     service = session.get(Service, order.service_id)
     if service is None or not service.cancel:
         raise CancelRefused("Cancel is not available for this service")
     if order.status == st.CANCELED:
         raise CancelRefused("The order is already canceled")
+    if order.send_state in ("sending", "sent", "held"):
+        return _request_upstream_cancel(session, user, order)
     if order.status != st.PENDING:
         raise CancelRefused("The order has already started and can no longer be canceled")
     return apply_update(session, order.id, OrderUpdate(status=st.CANCELED), f"user:{user.name}")
+
+
+def _request_upstream_cancel(session: Session, user: User, order: Order) -> Order:
+    if order.status not in st.RUNNING + st.SUBSCRIPTION_RUNNING:
+        raise CancelRefused("The order is already finished and can no longer be canceled")
+    if order.cancel_state == "requested":
+        raise CancelRefused("A cancel for this order is already requested")
+    if order.cancel_state == "sent":
+        raise CancelRefused("A cancel for this order was already sent")
+    # Never asked, or refused by the provider before: it may say yes this time.
+    order.cancel_state = "requested"
+    # The worker forwards it at its next pass (held orders wait for a person).
+    order.next_poll_at = utcnow()
+    record(session, order, f"user:{user.name}", "Cancel requested; forwarded to the provider")
+    return order

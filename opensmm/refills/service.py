@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from opensmm.accounts.models import User
 from opensmm.catalog.models import Service
 from opensmm.db import utcnow
+from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
 from opensmm.orders import statuses as order_statuses
 from opensmm.orders.service import lock_order, record
@@ -39,7 +40,7 @@ def request_refill(session: Session, user: User, order_id: int) -> Refill:
     if service is None or not service.refill:
         raise RefillRefused("Refill is not available for this service")
     if order.status not in order_statuses.FINISHED or order.finished_at is None:
-        raise RefillRefused("Refill is available only for completed orders")
+        raise RefillRefused("Refill is available only for completed or partial orders")
     if utcnow() > order.finished_at + timedelta(days=service.refill_days):
         raise RefillRefused(f"The refill period of {service.refill_days} days has ended")
     open_refill = session.scalar(
@@ -47,7 +48,9 @@ def request_refill(session: Session, user: User, order_id: int) -> Refill:
     )
     if open_refill is not None:
         raise RefillRefused("A refill for this order is already in progress")
-    refill = Refill(order_id=order.id, user_id=user.id, status=PENDING)
+    # A refill of an order that went upstream goes there too (the worker sends it).
+    send_state = "new" if order.send_state == "sent" else None
+    refill = Refill(order_id=order.id, user_id=user.id, status=PENDING, send_state=send_state)
     session.add(refill)
     session.flush()
     record(session, order, f"user:{user.name}", f"Refill {refill.id} requested")
@@ -55,7 +58,7 @@ def request_refill(session: Session, user: User, order_id: int) -> Refill:
 
 
 def get_refill(session: Session, refill_id: int, user_id: int | None = None) -> Refill:
-    refill = session.get(Refill, refill_id)
+    refill = session.get(Refill, refill_id) if parse_id(refill_id) is not None else None
     if refill is None or (user_id is not None and refill.user_id != user_id):
         raise RefillNotFound()
     return refill
@@ -65,6 +68,8 @@ def set_refill_status(session: Session, refill_id: int, status: str, actor: str)
     found = order_statuses.canonical(status, REFILL_STATUSES)
     if found is None:
         raise DomainError(f"Unknown refill status {status!r}; one of: {', '.join(REFILL_STATUSES)}")
+    if parse_id(refill_id) is None:  # no row has it (and PostgreSQL would refuse to bind it)
+        raise RefillNotFound()
     refill = session.scalar(select(Refill).where(Refill.id == refill_id).with_for_update())
     if refill is None:
         raise RefillNotFound()

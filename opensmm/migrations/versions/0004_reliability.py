@@ -1,4 +1,4 @@
-"""what reliability and security need, if anything (issue: Reliability)
+"""per-key IP allow-lists (issue: Reliability)
 
 Revision ID: 0004
 Revises: 0003
@@ -7,8 +7,8 @@ Create Date: 2026-11-27
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -17,8 +17,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("allowed_ips", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("allowed_ips")

@@ -1,0 +1,189 @@
+"""Staff pages for the catalog: categories and services, their order, on and off."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from starlette.responses import Response
+
+from opensmm.admin import audit
+from opensmm.admin.users import amount_field
+from opensmm.catalog import service as catalog
+from opensmm.catalog.models import Service
+from opensmm.catalog.types import SERVICE_TYPES
+from opensmm.errors import DomainError
+from opensmm.money import format_money
+from opensmm.web.context import Ctx
+from opensmm.web.framework import Pages
+
+pages = Pages()
+
+# Modes staff may pick in the form; "provider" comes from importing a provider's services.
+EDITABLE_MODES = (catalog.MANUAL, catalog.SIMULATOR)
+MAX_DESCRIPTION = 10_000
+
+
+def _int_field(ctx: Ctx, name: str, label: str) -> int:
+    raw = ctx.field(name).strip()
+    if not raw.isdigit() or len(raw) > 10:
+        raise DomainError(f"{label} must be a whole number")
+    return int(raw)
+
+
+def _service_fields(ctx: Ctx) -> dict[str, Any]:
+    """The service form, checked field by field with messages that name the field."""
+    description = ctx.field("description").strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise DomainError(f"A description is at most {MAX_DESCRIPTION} characters")
+    return {
+        "name": ctx.field("name"),
+        "category": ctx.field("category"),
+        "type": ctx.field("type", "Default"),
+        "rate": amount_field(ctx, "rate", "rate"),
+        "min_quantity": _int_field(ctx, "min_quantity", "Min"),
+        "max_quantity": _int_field(ctx, "max_quantity", "Max"),
+        "refill": ctx.field("refill") == "1",
+        "refill_days": _int_field(ctx, "refill_days", "Refill days"),
+        "cancel": ctx.field("cancel") == "1",
+        "dripfeed": ctx.field("dripfeed") == "1",
+        "one_active_per_link": ctx.field("one_active_per_link") == "1",
+        "description": description,
+        "enabled": ctx.field("enabled") == "1",
+    }
+
+
+def _mode(ctx: Ctx) -> str | None:
+    wanted = ctx.field("fulfillment")
+    return wanted if wanted in EDITABLE_MODES else None
+
+
+# --- services ------------------------------------------------------------------------------
+@pages.get("/admin/services", who="staff")
+def service_list(ctx: Ctx) -> Response:
+    rows = catalog.search_services(ctx.db, ctx.arg("q"), enabled_only=False)
+    grouped = [(name, [s for s, _ in items]) for name, items in groupby(rows, lambda r: r[1])]
+    return ctx.render("admin/services.html", grouped=grouped, search=ctx.arg("q"))
+
+
+def _form_values(ctx: Ctx, service: Service | None) -> dict[str, Any]:
+    if ctx.form:
+        return dict(ctx.form)
+    if service is None:
+        return {"type": "Default", "refill_days": "30", "enabled": "1", "fulfillment": "manual"}
+    category = catalog.get_category(ctx.db, service.category_id).name
+    return {
+        "name": service.name,
+        "category": category,
+        "type": service.type,
+        "rate": format_money(service.rate),
+        "min_quantity": str(service.min_quantity),
+        "max_quantity": str(service.max_quantity),
+        "refill": "1" if service.refill else "",
+        "refill_days": str(service.refill_days),
+        "cancel": "1" if service.cancel else "",
+        "dripfeed": "1" if service.dripfeed else "",
+        "one_active_per_link": "1" if service.one_active_per_link else "",
+        "description": service.description,
+        "enabled": "1" if service.enabled else "",
+        "fulfillment": service.fulfillment,
+    }
+
+
+def _service_form(ctx: Ctx, service: Service | None) -> Response:
+    return ctx.render(
+        "admin/service_form.html",
+        service=service,
+        values=_form_values(ctx, service),
+        types=list(SERVICE_TYPES),
+        categories=catalog.list_categories(ctx.db),
+        modes=EDITABLE_MODES,
+    )
+
+
+@pages.get("/admin/services/new", who="staff")
+def new_service_form(ctx: Ctx) -> Response:
+    return _service_form(ctx, None)
+
+
+@pages.post("/admin/services/new", who="staff", refused=new_service_form)
+def create_service(ctx: Ctx) -> Response:
+    fields = _service_fields(ctx)
+    service = catalog.add_service(ctx.db, fulfillment=_mode(ctx) or catalog.MANUAL, **fields)
+    audit.record(ctx.db, ctx.me, "service.create", f"service:{service.id}", service.name, ctx.ip)
+    ctx.flash("ok", ctx.t("Service {id} created.", id=service.id))
+    return ctx.redirect("/admin/services")
+
+
+@pages.get("/admin/services/{service_id:int}", who="staff")
+def edit_service_form(ctx: Ctx) -> Response:
+    return _service_form(ctx, catalog.get_service(ctx.db, ctx.path_int("service_id")))
+
+
+@pages.post("/admin/services/{service_id:int}", who="staff", refused=edit_service_form)
+def edit_service(ctx: Ctx) -> Response:
+    service_id = ctx.path_int("service_id")
+    before = catalog.get_service(ctx.db, service_id)
+    old_rate = before.rate
+    service = catalog.update_service(
+        ctx.db, service_id, fulfillment=_mode(ctx), **_service_fields(ctx)
+    )
+    details = service.name
+    if old_rate != service.rate:
+        details += f"; rate {format_money(old_rate)} → {format_money(service.rate)}"
+    audit.record(ctx.db, ctx.me, "service.edit", f"service:{service.id}", details, ctx.ip)
+    ctx.flash("ok", ctx.t("Service {id} saved.", id=service.id))
+    return ctx.redirect("/admin/services")
+
+
+@pages.post("/admin/services/{service_id:int}/enabled", who="staff")
+def toggle_service(ctx: Ctx) -> Response:
+    enabled = ctx.field("enabled") == "1"
+    service = catalog.set_service_enabled(ctx.db, ctx.path_int("service_id"), enabled)
+    action = "service.enable" if enabled else "service.disable"
+    audit.record(ctx.db, ctx.me, action, f"service:{service.id}", service.name, ctx.ip)
+    return ctx.back("/admin/services")
+
+
+@pages.post("/admin/services/{service_id:int}/move", who="staff")
+def move_service(ctx: Ctx) -> Response:
+    step = -1 if ctx.field("step") == "up" else 1
+    service = catalog.move_service(ctx.db, ctx.path_int("service_id"), step)
+    audit.record(ctx.db, ctx.me, "service.move", f"service:{service.id}",
+                 f"{service.name} {'up' if step < 0 else 'down'}", ctx.ip)
+    return ctx.back("/admin/services")
+
+
+# --- categories ----------------------------------------------------------------------------
+@pages.get("/admin/categories", who="staff")
+def category_list(ctx: Ctx) -> Response:
+    return ctx.render("admin/categories.html", categories=catalog.list_categories(ctx.db))
+
+
+@pages.post("/admin/categories", who="staff")
+def create_category(ctx: Ctx) -> Response:
+    category = catalog.create_category(ctx.db, ctx.field("name"))
+    audit.record(ctx.db, ctx.me, "category.create", f"category:{category.id}", category.name,
+                 ctx.ip)
+    ctx.flash("ok", ctx.t("Category {name} created.", name=category.name))
+    return ctx.redirect("/admin/categories")
+
+
+@pages.post("/admin/categories/{category_id:int}/rename", who="staff")
+def rename_category(ctx: Ctx) -> Response:
+    category = catalog.get_category(ctx.db, ctx.path_int("category_id"))
+    old = category.name
+    catalog.rename_category(ctx.db, category.id, ctx.field("name"))
+    audit.record(ctx.db, ctx.me, "category.rename", f"category:{category.id}",
+                 f"{old} → {category.name}", ctx.ip)
+    ctx.flash("ok", ctx.t("Category {name} saved.", name=category.name))
+    return ctx.redirect("/admin/categories")
+
+
+@pages.post("/admin/categories/{category_id:int}/move", who="staff")
+def move_category(ctx: Ctx) -> Response:
+    step = -1 if ctx.field("step") == "up" else 1
+    category = catalog.move_category(ctx.db, ctx.path_int("category_id"), step)
+    audit.record(ctx.db, ctx.me, "category.move", f"category:{category.id}",
+                 f"{category.name} {'up' if step < 0 else 'down'}", ctx.ip)
+    return ctx.redirect("/admin/categories")

@@ -1,0 +1,176 @@
+"""Staff pages for orders and refills: filters, detail and history, status changes with
+their refunds, held orders settled by a person."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from opensmm.admin import audit
+from opensmm.admin.users import actor
+from opensmm.catalog.service import get_service
+from opensmm.db.pagination import page_number
+from opensmm.errors import DomainError
+from opensmm.fulfillment import held
+from opensmm.fulfillment.config import HELD
+from opensmm.money import format_money
+from opensmm.orders import queries
+from opensmm.orders import service as orders
+from opensmm.orders import statuses as st
+from opensmm.orders.fields import parse_int
+from opensmm.orders.service import OrderNotFound
+from opensmm.providers.models import Provider
+from opensmm.refills import queries as refill_queries
+from opensmm.refills import service as refills
+from opensmm.web.context import Ctx
+from opensmm.web.framework import Pages
+
+pages = Pages()
+
+STATUS_CHOICES = tuple(dict.fromkeys((*st.ORDER_STATUSES, *st.SUBSCRIPTION_STATUSES)))
+
+
+def _optional_int(ctx: Ctx, name: str, label: str) -> int | None:
+    raw = ctx.field(name).strip()
+    if raw == "":
+        return None
+    return parse_int(raw, DomainError(f"{label} must be a whole number"))
+
+
+def _user_id(ctx: Ctx) -> int | None:
+    raw = ctx.arg("user")
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+@pages.get("/admin/orders", who="staff")
+def order_list(ctx: Ctx) -> Response:
+    service = ctx.arg("service")
+    wanted = queries.OrderFilter(
+        user_id=_user_id(ctx),
+        status=ctx.arg("status") or None,
+        search=ctx.arg("q"),
+        service_id=int(service) if service.isdigit() and len(service) < 12 else None,
+    )
+    page = queries.list_orders(ctx.db, wanted, page_number(ctx.arg("page")))
+    return ctx.render(
+        "admin/orders.html",
+        page=page,
+        status=queries.canonical_status(wanted.status) or "",
+        status_tabs=("", *st.ORDER_STATUSES),
+        search=wanted.search,
+    )
+
+
+@pages.get("/admin/orders/{order_id:int}", who="staff")
+def order_detail(ctx: Ctx) -> Response:
+    row = queries.get_order(ctx.db, ctx.path_int("order_id"))
+    if row is None:
+        raise OrderNotFound()
+    order = row.order
+    provider = ctx.db.get(Provider, order.provider_id) if order.provider_id else None
+    allowed = st.SUBSCRIPTION_STATUSES if orders.is_subscription(order) else st.ORDER_STATUSES
+    return ctx.render(
+        "admin/order.html",
+        row=row,
+        order=order,
+        service=get_service(ctx.db, order.service_id),
+        provider=provider,
+        events=queries.events(ctx.db, order.id),
+        statuses=allowed,
+        held=order.send_state == HELD,
+    )
+
+
+def _to_order(ctx: Ctx, order_id: int) -> Response:
+    return ctx.redirect(f"/admin/orders/{order_id}")
+
+
+@pages.post("/admin/orders/{order_id:int}", who="staff", refused=order_detail)
+def update_order(ctx: Ctx) -> Response:
+    order_id = ctx.path_int("order_id")
+    update = orders.OrderUpdate(
+        status=ctx.field("status").strip() or None,
+        start_count=_optional_int(ctx, "start_count", "The start count"),
+        remains=_optional_int(ctx, "remains", "Remains"),
+    )
+    before = orders.lock_order(ctx.db, order_id)
+    refunded_before = before.refunded
+    order = orders.apply_update(ctx.db, order_id, update, actor(ctx))
+    details = (
+        f"status {order.status}, remains {order.remains}, start count {order.start_count}"
+    )
+    if order.refunded != refunded_before:
+        details += f"; refunded {format_money(order.refunded - refunded_before)}"
+    audit.record(ctx.db, ctx.me, "order.update", f"order:{order.id}", details, ctx.ip)
+    ctx.flash("ok", ctx.t("Order {id} saved.", id=order.id))
+    return _to_order(ctx, order.id)
+
+
+@pages.post("/admin/orders/{order_id:int}/cancel", who="staff", refused=order_detail)
+def cancel_order(ctx: Ctx) -> Response:
+    """Cancel with a full refund of what was not refunded yet (exactly once)."""
+    order_id = ctx.path_int("order_id")
+    before = orders.lock_order(ctx.db, order_id).refunded
+    order = orders.apply_update(
+        ctx.db, order_id, orders.OrderUpdate(status=st.CANCELED), actor(ctx)
+    )
+    refunded = format_money(order.refunded - before)
+    audit.record(ctx.db, ctx.me, "order.cancel", f"order:{order.id}", f"refunded {refunded}",
+                 ctx.ip)
+    ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id, amount=refunded))
+    return _to_order(ctx, order.id)
+
+
+@pages.post("/admin/orders/{order_id:int}/resolve", who="staff", refused=order_detail)
+def resolve_held(ctx: Ctx) -> Response:
+    """A held order: it exists upstream (record its id) or it does not (send it again)."""
+    order_id = ctx.path_int("order_id")
+    resend = ctx.field("choice") == "resend"
+    upstream_id = None if resend else _optional_int(ctx, "upstream_id", "The upstream ID")
+    order = held.resolve_order(
+        ctx.db, order_id, upstream_id=upstream_id, resend=resend, actor=actor(ctx)
+    )
+    details = "resend" if resend else f"exists upstream as {upstream_id}"
+    audit.record(ctx.db, ctx.me, "order.resolve", f"order:{order.id}", details, ctx.ip)
+    ctx.flash("ok", ctx.t("Order {id} saved.", id=order.id))
+    return _to_order(ctx, order.id)
+
+
+# --- refills -------------------------------------------------------------------------------
+@pages.get("/admin/refills", who="staff")
+def refill_list(ctx: Ctx) -> Response:
+    status = ctx.arg("status")
+    page = refill_queries.list_refills(
+        ctx.db, status=status or None, page=page_number(ctx.arg("page"))
+    )
+    return ctx.render(
+        "admin/refills.html",
+        page=page,
+        status=status,
+        status_tabs=("", *refills.REFILL_STATUSES),
+        statuses=refills.REFILL_STATUSES,
+    )
+
+
+@pages.post("/admin/refills/{refill_id:int}/resolve", who="staff")
+def resolve_held_refill(ctx: Ctx) -> Response:
+    """A held refill: it exists upstream (record its id) or it does not (send it again)."""
+    resend = ctx.field("choice") == "resend"
+    upstream_id = None if resend else _optional_int(ctx, "upstream_id", "The upstream ID")
+    refill = held.resolve_refill(
+        ctx.db, ctx.path_int("refill_id"), upstream_id=upstream_id, resend=resend,
+        actor=actor(ctx),
+    )
+    details = "resend" if resend else f"exists upstream as {upstream_id}"
+    audit.record(ctx.db, ctx.me, "refill.resolve", f"refill:{refill.id}", details, ctx.ip)
+    ctx.flash("ok", ctx.t("Refill {id} saved.", id=refill.id))
+    return ctx.back("/admin/refills")
+
+
+@pages.post("/admin/refills/{refill_id:int}", who="staff")
+def update_refill(ctx: Ctx) -> Response:
+    refill = refills.set_refill_status(
+        ctx.db, ctx.path_int("refill_id"), ctx.field("status"), actor(ctx)
+    )
+    audit.record(ctx.db, ctx.me, "refill.update", f"refill:{refill.id}", refill.status, ctx.ip)
+    ctx.flash("ok", ctx.t("Refill {id} saved.", id=refill.id))
+    return ctx.back("/admin/refills")

@@ -1,0 +1,165 @@
+"""Staff pages for providers: add one, read its balance, import its services with a
+markup, keep them in sync. Calls to a provider run outside any unit of work (these pages
+open their own: read what the call needs, call, then write what it answered)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from opensmm.accounts.models import User
+from opensmm.admin import audit
+from opensmm.admin.users import amount_field
+from opensmm.errors import DomainError
+from opensmm.money import format_money
+from opensmm.providers import service as providers
+from opensmm.providers.models import Provider
+from opensmm.web.context import Ctx
+from opensmm.web.framework import Pages
+
+pages = Pages()
+
+MAX_CATEGORIES = 100
+
+
+def _provider(session: Session, provider_id: int) -> Provider:
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise providers.ProviderNotFound()
+    return provider
+
+
+def _credentials(ctx: Ctx, provider_id: int) -> tuple[str, str, str]:
+    with ctx.web.db.read() as session:
+        provider = _provider(session, provider_id)
+        return provider.name, provider.url, provider.api_key
+
+
+def _show(ctx: Ctx, provider_id: int, **report: object) -> Response:
+    """The provider's page in a fresh read unit, with what an action just did."""
+    with ctx.web.db.read() as session:
+        ctx.session = session
+        ctx.user = session.get(User, ctx.me.id)
+        return _render_provider(ctx, _provider(session, provider_id), **report)
+
+
+def _render_provider(ctx: Ctx, provider: Provider, **report: object) -> Response:
+    values = {"markup": "", "categories": "", "keep_prices": ""}
+    values.update({k: v for k, v in ctx.form.items() if k in values})
+    return ctx.render(
+        "admin/provider.html",
+        provider=provider,
+        services=providers.mapped_services(ctx.db, provider.id),
+        values=values,
+        imported=report.get("imported"),
+        synced=report.get("synced"),
+    )
+
+
+@pages.get("/admin/providers", who="staff")
+def provider_list(ctx: Ctx) -> Response:
+    listed = providers.list_providers(ctx.db)
+    counts = {p.id: len(providers.mapped_services(ctx.db, p.id)) for p in listed}
+    return ctx.render("admin/providers.html", providers=listed, counts=counts,
+                      values=ctx.form)
+
+
+@pages.post("/admin/providers", who="staff", refused=provider_list)
+def add_provider(ctx: Ctx) -> Response:
+    provider = providers.add_provider(
+        ctx.db, ctx.field("name").strip(), ctx.field("url"), ctx.field("api_key")
+    )
+    audit.record(ctx.db, ctx.me, "provider.add", f"provider:{provider.id}",
+                 f"{provider.name} {provider.url}", ctx.ip)
+    ctx.flash("ok", ctx.t("Provider {name} added.", name=provider.name))
+    return ctx.redirect(f"/admin/providers/{provider.id}")
+
+
+@pages.get("/admin/providers/{provider_id:int}", who="staff")
+def provider_detail(ctx: Ctx) -> Response:
+    return _render_provider(ctx, _provider(ctx.db, ctx.path_int("provider_id")))
+
+
+def _refused_here(ctx: Ctx, exc: DomainError) -> Response:
+    ctx.error = ctx.t.message(exc.message)
+    response = _show(ctx, ctx.path_int("provider_id"))
+    response.status_code = 400
+    return response
+
+
+@pages.post("/admin/providers/{provider_id:int}/balance", who="staff", unit="none")
+def check_balance(ctx: Ctx) -> Response:
+    provider_id = ctx.path_int("provider_id")
+    try:
+        name, url, key = _credentials(ctx, provider_id)
+        balance = providers.fetch_balance(url, key)
+        with ctx.web.db.write() as session:
+            providers.record_balance(session, provider_id, balance)
+            staff = session.get(User, ctx.me.id)
+            assert staff is not None
+            audit.record(session, staff, "provider.balance", f"provider:{provider_id}",
+                         f"{name}: {format_money(balance.amount)} {balance.currency or ''}",
+                         ctx.ip)
+    except DomainError as exc:
+        return _refused_here(ctx, exc)
+    ctx.flash("ok", ctx.t("Balance of {name}: {amount} {currency}", name=name,
+                          amount=format_money(balance.amount), currency=balance.currency or ""))
+    return ctx.redirect(f"/admin/providers/{provider_id}")
+
+
+def _categories(ctx: Ctx) -> list[str]:
+    text = ctx.field("categories").replace("\r\n", "\n")
+    return [line.strip() for line in text.split("\n") if line.strip()][:MAX_CATEGORIES]
+
+
+@pages.post("/admin/providers/{provider_id:int}/import", who="staff", unit="none")
+def import_services(ctx: Ctx) -> Response:
+    provider_id = ctx.path_int("provider_id")
+    try:
+        markup: Decimal = amount_field(ctx, "markup", "markup")
+        name, url, key = _credentials(ctx, provider_id)
+        upstream = providers.fetch_services(url, key)
+        with ctx.web.db.write() as session:
+            report = providers.import_services(
+                session, provider_id, upstream, markup_percent=markup,
+                categories=_categories(ctx),
+            )
+            staff = session.get(User, ctx.me.id)
+            assert staff is not None
+            audit.record(
+                session, staff, "provider.import", f"provider:{provider_id}",
+                f"{name}: {len(report.created)} imported, {len(report.skipped)} skipped, "
+                f"markup {format_money(markup)}%", ctx.ip,
+            )
+    except DomainError as exc:
+        return _refused_here(ctx, exc)
+    ctx.flash("ok", ctx.t("{created} services imported, {skipped} skipped.",
+                          created=len(report.created), skipped=len(report.skipped)))
+    return _show(ctx, provider_id, imported=report)
+
+
+@pages.post("/admin/providers/{provider_id:int}/sync", who="staff", unit="none")
+def sync_services(ctx: Ctx) -> Response:
+    provider_id = ctx.path_int("provider_id")
+    try:
+        name, url, key = _credentials(ctx, provider_id)
+        upstream = providers.fetch_services(url, key)
+        with ctx.web.db.write() as session:
+            report = providers.sync_services(
+                session, provider_id, upstream, keep_prices=ctx.field("keep_prices") == "1"
+            )
+            staff = session.get(User, ctx.me.id)
+            assert staff is not None
+            audit.record(
+                session, staff, "provider.sync", f"provider:{provider_id}",
+                f"{name}: {len(report.repriced)} repriced, {len(report.changed)} changed, "
+                f"{len(report.disabled)} disabled", ctx.ip,
+            )
+    except DomainError as exc:
+        return _refused_here(ctx, exc)
+    ctx.flash("ok", ctx.t("Sync done: {repriced} repriced, {changed} changed, {disabled} disabled.",
+                          repriced=len(report.repriced), changed=len(report.changed),
+                          disabled=len(report.disabled)))
+    return _show(ctx, provider_id, synced=report)

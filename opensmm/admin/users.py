@@ -1,0 +1,114 @@
+"""Staff pages for customers: search, balance adjustments, suspension, discounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from starlette.responses import Response
+
+from opensmm.accounts import service as accounts
+from opensmm.admin import audit
+from opensmm.db.pagination import page_number
+from opensmm.errors import DomainError
+from opensmm.ledger import queries as ledger_queries
+from opensmm.ledger import service as ledger
+from opensmm.money import MoneyError, format_money, parse_money
+from opensmm.orders import queries as order_queries
+from opensmm.web import sessions
+from opensmm.web.context import Ctx
+from opensmm.web.framework import Pages
+
+pages = Pages()
+
+
+def amount_field(ctx: Ctx, name: str, label: str) -> Decimal:
+    """A money amount from a form, or a refusal naming the field."""
+    raw = ctx.field(name).strip()
+    try:
+        return parse_money(raw)
+    except MoneyError as exc:
+        raise DomainError(f"Incorrect {label}: {exc}") from None
+
+
+def actor(ctx: Ctx) -> str:
+    """How staff actions are signed in order histories and ledger memos."""
+    return f"staff:{ctx.me.name}"
+
+
+@pages.get("/admin/users", who="staff")
+def user_list(ctx: Ctx) -> Response:
+    search = ctx.arg("q")
+    page = accounts.search_users(ctx.db, search, page_number(ctx.arg("page")))
+    return ctx.render("admin/users.html", page=page, search=search)
+
+
+@pages.get("/admin/users/{user_id:int}", who="staff")
+def user_detail(ctx: Ctx) -> Response:
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    recent = order_queries.list_orders(
+        ctx.db, order_queries.OrderFilter(user_id=customer.id), 1, per_page=10
+    )
+    entries = ledger_queries.history(ctx.db, user_id=customer.id)
+    return ctx.render(
+        "admin/user.html",
+        customer=customer,
+        orders=recent,
+        entries=entries,
+        spent=order_queries.total_spent(ctx.db, customer.id),
+    )
+
+
+def _back_to_user(ctx: Ctx, user_id: int) -> Response:
+    return ctx.redirect(f"/admin/users/{user_id}")
+
+
+@pages.post("/admin/users/{user_id:int}/funds", who="staff")
+def adjust_funds(ctx: Ctx) -> Response:
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    amount = amount_field(ctx, "amount", "amount")
+    memo = ctx.field("memo").strip()
+    if not memo:
+        raise DomainError("A memo is required: it tells the customer what the movement is")
+    if len(memo) > 500:
+        raise DomainError("A memo is at most 500 characters")
+    ledger.add_funds(ctx.db, customer.id, amount, memo=memo, actor=actor(ctx))
+    audit.record(
+        ctx.db, ctx.me, "funds.adjust", f"user:{customer.id}",
+        f"{customer.name}: {format_money(amount)} ({memo})", ctx.ip,
+    )
+    ctx.flash("ok", ctx.t("Balance of {name} changed by {amount}.", amount=format_money(amount),
+                          name=customer.name))
+    return _back_to_user(ctx, customer.id)
+
+
+@pages.post("/admin/users/{user_id:int}/status", who="staff")
+def set_status(ctx: Ctx) -> Response:
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    active = ctx.field("active") == "1"
+    if customer.id == ctx.me.id and not active:
+        raise DomainError("You cannot suspend yourself")
+    accounts.set_status(ctx.db, customer.name, active=active)
+    if not active:
+        sessions.end_other_sessions(ctx.db, customer.id)  # logged out at once
+    audit.record(
+        ctx.db, ctx.me, "user.activate" if active else "user.suspend", f"user:{customer.id}",
+        customer.name, ctx.ip,
+    )
+    ctx.flash("ok", ctx.t("{name} is now active.", name=customer.name) if active
+              else ctx.t("{name} is now suspended.", name=customer.name))
+    return _back_to_user(ctx, customer.id)
+
+
+@pages.post("/admin/users/{user_id:int}/discount", who="staff")
+def set_discount(ctx: Ctx) -> Response:
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    percent = amount_field(ctx, "discount", "discount")
+    before = customer.discount_percent
+    accounts.set_discount(ctx.db, customer, percent)
+    audit.record(
+        ctx.db, ctx.me, "user.discount", f"user:{customer.id}",
+        f"{customer.name}: {format_money(before)}% → {format_money(percent)}%", ctx.ip,
+    )
+    ctx.flash("ok", ctx.t("Discount of {name} set to {percent}%.", name=customer.name,
+                          percent=format_money(percent)))
+    return _back_to_user(ctx, customer.id)

@@ -1,0 +1,1 @@
+"""Online backups and restores: SQLite's backup API, PostgreSQL's pg_dump and pg_restore."""

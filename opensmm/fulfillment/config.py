@@ -1,0 +1,108 @@
+"""The worker's settings, and the tally of what one pass did."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from opensmm.fulfillment.simulator import SimulatorConfig
+from opensmm.settings import Settings, get_settings
+
+# Where an order's (or refill's) send stands. None: a manual order, nothing to send.
+NEW = "new"  # to be sent
+SENDING = "sending"  # a worker is calling the upstream right now (or died doing so)
+SENT = "sent"  # the upstream has it: upstream_id is set
+HELD = "held"  # a person must look: held_reason says why
+
+# A customer's cancel of an order that is already upstream.
+CANCEL_REQUESTED = "requested"
+CANCEL_SENT = "sent"
+CANCEL_REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    idle_seconds: float = 1.0
+    poll_seconds: float = 30.0
+    lease_seconds: float = 60.0
+    http_timeout: float = 30.0
+    backoff_seconds: float = 5.0
+    backoff_max_seconds: float = 600.0
+    batch: int = 1000
+    send_threads: int = 4
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> WorkerConfig:
+        settings = settings or get_settings()
+        return cls(
+            idle_seconds=settings.worker_idle_seconds,
+            poll_seconds=settings.worker_poll_seconds,
+            lease_seconds=settings.worker_lease_seconds,
+            http_timeout=settings.worker_http_timeout,
+            backoff_seconds=settings.worker_backoff_seconds,
+            backoff_max_seconds=settings.worker_backoff_max_seconds,
+            batch=max(1, settings.worker_batch),
+            send_threads=max(1, settings.worker_send_threads),
+            simulator=SimulatorConfig(
+                seconds=settings.simulator_seconds,
+                seed=settings.simulator_seed,
+                partial_percent=settings.simulator_partial_percent,
+            ),
+        )
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failure in a row: doubling, capped."""
+        exponent = min(max(attempts, 1) - 1, 30)
+        return timedelta(seconds=min(self.backoff_seconds * 2**exponent, self.backoff_max_seconds))
+
+    def next_poll(self, now: datetime, next_change_at: datetime | None = None) -> datetime:
+        """When to look again: after the poll interval, or sooner if a change is expected."""
+        later = now + timedelta(seconds=self.poll_seconds)
+        if next_change_at is not None and next_change_at < later:
+            return max(next_change_at, now)
+        return later
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds)
+
+    @property
+    def sending_lease(self) -> timedelta:
+        """A send's lease outlives the call's own timeout: only a dead worker's expires."""
+        return timedelta(seconds=self.lease_seconds + self.http_timeout)
+
+
+def new_owner() -> str:
+    """This worker's name in leases: host, process and a random part (threads share it)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Tally:
+    """What one pass (or a whole run) did; the worker logs it and tests read it."""
+
+    sent: int = 0  # orders the upstream accepted
+    held: int = 0  # orders (and refills) held for a person
+    retried: int = 0  # sends refused for now, to be tried again (not enough funds, down)
+    polled: int = 0  # orders whose status was asked
+    updated: int = 0  # orders whose status, remains or start count changed
+    refunds: int = 0  # orders that reached Partial, Canceled or Expired
+    alerts: int = 0  # unknown statuses, refused transitions, orders the upstream lost
+    cancels: int = 0  # cancels forwarded
+    refills_sent: int = 0
+    refills_updated: int = 0
+    failures: int = 0  # whole calls that failed (the provider was backed off)
+
+    def add(self, other: Tally) -> None:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def busy(self) -> bool:
+        return any(getattr(self, item.name) for item in fields(self))
+
+    def as_dict(self) -> dict[str, int]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}

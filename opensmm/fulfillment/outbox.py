@@ -1,0 +1,487 @@
+"""Sending orders and refills upstream, never twice and never lost.
+
+The API has no idempotency key, so a send is three short transactions around one call:
+
+1. claim: a batch of ``new`` orders gets this worker's lease (``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL, the single writer on SQLite), so no other worker takes them;
+2. before each call: ``new`` -> ``sending`` (only if the lease is still ours and the order
+   is still Pending and not canceled), committed;
+3. after the call: the upstream id and ``sent``; or back to ``new`` when the upstream
+   certainly did not create it; or ``held`` when nobody can tell.
+
+A worker that dies between 2 and 3 leaves the order in ``sending``; once its lease is
+over, :func:`recover` holds it for a person: it is never resent automatically. An order
+claimed but not yet marked ``sending`` was certainly not sent, and is simply taken again
+when the lease ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from opensmm.catalog.models import Service
+from opensmm.catalog.service import PROVIDER, SIMULATOR
+from opensmm.db import Database, utcnow
+from opensmm.fulfillment.config import (
+    CANCEL_REQUESTED,
+    HELD,
+    NEW,
+    SENDING,
+    SENT,
+    Tally,
+    WorkerConfig,
+)
+from opensmm.fulfillment.protocol import (
+    Accepted,
+    Fulfillment,
+    InDoubt,
+    NotSent,
+    Outbound,
+    OutboundRefill,
+    SendOutcome,
+)
+from opensmm.fulfillment.provider import quantity_to_send
+from opensmm.orders import statuses as st
+from opensmm.orders.models import Order, OrderEvent
+from opensmm.orders.service import record
+from opensmm.refills import service as refills
+from opensmm.refills.models import Refill
+
+log = logging.getLogger("opensmm.fulfillment")
+
+SENDABLE_MODES = (PROVIDER, SIMULATOR)
+LocalMode = Callable[[str], Fulfillment | None]
+
+
+@dataclass(frozen=True)
+class ClaimedOrder:
+    outbound: Outbound
+    fulfillment: str
+    provider_id: int | None
+
+
+@dataclass(frozen=True)
+class ClaimedRefill:
+    outbound: OutboundRefill
+    fulfillment: str
+    provider_id: int | None
+
+
+def _not_blocked(
+    column: InstrumentedAttribute[int | None], blocked: Collection[int]
+) -> list[ColumnElement[bool]]:
+    if not blocked:
+        return []
+    return [or_(column.is_(None), column.not_in(list(blocked)))]
+
+
+def _due(
+    next_at: InstrumentedAttribute[datetime | None],
+    lease: InstrumentedAttribute[datetime | None],
+    now: datetime,
+) -> list[ColumnElement[bool]]:
+    return [
+        or_(next_at.is_(None), next_at <= now),
+        or_(lease.is_(None), lease < now),
+    ]
+
+
+def in_doubt_reason(what: str, detail: str, item_id: int, kind: str) -> str:
+    command = f"opensmm {kind} resolve {item_id}"
+    return (
+        f"In doubt: {detail}. The provider may or may not have {what}; never resent "
+        f"automatically. Check at the provider, then `{command} --upstream-id N` (it exists) "
+        f"or `{command} --resend` (it does not)."
+    )
+
+
+# --- recovery ------------------------------------------------------------------------
+
+
+def recover(db: Database, tally: Tally) -> None:
+    """Hold every order and refill left in ``sending`` by a worker whose lease ran out."""
+    now = utcnow()
+    with db.read() as session:
+        orders_found = session.scalar(
+            select(Order.id).where(Order.send_state == SENDING, Order.lease_until < now).limit(1)
+        )
+        refills_found = session.scalar(
+            select(Refill.id).where(Refill.send_state == SENDING, Refill.lease_until < now).limit(1)
+        )
+    if orders_found is None and refills_found is None:
+        return
+    detail = "a worker stopped (killed or crashed) in the middle of sending it"
+    with db.write() as session:
+        stuck = session.scalars(
+            select(Order)
+            .where(Order.send_state == SENDING, Order.lease_until < now)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for order in stuck:
+            order.send_state = HELD
+            order.held_reason = in_doubt_reason("created it", detail, order.id, "order")
+            record(session, order, "worker", f"Held: {order.held_reason}")
+            log.error("ALERT order %s held: %s", order.id, order.held_reason)
+        stuck_refills = session.scalars(
+            select(Refill)
+            .where(Refill.send_state == SENDING, Refill.lease_until < now)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for refill in stuck_refills:
+            refill.send_state = HELD
+            refill.held_reason = in_doubt_reason("opened it", detail, refill.id, "refill")
+            log.error("ALERT refill %s held: %s", refill.id, refill.held_reason)
+        tally.held += len(stuck) + len(stuck_refills)
+
+
+# --- orders --------------------------------------------------------------------------
+
+
+def _new_order_filter(now: datetime, blocked: Collection[int]) -> list[ColumnElement[bool]]:
+    return [
+        Order.send_state == NEW,
+        Order.status == st.PENDING,
+        Order.cancel_state.is_(None),
+        Order.fulfillment.in_(SENDABLE_MODES),
+        *_due(Order.next_poll_at, Order.lease_until, now),
+        *_not_blocked(Order.provider_id, blocked),
+    ]
+
+
+def outbound_for(order: Order, service: Service) -> Outbound:
+    order_type = str(order.fields.get("type") or service.type)
+    upstream_service = service.id
+    if order.fulfillment == PROVIDER:
+        upstream_service = int(service.provider_service_id or 0)
+    return Outbound(
+        order_id=order.id,
+        service=upstream_service,
+        type=order_type,
+        link=order.link,
+        quantity=quantity_to_send(order_type, order.quantity),
+        units=order.units,
+        runs=order.runs,
+        interval=order.interval,
+        fields={name: value for name, value in order.fields.items() if name != "type"},
+    )
+
+
+def _mapping_problem(order: Order, service: Service) -> str | None:
+    if order.fulfillment != PROVIDER:
+        return None
+    if service.fulfillment != PROVIDER or service.provider_id != order.provider_id:
+        return "its service no longer sends to the provider it was placed for"
+    if not service.provider_service_id:
+        return "its service has no provider service ID"
+    return None
+
+
+def claim_orders(
+    db: Database,
+    owner: str,
+    config: WorkerConfig,
+    blocked: Collection[int],
+    local: LocalMode,
+    tally: Tally,
+) -> list[ClaimedOrder]:
+    """Lease a batch of orders to send. Orders of a local mode (the simulator) cannot end
+    in doubt: they are sent right here, in the claim's transaction."""
+    now = utcnow()
+    conditions = _new_order_filter(now, blocked)
+    with db.read() as session:
+        if session.scalar(select(Order.id).where(*conditions).limit(1)) is None:
+            return []
+    claimed: list[ClaimedOrder] = []
+    with db.write() as session:
+        rows = session.execute(
+            select(Order, Service)
+            .join(Service, Service.id == Order.service_id)
+            .where(*conditions)
+            .order_by(Order.id)
+            .limit(config.batch)
+            .with_for_update(skip_locked=True, of=Order)
+        ).all()
+        for order, service in rows:
+            problem = _mapping_problem(order, service)
+            if problem is not None:
+                _hold(session, order, f"Not sent: {problem}. Fix the service, then resend it.")
+                tally.held += 1
+                continue
+            outbound = outbound_for(order, service)
+            mode = local(order.fulfillment)
+            if mode is not None:
+                outcome = mode.send(outbound)
+                if isinstance(outcome, Accepted):
+                    _mark_sent(
+                        session, order, outcome.upstream_id, mode.name, config, now, local=True
+                    )
+                    tally.sent += 1
+                else:
+                    _hold(session, order, f"Not sent: {_reason(outcome)}")
+                    tally.held += 1
+                continue
+            order.lease_owner = owner
+            order.lease_until = now + config.lease
+            claimed.append(ClaimedOrder(outbound, order.fulfillment, order.provider_id))
+    return claimed
+
+
+def _reason(outcome: SendOutcome) -> str:
+    return outcome.reason if isinstance(outcome, NotSent | InDoubt) else "accepted"
+
+
+def _hold(session: Session, order: Order, reason: str) -> None:
+    order.send_state = HELD
+    order.held_reason = reason
+    order.lease_owner = order.lease_until = None
+    record(session, order, "worker", f"Held: {reason}")
+    log.error("ALERT order %s held: %s", order.id, reason)
+
+
+def _mark_sent(
+    session: Session,
+    order: Order,
+    upstream_id: int,
+    by: str,
+    config: WorkerConfig,
+    now: datetime,
+    *,
+    local: bool,
+) -> None:
+    order.send_state = SENT
+    order.upstream_id = upstream_id
+    order.sent_at = now
+    order.held_reason = order.alert = None
+    order.attempts = 0
+    order.lease_owner = order.lease_until = None
+    # A cancel asked for while it was being sent goes out at the next pass; the simulator
+    # tells at the first look when it will change next.
+    soon = local or order.cancel_state == CANCEL_REQUESTED
+    order.next_poll_at = now if soon else config.next_poll(now)
+    record(session, order, "worker", f"Sent to {by}: upstream order {upstream_id}")
+
+
+def release(db: Database, owner: str, order_ids: Sequence[int]) -> None:
+    """Give back claimed orders this worker will not send now (the provider failed)."""
+    if not order_ids:
+        return
+    with db.write() as session:
+        session.execute(
+            update(Order)
+            .where(Order.id.in_(order_ids), Order.lease_owner == owner, Order.send_state == NEW)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def mark_sending(db: Database, owner: str, config: WorkerConfig, order_id: int) -> bool:
+    """``new`` -> ``sending``, committed before the call; False if the order is no longer
+    ours to send (another worker took it after our lease ended, or it was canceled)."""
+    with db.write() as session:
+        changed = session.execute(
+            update(Order)
+            .where(
+                Order.id == order_id,
+                Order.send_state == NEW,
+                Order.lease_owner == owner,
+                Order.status == st.PENDING,
+                Order.cancel_state.is_(None),
+            )
+            .values(send_state=SENDING, lease_until=utcnow() + config.sending_lease)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def record_send(
+    db: Database,
+    owner: str,
+    config: WorkerConfig,
+    claim: ClaimedOrder,
+    outcome: SendOutcome,
+    by: str,
+    tally: Tally,
+) -> None:
+    """Write down what the call did. Only the worker that marked it ``sending`` may; a
+    late answer still counts if the order was held meanwhile (the lease ran out)."""
+    now = utcnow()
+    order_id = claim.outbound.order_id
+    with db.write() as session:
+        order = session.scalar(
+            select(Order)
+            .where(
+                Order.id == order_id,
+                Order.lease_owner == owner,
+                Order.send_state.in_((SENDING, HELD)),
+                Order.upstream_id.is_(None),
+            )
+            .with_for_update()
+        )
+        if order is None:
+            log.error(
+                "order %s: the answer to our send (%s) came after someone else took it over",
+                order_id,
+                _reason(outcome) if not isinstance(outcome, Accepted) else "accepted",
+            )
+            return
+        if isinstance(outcome, Accepted):
+            _mark_sent(session, order, outcome.upstream_id, by, config, now, local=False)
+            tally.sent += 1
+        elif isinstance(outcome, NotSent) and outcome.retry:
+            order.send_state = NEW
+            order.attempts += 1
+            order.next_poll_at = now + config.backoff(order.attempts)
+            order.lease_owner = order.lease_until = None
+            order.alert = f"Waiting to be sent: {outcome.reason}"
+            tally.retried += 1
+        elif isinstance(outcome, NotSent):
+            _hold(session, order, f"Not sent: {outcome.reason}. Fix it and resend, or cancel it.")
+            tally.held += 1
+        else:
+            reason = in_doubt_reason("created it", outcome.reason, order.id, "order")
+            _hold(session, order, reason)
+            tally.held += 1
+
+
+# --- refills -------------------------------------------------------------------------
+
+
+def claim_refills(
+    db: Database,
+    owner: str,
+    config: WorkerConfig,
+    blocked: Collection[int],
+    local: LocalMode,
+    tally: Tally,
+) -> list[ClaimedRefill]:
+    now = utcnow()
+    conditions = [
+        Refill.send_state == NEW,
+        Refill.status == refills.PENDING,
+        *_due(Refill.next_poll_at, Refill.lease_until, now),
+        *_not_blocked(Order.provider_id, blocked),
+    ]
+    joined = and_(Order.id == Refill.order_id, Order.upstream_id.is_not(None))
+    with db.read() as session:
+        probe = select(Refill.id).join(Order, joined).where(*conditions).limit(1)
+        if session.scalar(probe) is None:
+            return []
+    claimed: list[ClaimedRefill] = []
+    with db.write() as session:
+        rows = session.execute(
+            select(Refill, Order.fulfillment, Order.provider_id, Order.upstream_id)
+            .join(Order, joined)
+            .where(*conditions)
+            .order_by(Refill.id)
+            .limit(config.batch)
+            .with_for_update(skip_locked=True, of=Refill)
+        ).all()
+        for refill, fulfillment, provider_id, upstream_id in rows:
+            outbound = OutboundRefill(refill.id, refill.order_id, int(upstream_id or 0))
+            mode = local(fulfillment)
+            if mode is not None:
+                outcome = mode.send_refill(outbound)
+                _record_refill(session, refill, outcome, mode.name, config, now, tally)
+                continue
+            refill.lease_owner = owner
+            refill.lease_until = now + config.lease
+            claimed.append(ClaimedRefill(outbound, fulfillment, provider_id))
+    return claimed
+
+
+def mark_refill_sending(db: Database, owner: str, config: WorkerConfig, refill_id: int) -> bool:
+    with db.write() as session:
+        changed = session.execute(
+            update(Refill)
+            .where(
+                Refill.id == refill_id,
+                Refill.send_state == NEW,
+                Refill.lease_owner == owner,
+                Refill.status == refills.PENDING,
+            )
+            .values(send_state=SENDING, lease_until=utcnow() + config.sending_lease)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def record_refill_send(
+    db: Database,
+    owner: str,
+    config: WorkerConfig,
+    claim: ClaimedRefill,
+    outcome: SendOutcome,
+    by: str,
+    tally: Tally,
+) -> None:
+    with db.write() as session:
+        refill = session.scalar(
+            select(Refill)
+            .where(
+                Refill.id == claim.outbound.refill_id,
+                Refill.lease_owner == owner,
+                Refill.send_state.in_((SENDING, HELD)),
+                Refill.upstream_id.is_(None),
+            )
+            .with_for_update()
+        )
+        if refill is None:
+            log.error("refill %s: our send's answer came too late", claim.outbound.refill_id)
+            return
+        _record_refill(session, refill, outcome, by, config, utcnow(), tally)
+
+
+def _record_refill(
+    session: Session,
+    refill: Refill,
+    outcome: SendOutcome,
+    by: str,
+    config: WorkerConfig,
+    now: datetime,
+    tally: Tally,
+) -> None:
+    refill.lease_owner = refill.lease_until = None
+    if isinstance(outcome, Accepted):
+        refill.send_state = SENT
+        refill.upstream_id = outcome.upstream_id
+        refill.sent_at = now
+        refill.next_poll_at = now
+        refill.attempts = 0
+        refill.held_reason = refill.alert = None
+        session.add(
+            OrderEvent(
+                order_id=refill.order_id,
+                actor="worker",
+                message=f"Refill {refill.id} sent to {by}: upstream refill {outcome.upstream_id}",
+            )
+        )
+        tally.refills_sent += 1
+        return
+    if isinstance(outcome, NotSent) and outcome.retry:
+        refill.send_state = NEW
+        refill.attempts += 1
+        refill.next_poll_at = now + config.backoff(refill.attempts)
+        refill.alert = f"Waiting to be sent: {outcome.reason}"
+        tally.retried += 1
+        return
+    if isinstance(outcome, NotSent):
+        refill.send_state = HELD
+        refill.held_reason = f"Not sent: {outcome.reason}"
+    else:
+        refill.send_state = HELD
+        refill.held_reason = in_doubt_reason("opened it", outcome.reason, refill.id, "refill")
+    session.add(
+        OrderEvent(
+            order_id=refill.order_id,
+            actor="worker",
+            message=f"Refill {refill.id} held: {refill.held_reason}",
+        )
+    )
+    log.error("ALERT refill %s held: %s", refill.id, refill.held_reason)
+    tally.held += 1

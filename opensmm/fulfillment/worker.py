@@ -1,0 +1,344 @@
+"""The worker: sends new orders and refills, follows running ones, brings statuses home.
+
+One pass (:meth:`Worker.run_once`):
+
+1. hold whatever a dead worker left in ``sending`` (in doubt: never resent);
+2. send new orders (a few at a time per provider, each marked ``sending`` before its call)
+   and new refills; the simulator's are "sent" at once;
+3. check running orders that are due, 100 ids per call, forwarding customers' cancels
+   first, one transaction per batch of answers;
+4. check open refills the same way.
+
+No transaction is ever open during a call to a provider. A provider that fails is backed
+off (all calls); one that has not enough funds or refuses the key gets no new orders for a
+while (status checks go on). Several workers may run at once, on several machines: leases
+and ``FOR UPDATE SKIP LOCKED`` keep them off each other's orders.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
+
+from opensmm.catalog.service import SIMULATOR
+from opensmm.db import Database, utcnow
+from opensmm.fulfillment import outbox, tracking
+from opensmm.fulfillment.config import Tally, WorkerConfig, new_owner
+from opensmm.fulfillment.health import (
+    ProviderView,
+    load_providers,
+    record_failure,
+    record_success,
+)
+from opensmm.fulfillment.modes import Modes
+from opensmm.fulfillment.protocol import (
+    Accepted,
+    Fulfillment,
+    InDoubt,
+    NotSent,
+    SendOutcome,
+    UpstreamFailure,
+)
+
+log = logging.getLogger("opensmm.fulfillment")
+
+C = TypeVar("C", outbox.ClaimedOrder, outbox.ClaimedRefill)
+
+
+@dataclass
+class _Group:
+    """What happened to one provider's sends in a pass."""
+
+    accepted: int = 0
+    problem: SendOutcome | None = None
+
+
+class Worker:
+    def __init__(
+        self, db: Database, config: WorkerConfig | None = None, owner: str | None = None
+    ) -> None:
+        self.db = db
+        self.config = config or WorkerConfig.from_settings()
+        self.owner = owner or new_owner()
+        self.modes = Modes(self.config)
+        self.total = Tally()
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.config.send_threads, thread_name_prefix="opensmm-send"
+        )
+        self._providers: dict[int, ProviderView] = {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.modes.close()
+
+    def _local(self, mode: str) -> Fulfillment | None:
+        return self.modes.simulator if mode == SIMULATOR else None
+
+    # --- the loop ------------------------------------------------------------------
+
+    def run_once(self) -> Tally:
+        tally = Tally()
+        now = utcnow()
+        self._providers = load_providers(self.db)
+        outbox.recover(self.db, tally)
+        self._send_orders(now, tally)
+        self._send_refills(now, tally)
+        self._poll_orders(now, tally)
+        self._poll_refills(now, tally)
+        self.total.add(tally)
+        if tally.busy():
+            log.info("worker pass: %s", {k: v for k, v in tally.as_dict().items() if v})
+        return tally
+
+    def run(self, stop: threading.Event) -> None:
+        """Passes until ``stop`` is set; sleeps when a pass found nothing to do."""
+        log.info("worker %s started", self.owner)
+        errors = 0
+        try:
+            while not stop.is_set():
+                try:
+                    tally = self.run_once()
+                except Exception:
+                    errors += 1
+                    log.exception("worker pass failed (%d in a row)", errors)
+                    stop.wait(self.config.backoff(errors).total_seconds())
+                    continue
+                errors = 0
+                if not tally.busy():
+                    stop.wait(self.config.idle_seconds)
+        finally:
+            self.close()
+            log.info("worker %s stopped: %s", self.owner, self.total.as_dict())
+
+    # --- sending -------------------------------------------------------------------
+
+    def _blocked(self, now: datetime, *, sending: bool) -> set[int]:
+        return {
+            pid
+            for pid, view in self._providers.items()
+            if not (view.can_send(now) if sending else view.can_call(now))
+        }
+
+    def _send_orders(self, now: datetime, tally: Tally) -> None:
+        claimed = outbox.claim_orders(
+            self.db, self.owner, self.config, self._blocked(now, sending=True), self._local, tally
+        )
+        for provider_id, group in _by_provider(claimed).items():
+            self._send_group(
+                provider_id,
+                group,
+                mark=lambda c: outbox.mark_sending(
+                    self.db, self.owner, self.config, c.outbound.order_id
+                ),
+                call=lambda mode, c: mode.send(c.outbound),
+                record=lambda c, outcome, by, t: outbox.record_send(
+                    self.db, self.owner, self.config, c, outcome, by, t
+                ),
+                release=lambda items: outbox.release(
+                    self.db, self.owner, [c.outbound.order_id for c in items]
+                ),
+                tally=tally,
+            )
+
+    def _send_refills(self, now: datetime, tally: Tally) -> None:
+        claimed = outbox.claim_refills(
+            self.db, self.owner, self.config, self._blocked(now, sending=True), self._local, tally
+        )
+        for provider_id, group in _by_provider(claimed).items():
+            self._send_group(
+                provider_id,
+                group,
+                mark=lambda c: outbox.mark_refill_sending(
+                    self.db, self.owner, self.config, c.outbound.refill_id
+                ),
+                call=lambda mode, c: mode.send_refill(c.outbound),
+                record=lambda c, outcome, by, t: outbox.record_refill_send(
+                    self.db, self.owner, self.config, c, outcome, by, t
+                ),
+                release=lambda items: None,  # their lease runs out; nothing was sent
+                tally=tally,
+            )
+
+    def _send_group(
+        self,
+        provider_id: int | None,
+        group: Sequence[C],
+        *,
+        mark: Callable[[C], bool],
+        call: Callable[[Fulfillment, C], SendOutcome],
+        record: Callable[[C, SendOutcome, str, Tally], None],
+        release: Callable[[Sequence[C]], None],
+        tally: Tally,
+    ) -> None:
+        view = self._providers.get(provider_id) if provider_id is not None else None
+        if view is None:
+            release(group)
+            return
+        mode = self.modes.provider(view)
+        stop = threading.Event()
+        result = _Group()
+        lock = threading.Lock()
+
+        def send_one(claim: C) -> Tally | None:
+            if stop.is_set():
+                return None
+            if not mark(claim):
+                return Tally()
+            try:
+                outcome = call(mode, claim)
+            except Exception as exc:
+                log.exception("sending to %s failed unexpectedly", mode.name)
+                outcome = InDoubt(f"unexpected error while sending: {exc!r}")
+            mine = Tally()
+            record(claim, outcome, mode.name, mine)
+            with lock:
+                if isinstance(outcome, Accepted):
+                    result.accepted += 1
+                elif isinstance(outcome, InDoubt) or (
+                    isinstance(outcome, NotSent) and outcome.provider_problem
+                ):
+                    result.problem = result.problem or outcome
+                    stop.set()
+            return mine
+
+        # The first call alone, as a probe: a failing provider costs one call per pass.
+        outcomes = [send_one(group[0])] if group else []
+        outcomes += list(self._pool.map(send_one, group[1:]))
+        release([claim for claim, done in zip(group, outcomes, strict=True) if done is None])
+        for done in outcomes:
+            if done is not None:
+                tally.add(done)
+        if result.problem is not None:
+            tally.failures += 1
+            funds = isinstance(result.problem, NotSent) and result.problem.funds
+            reason = getattr(result.problem, "reason", "the provider failed")
+            record_failure(self.db, self.config, view.id, reason, sends_only=funds)
+        elif result.accepted:
+            self._succeeded(view, sent=True)
+
+    def _succeeded(self, view: ProviderView, *, sent: bool) -> None:
+        record_success(self.db, view, sent=sent)
+        cleared = replace(view, failures=0, backoff_until=None)
+        if sent:
+            cleared = replace(cleared, send_failures=0, send_paused_until=None, alert=None)
+        elif view.send_failures == 0:
+            cleared = replace(cleared, alert=None)
+        self._providers[view.id] = cleared
+
+    # --- following -----------------------------------------------------------------
+
+    def _mode_for(self, mode: str, provider_id: int | None) -> Fulfillment | None:
+        view = self._providers.get(provider_id) if provider_id is not None else None
+        try:
+            return self.modes.get(mode, view)
+        except LookupError:
+            log.error("no fulfillment for mode %r (provider %s)", mode, provider_id)
+            return None
+
+    def _failed(self, provider_id: int | None, exc: UpstreamFailure, tally: Tally) -> datetime:
+        tally.failures += 1
+        if provider_id is None:
+            log.error("ALERT fulfillment failed: %s", exc.reason)
+            return utcnow() + self.config.backoff(1)
+        return record_failure(self.db, self.config, provider_id, exc.reason, sends_only=False)
+
+    def _poll_orders(self, now: datetime, tally: Tally) -> None:
+        items = tracking.claim_due_orders(
+            self.db, self.owner, self.config, self._blocked(now, sending=False)
+        )
+        groups: dict[tuple[str, int | None], list[tracking.TrackedOrder]] = defaultdict(list)
+        for item in items:
+            groups[(item.fulfillment, item.provider_id)].append(item)
+        for (mode_name, provider_id), group in groups.items():
+            mode = self._mode_for(mode_name, provider_id)
+            if mode is None:
+                tracking.postpone(
+                    self.db, [i.tracked.order_id for i in group], now + self.config.backoff(5)
+                )
+                continue
+            failed_until: datetime | None = None
+            for chunk in tracking.chunks(group):
+                ids = [i.tracked.order_id for i in chunk]
+                if failed_until is not None:
+                    tracking.postpone(self.db, ids, failed_until)
+                    continue
+                try:
+                    self._poll_chunk(mode, chunk, tally)
+                except UpstreamFailure as exc:
+                    failed_until = self._failed(provider_id, exc, tally)
+                    tracking.postpone(self.db, ids, failed_until)
+            view = self._providers.get(provider_id) if provider_id is not None else None
+            if failed_until is None and view is not None:
+                self._succeeded(view, sent=False)
+
+    def _poll_chunk(
+        self, mode: Fulfillment, chunk: Sequence[tracking.TrackedOrder], tally: Tally
+    ) -> None:
+        settled: set[int] = set()
+        cancels = [item for item in chunk if item.cancel_requested]
+        if cancels:
+            answers = mode.cancel([item.tracked for item in cancels])
+            settled = tracking.record_cancels(self.db, self.config, mode.name, cancels, answers,
+                                              tally)
+        to_poll = [item for item in chunk if item.tracked.order_id not in settled]
+        if to_poll:
+            seen = mode.poll([item.tracked for item in to_poll])
+            tracking.record_observations(self.db, self.config, mode.name, to_poll, seen, tally)
+
+    def _poll_refills(self, now: datetime, tally: Tally) -> None:
+        items = tracking.claim_due_refills(
+            self.db, self.owner, self.config, self._blocked(now, sending=False)
+        )
+        groups: dict[tuple[str, int | None], list[tracking.TrackedRefillClaim]] = defaultdict(
+            list
+        )
+        for item in items:
+            groups[(item.fulfillment, item.provider_id)].append(item)
+        for (mode_name, provider_id), group in groups.items():
+            ids = [item.tracked.refill_id for item in group]
+            mode = self._mode_for(mode_name, provider_id)
+            if mode is None:
+                tracking.postpone_refills(self.db, ids, now + self.config.backoff(5))
+                continue
+            for start in range(0, len(group), tracking.CHUNK):
+                chunk = group[start : start + tracking.CHUNK]
+                try:
+                    seen = mode.poll_refills([item.tracked for item in chunk])
+                except UpstreamFailure as exc:
+                    until = self._failed(provider_id, exc, tally)
+                    tracking.postpone_refills(self.db, ids[start:], until)
+                    break
+                tracking.record_refill_observations(
+                    self.db, self.config, mode.name, chunk, seen, tally
+                )
+
+
+def _by_provider(claimed: Sequence[C]) -> dict[int | None, list[C]]:
+    groups: dict[int | None, list[C]] = defaultdict(list)
+    for claim in claimed:
+        groups[claim.provider_id].append(claim)
+    return groups
+
+
+class BackgroundWorker:
+    """A worker on a daemon thread, for ``opensmm serve``: start, then stop at shutdown."""
+
+    def __init__(self, db: Database, config: WorkerConfig | None = None) -> None:
+        self.worker = Worker(db, config)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(
+            target=self.worker.run, args=(self.stop_event,), name="opensmm-worker", daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)

@@ -1,0 +1,1 @@
+"""Structured logs, the per-request log line, and Prometheus metrics."""

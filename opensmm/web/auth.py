@@ -1,0 +1,135 @@
+"""Signing up, logging in and out, changing the password, choosing the language."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from opensmm.accounts import service as accounts
+from opensmm.accounts.models import USER_ACTIVE, User
+from opensmm.errors import DomainError
+from opensmm.web import sessions
+from opensmm.web.context import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, local_path
+from opensmm.web.framework import Pages
+from opensmm.web.i18n import LANGUAGES
+
+pages = Pages()
+
+YEAR_SECONDS = 365 * 24 * 3600
+
+
+def _home_of(ctx: Ctx) -> str:
+    return "/admin" if ctx.user is not None and ctx.user.is_admin else "/dashboard"
+
+
+def _log_in(ctx: Ctx, user: User, next_path: str | None = None) -> Response:
+    """Start a fresh session (a new token, never the one from before the log-in)."""
+    sessions.end_session(ctx.db, ctx.session_token)
+    token = sessions.start_session(ctx.db, user)
+    ctx.session_token, ctx.user = token, user
+    max_age = int(sessions.SESSION_LIFETIME.total_seconds())
+    ctx.set_cookie(SESSION_COOKIE, token, max_age)
+    ctx.set_cookie(ANON_COOKIE, "", 0)
+    if user.language in LANGUAGES and LANG_COOKIE not in ctx.request.cookies:
+        ctx.set_cookie(LANG_COOKIE, user.language, YEAR_SECONDS, http_only=False)
+    return ctx.redirect(local_path(next_path, _home_of(ctx)))
+
+
+@pages.get("/", who="anyone")
+def home(ctx: Ctx) -> Response:
+    if ctx.user is not None:
+        return ctx.redirect(_home_of(ctx))
+    return ctx.render("home.html")
+
+
+# --- sign up -------------------------------------------------------------------------------
+@pages.get("/signup", who="anyone")
+def signup_form(ctx: Ctx) -> Response:
+    if ctx.user is not None:
+        return ctx.redirect(_home_of(ctx))
+    return ctx.render("signup.html", values=ctx.form)
+
+
+@pages.post("/signup", who="anyone", refused=signup_form)
+def signup(ctx: Ctx) -> Response:
+    password = ctx.field("password")
+    if password != ctx.field("password2"):
+        raise DomainError("The two passwords do not match")
+    email = ctx.field("email").strip()
+    if not email:
+        raise DomainError("An email address is required")
+    user = accounts.create_user(ctx.db, ctx.field("name").strip(), email=email, password=password)
+    user.language = ctx.lang
+    ctx.flash("ok", ctx.t("Welcome, {name}! Your account is ready.", name=user.name))
+    return _log_in(ctx, user)
+
+
+# --- log in and out ------------------------------------------------------------------------
+@pages.get("/login", who="anyone")
+def login_form(ctx: Ctx) -> Response:
+    if ctx.user is not None:
+        return ctx.redirect(_home_of(ctx))
+    return ctx.render("login.html", login=ctx.field("login"), next=ctx.arg("next"))
+
+
+@pages.post("/login", who="anyone", unit="none")
+def login(ctx: Ctx) -> Response:
+    """Check the password in a read unit (argon2 is slow on purpose: SQLite's write lock is
+    not held meanwhile), then record the attempt and start the session in a write unit."""
+    name, password = ctx.field("login").strip(), ctx.field("password")
+    next_path = ctx.field("next")
+
+    def again(message: str, status: int) -> Response:
+        ctx.error = ctx.t(message)
+        return ctx.render("login.html", status_code=status, login=name, next=next_path)
+
+    with ctx.web.db.read() as session:
+        blocked = sessions.login_blocked(session, name, ctx.ip)
+        found = None if blocked else accounts.authenticate(session, name, password)
+    if blocked:
+        return again("Too many failed log-ins. Please wait 15 minutes and try again.", 429)
+    with ctx.web.db.write() as session:
+        # Committed also when the password was wrong: that is what the limit counts.
+        sessions.record_attempt(session, name, ctx.ip, succeeded=found is not None)
+        user = session.get(User, found.id) if found is not None else None
+        if user is None:
+            return again("Wrong user name or password.", 400)
+        if user.status != USER_ACTIVE:
+            return again("Your account is suspended", 403)
+        ctx.session = session
+        return _log_in(ctx, user, next_path)
+
+
+@pages.post("/logout", who="anyone")
+def logout(ctx: Ctx) -> Response:
+    sessions.end_session(ctx.db, ctx.session_token)
+    ctx.set_cookie(SESSION_COOKIE, "", 0)
+    ctx.session_token, ctx.user = None, None
+    ctx.flash("ok", ctx.t("You are logged out."))
+    return ctx.redirect("/login")
+
+
+# --- password ------------------------------------------------------------------------------
+@pages.get("/account/password")
+def password_form(ctx: Ctx) -> Response:
+    return ctx.render("password.html")
+
+
+@pages.post("/account/password", refused=password_form)
+def change_password(ctx: Ctx) -> Response:
+    if ctx.field("new_password") != ctx.field("new_password2"):
+        raise DomainError("The two passwords do not match")
+    accounts.change_password(ctx.db, ctx.me, ctx.field("password"), ctx.field("new_password"))
+    # Whoever knew the old password is logged out everywhere else.
+    sessions.end_other_sessions(ctx.db, ctx.me.id, keep=ctx.session_token)
+    ctx.flash("ok", ctx.t("Your password has been changed."))
+    return ctx.redirect("/account/password")
+
+
+# --- language ------------------------------------------------------------------------------
+@pages.get("/lang/{code}", who="anyone")
+def switch_language(ctx: Ctx) -> Response:
+    code = ctx.request.path_params["code"]
+    if code in LANGUAGES:
+        ctx.lang = code
+        ctx.set_cookie(LANG_COOKIE, code, YEAR_SECONDS, http_only=False)
+    return ctx.redirect(local_path(ctx.arg("next"), "/"))

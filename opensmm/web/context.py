@@ -1,0 +1,188 @@
+"""What a page sees of its request: ``Ctx`` (the visitor, the form, the unit of work) and
+how it answers (a template, a redirect with a flash message, JSON), plus the cookies set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import anyio
+import jinja2
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from opensmm.accounts.models import User
+from opensmm.db import Database
+from opensmm.security.network import client_ip
+from opensmm.settings import Settings
+from opensmm.web.i18n import LANGUAGES, Translator, language
+from opensmm.web.secret import SecretKey
+from opensmm.web.tokens import csrf_token, new_token, read_flash, sign_flash
+
+SESSION_COOKIE = "opensmm_session"
+ANON_COOKIE = "opensmm_anon"
+FLASH_COOKIE = "opensmm_flash"
+LANG_COOKIE = "opensmm_lang"
+
+
+@dataclass
+class Web:
+    """What the pages need from the app: the database, settings, templates, the secret."""
+
+    db: Database
+    settings: Settings
+    templates: jinja2.Environment
+    secret: SecretKey
+    limiter: anyio.CapacityLimiter
+    trusted_proxies: frozenset[str] = frozenset()
+
+
+@dataclass
+class Cookie:
+    name: str
+    value: str
+    max_age: int | None  # None: a browser-session cookie; 0: delete
+    http_only: bool = True
+
+
+@dataclass
+class Ctx:
+    """One request, as a view sees it."""
+
+    request: Request
+    web: Web
+    form: dict[str, str]
+    lang: str
+    session: Session | None = None
+    user: User | None = None
+    # The raw session token from the cookie (checked), or the anonymous visitor's id.
+    session_token: str | None = None
+    anon: str | None = None
+    cookies: list[Cookie] = field(default_factory=list)
+    # A refusal being shown by a ``refused`` handler, already translated.
+    error: str | None = None
+    flashes: list[tuple[str, str]] = field(default_factory=list)
+
+    # --- convenience ---------------------------------------------------------------------
+    @property
+    def db(self) -> Session:
+        assert self.session is not None, "this page runs without a unit of work"
+        return self.session
+
+    @property
+    def me(self) -> User:
+        assert self.user is not None, "this page is for logged-in visitors"
+        return self.user
+
+    @property
+    def t(self) -> Translator:
+        return Translator(language(self.lang))
+
+    @property
+    def ip(self) -> str:
+        """The client's address, through trusted proxies (for the log-in limit and audit)."""
+        return client_ip(self.request.scope, self.web.trusted_proxies)
+
+    def arg(self, name: str, default: str = "") -> str:
+        """A query-string value, trimmed and bounded."""
+        return self.request.query_params.get(name, default).strip()[:500]
+
+    def field(self, name: str, default: str = "") -> str:
+        return self.form.get(name, default)
+
+    def path_int(self, name: str) -> int:
+        return int(self.request.path_params[name])
+
+    # --- tokens ------------------------------------------------------------------------------
+    def csrf(self) -> str:
+        binding = self.session_token or self.anon
+        if binding is None:
+            # First page of an anonymous visitor: give them an id to bind forms to.
+            self.anon = new_token()
+            self.set_cookie(ANON_COOKIE, self.anon, None)
+            binding = self.anon
+        return csrf_token(self.web.secret.get(), binding)
+
+    def set_cookie(
+        self, name: str, value: str, max_age: int | None, http_only: bool = True
+    ) -> None:
+        self.cookies = [c for c in self.cookies if c.name != name]
+        self.cookies.append(Cookie(name, value, max_age, http_only))
+
+    def flash(self, kind: Literal["ok", "error"], text: str) -> None:
+        """A message for the next page (after a redirect); ``text`` is already translated."""
+        self.flashes.append((kind, text))
+
+    # --- responses ---------------------------------------------------------------------------
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        shown = read_flash(self.web.secret.get(), self.request.cookies.get(FLASH_COOKIE))
+        if shown:
+            self.set_cookie(FLASH_COOKIE, "", 0)
+        # Messages of this very request, when it shows a page instead of redirecting.
+        shown += self.flashes
+        self.flashes = []
+        if self.error:
+            shown.append(("error", self.error))
+        html = self.web.templates.get_template(template).render(
+            ctx=self,
+            _=self.t,
+            lang=language(self.lang),
+            languages=LANGUAGES.values(),
+            user=self.user,
+            csrf=self.csrf(),
+            flashes=shown,
+            currency=self.web.settings.currency,
+            path=self.request.url.path,
+            query_with=partial(query_with, self.request),
+            **context,
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    def redirect(self, url: str) -> RedirectResponse:
+        if self.flashes:
+            self.set_cookie(FLASH_COOKIE, sign_flash(self.web.secret.get(), self.flashes), 120)
+        return RedirectResponse(url, status_code=303)
+
+    def back(self, default: str) -> RedirectResponse:
+        """Redirect to the ``back`` form field when it is a local path, else ``default``."""
+        return self.redirect(local_path(self.form.get("back"), default))
+
+    def json(self, data: Any, status: int = 200) -> JSONResponse:
+        return JSONResponse(data, status_code=status)
+
+
+def local_path(candidate: str | None, default: str) -> str:
+    """Only paths on this site: never ``//evil.example`` or ``https://…`` (open redirects)."""
+    if (
+        candidate
+        and candidate.startswith("/")
+        and not candidate.startswith("//")
+        and "\\" not in candidate
+        and len(candidate) <= 1000
+        and all(32 < ord(ch) < 127 for ch in candidate)
+    ):
+        return candidate
+    return default
+
+
+def referer_path(request: Request, default: str = "/") -> str:
+    """The page the visitor came from, when it is on this site."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc:
+        return default
+    path = referer.path + ("?" + referer.query if referer.query else "")
+    return local_path(path, default)
+
+
+def query_with(request: Request, **changes: object) -> str:
+    """The current URL's query string with ``changes`` (None removes a key), for links."""
+    params = dict(parse_qsl(request.url.query, keep_blank_values=False))
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return "?" + urlencode(params) if params else "?"

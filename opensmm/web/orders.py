@@ -1,0 +1,250 @@
+"""Customer pages for orders: new order (with a live price), mass order, orders, refills."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+
+from opensmm.accounts.models import User
+from opensmm.catalog.models import Service
+from opensmm.catalog.service import list_services, services_by_id
+from opensmm.catalog.types import Units, service_type
+from opensmm.db.pagination import page_number
+from opensmm.errors import DomainError
+from opensmm.money import format_money
+from opensmm.orders import queries
+from opensmm.orders import service as orders
+from opensmm.orders import statuses as st
+from opensmm.orders.fields import SUBSCRIPTION_DELAYS
+from opensmm.refills import queries as refill_queries
+from opensmm.refills import service as refills
+from opensmm.web.context import Ctx
+from opensmm.web.framework import Pages
+
+pages = Pages()
+
+MAX_MASS_LINES = 100
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    kind: str  # "text", "number", "textarea", "select"
+    hint: str = ""
+
+
+# Every field an order form may need; each service shows the ones its type asks for.
+ORDER_FIELDS = (
+    FormField("link", "Link", "text"),
+    FormField("quantity", "Quantity", "number"),
+    FormField("comments", "Comments", "textarea", "One per line"),
+    FormField("usernames", "Usernames", "textarea", "One per line"),
+    FormField("hashtags", "Hashtags", "textarea", "One per line"),
+    FormField("hashtag", "Hashtag", "text"),
+    FormField("username", "Username", "text"),
+    FormField("media", "Media link", "text"),
+    FormField("groups", "Groups", "textarea", "One per line"),
+    FormField("answer_number", "Answer number", "number"),
+    FormField("min", "Minimum per post", "number"),
+    FormField("max", "Maximum per post", "number"),
+    FormField("posts", "Posts", "number"),
+    FormField("old_posts", "Old posts", "number"),
+    FormField("delay", "Delay (minutes)", "select"),
+    FormField("expiry", "Expiry (d/m/Y)", "text", "Optional"),
+)
+ORDER_FIELD_NAMES = frozenset(f.name for f in ORDER_FIELDS) | {"runs", "interval", "service"}
+SUBSCRIPTION_FIELDS = ("link", "username", "min", "max", "posts", "old_posts", "delay", "expiry")
+
+
+def fields_for(service: Service) -> list[str]:
+    """The form fields ``service``'s type asks for, in the form's order."""
+    kind = service_type(service.type)
+    if kind.units is Units.SUBSCRIPTION:
+        return list(SUBSCRIPTION_FIELDS)
+    wanted = {"link", *kind.required}
+    if kind.units is Units.QUANTITY:
+        wanted.add("quantity")
+    return [f.name for f in ORDER_FIELDS if f.name in wanted]
+
+
+def service_payload(service: Service, category: str, user: User | None) -> dict[str, Any]:
+    """What the order form's script needs to know about a service."""
+    rate = orders.customer_rate(service, user) if user is not None else service.rate
+    kind = service_type(service.type)
+    return {
+        "id": service.id,
+        "name": service.name,
+        "category": category,
+        "type": service.type,
+        "rate": format_money(rate),
+        "min": service.min_quantity,
+        "max": service.max_quantity,
+        "desc": service.description,
+        "refill": service.refill,
+        "cancel": service.cancel,
+        "dripfeed": service.dripfeed and kind.units is Units.QUANTITY,
+        "flat": kind.units is Units.FLAT,
+        "fields": fields_for(service),
+    }
+
+
+def _order_params(form: dict[str, str]) -> dict[str, object]:
+    """The form's order fields, as the API would receive them."""
+    params: dict[str, object] = {
+        name: value for name, value in form.items() if name in ORDER_FIELD_NAMES and value != ""
+    }
+    if form.get("dripfeed") != "1":
+        params.pop("runs", None)
+        params.pop("interval", None)
+    return params
+
+
+# --- new order -----------------------------------------------------------------------------
+@pages.get("/order/new")
+def new_order_form(ctx: Ctx) -> Response:
+    services = [service_payload(s, c, ctx.me) for s, c in list_services(ctx.db)]
+    categories = list(dict.fromkeys(item["category"] for item in services))
+    values = dict(ctx.form) if ctx.form else {"service": ctx.arg("service")}
+    chosen = next((s for s in services if str(s["id"]) == values.get("service")), None)
+    if chosen is None and services:
+        chosen = services[0]
+    return ctx.render(
+        "order_new.html",
+        services=services,
+        categories=categories,
+        chosen=chosen,
+        values=values,
+        fields=ORDER_FIELDS,
+        delays=SUBSCRIPTION_DELAYS,
+    )
+
+
+@pages.post("/order/new", refused=new_order_form)
+def place_order(ctx: Ctx) -> Response:
+    order = orders.place_order(ctx.db, ctx.me, _order_params(ctx.form))
+    charge = format_money(order.charge)
+    ctx.flash("ok", ctx.t("Order {id} placed: {charge} charged.", id=order.id, charge=charge))
+    return ctx.redirect("/orders")
+
+
+@pages.post("/order/quote", unit="read")
+def quote(ctx: Ctx) -> Response:
+    """The live price of the form as it stands, with the API's own validation message."""
+    try:
+        found = queries.quote_order(ctx.db, ctx.me, _order_params(ctx.form))
+    except DomainError as exc:  # read-only: nothing to roll back
+        return ctx.json({"error": ctx.t.message(exc.message)})
+    enough = found.charge <= ctx.me.balance
+    return ctx.json(
+        {
+            "charge": format_money(found.charge),
+            "shown": ctx.web.templates.filters["money"](found.charge),
+            "units": found.units,
+            "rate": format_money(found.rate),
+            "enough": enough,
+            "note": "" if enough else ctx.t.message("Not enough funds on balance"),
+        }
+    )
+
+
+# --- mass order ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MassLine:
+    number: int
+    text: str
+    order_id: int | None
+    message: str
+
+
+def _split_line(line: str) -> dict[str, object]:
+    parts = [part.strip() for part in line.split("|")]
+    if len(parts) != 3:
+        raise DomainError("Each line is: service | link | quantity")
+    return {"service": parts[0], "link": parts[1], "quantity": parts[2]}
+
+
+@pages.get("/order/mass")
+def mass_order_form(ctx: Ctx) -> Response:
+    return ctx.render("order_mass.html", text="", results=[])
+
+
+@pages.post("/order/mass", unit="none")
+def mass_order(ctx: Ctx) -> Response:
+    """Each line is its own order in its own unit of work: one refusal does not undo others."""
+    text = ctx.field("orders")
+    lines = [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+    results: list[MassLine] = []
+    for number, line in enumerate(lines[:MAX_MASS_LINES], start=1):
+        try:
+            with ctx.web.db.write() as session:
+                user = session.get(User, ctx.me.id)
+                assert user is not None
+                order = orders.place_order(session, user, _split_line(line))
+                message = ctx.t("Order {id} placed: {charge} charged.", id=order.id,
+                                charge=format_money(order.charge))
+                results.append(MassLine(number, line, order.id, message))
+        except DomainError as exc:
+            results.append(MassLine(number, line, None, ctx.t.message(exc.message)))
+    if len(lines) > MAX_MASS_LINES:
+        ctx.error = ctx.t("Only the first {n} lines were read.", n=MAX_MASS_LINES)
+    with ctx.web.db.read() as session:
+        ctx.session = session
+        ctx.user = session.get(User, ctx.me.id)
+        return ctx.render("order_mass.html", text=text, results=results)
+
+
+# --- orders and refills --------------------------------------------------------------------
+ORDER_TABS = ("", *st.ORDER_STATUSES)
+
+
+@pages.get("/orders")
+def order_list(ctx: Ctx) -> Response:
+    wanted = queries.OrderFilter(
+        user_id=ctx.me.id, status=ctx.arg("status") or None, search=ctx.arg("q")
+    )
+    page = queries.list_orders(ctx.db, wanted, page_number(ctx.arg("page")))
+    services = services_by_id(ctx.db, {row.order.service_id for row in page.items})
+    return ctx.render(
+        "orders.html",
+        page=page,
+        services=services,
+        status=queries.canonical_status(wanted.status) or "",
+        status_tabs=ORDER_TABS,
+        search=wanted.search,
+        can_refill=lambda order, service: service is not None
+        and service.refill
+        and order.status in st.FINISHED,
+        can_cancel=lambda order, service: service is not None
+        and service.cancel
+        and order.status == st.PENDING,
+    )
+
+
+@pages.post("/orders/{order_id:int}/refill")
+def ask_refill(ctx: Ctx) -> Response:
+    refill = refills.request_refill(ctx.db, ctx.me, ctx.path_int("order_id"))
+    ctx.flash("ok", ctx.t("Refill {id} requested for order {order}.", id=refill.id,
+                          order=refill.order_id))
+    return ctx.back("/orders")
+
+
+@pages.post("/orders/{order_id:int}/cancel")
+def cancel_order(ctx: Ctx) -> Response:
+    order = orders.cancel_by_customer(ctx.db, ctx.me, ctx.path_int("order_id"))
+    ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
+                          amount=format_money(order.refunded)))
+    return ctx.back("/orders")
+
+
+@pages.get("/refills")
+def refill_list(ctx: Ctx) -> Response:
+    status = ctx.arg("status")
+    page = refill_queries.list_refills(
+        ctx.db, user_id=ctx.me.id, status=status or None, page=page_number(ctx.arg("page"))
+    )
+    return ctx.render(
+        "refills.html", page=page, status=status, status_tabs=("", *refills.REFILL_STATUSES)
+    )

@@ -1,0 +1,122 @@
+/* opensmm pages: small enhancements over forms that work without scripts.
+   - the order form: service picker by category, the fields the service's type needs,
+     and the live price (asked from the server, which runs the API's own validation);
+   - confirmation of destructive buttons, live filtering of the services list,
+     code-language tabs on the API page. */
+(function () {
+  "use strict";
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+
+  // --- confirmations -------------------------------------------------------------------
+  $all("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+
+  // --- services list: filter as you type ------------------------------------------------
+  var search = $("#service-search");
+  if (search) {
+    search.addEventListener("input", function () {
+      var wanted = search.value.trim().toLowerCase();
+      $all(".service-group").forEach(function (group) {
+        var shown = 0;
+        $all("tr[data-search]", group).forEach(function (row) {
+          var match = !wanted || row.getAttribute("data-search").indexOf(wanted) !== -1;
+          row.classList.toggle("hidden", !match);
+          if (match) { shown += 1; }
+        });
+        group.classList.toggle("hidden", shown === 0);
+      });
+    });
+  }
+
+  // --- API page: one example language at a time ----------------------------------------
+  var codeTabs = $all("[data-code-tab]");
+  function showCode(lang) {
+    codeTabs.forEach(function (tab) { tab.classList.toggle("active", tab.getAttribute("data-code-tab") === lang); });
+    $all("pre[data-code]").forEach(function (pre) { pre.classList.toggle("hidden", pre.getAttribute("data-code") !== lang); });
+  }
+  if (codeTabs.length) {
+    codeTabs.forEach(function (tab) {
+      tab.addEventListener("click", function () { showCode(tab.getAttribute("data-code-tab")); });
+    });
+    showCode("curl");
+  }
+
+  // --- the order form --------------------------------------------------------------------
+  var form = $("#order-form");
+  if (!form) { return; }
+  var services = JSON.parse($("#services-data").textContent);
+  var byId = {};
+  services.forEach(function (s) { byId[String(s.id)] = s; });
+  var category = $("#category");
+  var service = $("#service");
+  var allOptions = $all("option", service).map(function (o) { return o.cloneNode(true); });
+  var dripfeed = $("#dripfeed");
+
+  function fillServices() {
+    var current = service.value;
+    service.innerHTML = "";
+    allOptions.forEach(function (option) {
+      var item = byId[option.value];
+      if (item && item.category === category.value) { service.appendChild(option.cloneNode(true)); }
+    });
+    if (byId[current] && byId[current].category === category.value) { service.value = current; }
+  }
+
+  function showService() {
+    var item = byId[service.value];
+    if (!item) { return; }
+    $("#service-desc").textContent = item.desc;
+    $("#service-rate").textContent = item.rate;
+    $("#service-min").textContent = item.min;
+    $("#service-max").textContent = item.max;
+    $("#service-type").textContent = item.type;
+    $all(".order-field").forEach(function (label) {
+      label.classList.toggle("hidden", item.fields.indexOf(label.getAttribute("data-field")) === -1);
+    });
+    var quantity = $("input[name=quantity]", form);
+    if (quantity) { quantity.min = item.min; quantity.max = item.max; }
+    $("#dripfeed-box").classList.toggle("hidden", !item.dripfeed);
+    if (!item.dripfeed) { dripfeed.checked = false; }
+    $("#dripfeed-fields").classList.toggle("hidden", !dripfeed.checked);
+  }
+
+  var timer = null;
+  var asked = 0;
+  function quote() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(function () {
+      var data = new FormData(form);
+      // Hidden fields belong to other service types: leave them out, as the server would.
+      $all(".order-field.hidden [name]", form).forEach(function (input) { data.delete(input.name); });
+      var mine = ++asked;
+      fetch(form.getAttribute("data-quote-url"), {
+        method: "POST",
+        body: new URLSearchParams(data),
+        credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      }).then(function (response) { return response.json(); }).then(function (answer) {
+        if (mine !== asked) { return; }  // a newer question is on its way
+        $("#quote-charge").textContent = answer.shown || "—";
+        $("#quote-error").textContent = answer.error || answer.note || "";
+      }).catch(function () { /* the price shows again on the next change */ });
+    }, 200);
+  }
+
+  category.addEventListener("change", function () { fillServices(); showService(); quote(); });
+  service.addEventListener("change", function () { showService(); quote(); });
+  dripfeed.addEventListener("change", function () { showService(); quote(); });
+  form.addEventListener("input", function (event) {
+    if (event.target !== category && event.target !== service) { quote(); }
+  });
+  form.addEventListener("submit", function () {
+    $all(".order-field.hidden [name]", form).forEach(function (input) { input.disabled = true; });
+  });
+  fillServices();
+  showService();
+  quote();
+})();

@@ -1,0 +1,384 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against a running
+``opensmm serve`` (SQLite, a simulator that finishes orders in about a second).
+
+The journeys: a customer signs up, is funded by staff, orders from the form (live price),
+sees the order complete and asks for a refill; staff import a provider's services with a
+markup; a customer is refused every staff page; the Arabic pages read right to left. The
+last test saves screenshots of the main pages (both languages, desktop and phone widths)
+into ``docs/screenshots/`` for the README.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import update
+
+from opensmm.admin.pages import all_pages
+from opensmm.db import utcnow
+from opensmm.orders.models import Order
+from tests.fakepanel import FakePanel
+from tests.support.panel import Panel
+from tests.web.support import Person, make_person
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Waiting for the simulator (a second per stage) and the worker: a deadline, not a timing.
+COMPLETION_DEADLINE_SECONDS = 90
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_context(browser: Browser, panel: Panel, *, phone: bool = False,
+                lang: str | None = None) -> BrowserContext:
+    context = browser.new_context(
+        base_url=panel.url,
+        viewport=PHONE if phone else DESKTOP,
+        device_scale_factor=1,
+        is_mobile=phone,
+        has_touch=phone,
+        locale="en-US",
+    )
+    if lang:
+        context.add_cookies([{"name": "opensmm_lang", "value": lang, "url": panel.url}])
+    context.set_default_timeout(15_000)
+    return context
+
+
+def watch_errors(page: Page) -> list[str]:
+    """Script errors and failed requests of a page: none are expected, anywhere."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    # A request cut short by the next navigation ("aborted") is not a failure.
+    page.on("requestfailed", lambda req: None if "ABORTED" in (req.failure or "")
+            else errors.append(f"failed: {req.url} {req.failure}"))
+    return errors
+
+
+def log_in(page: Page, person: Person) -> None:
+    page.goto("/login")
+    page.fill("input[name=login]", person.name)
+    page.fill("input[name=password]", person.password)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state()
+
+
+def reload_until(page: Page, locator: str, text: str) -> None:
+    """Reload the page until ``locator`` shows ``text`` (the worker moves orders on)."""
+    deadline = time.monotonic() + COMPLETION_DEADLINE_SECONDS
+    while True:
+        if text in page.locator(locator).inner_text():
+            return
+        assert time.monotonic() < deadline, f"{locator} never showed {text!r}"
+        page.wait_for_timeout(500)
+        page.reload()
+
+
+def test_a_customer_signs_up_is_funded_orders_and_gets_a_refill(
+    browser: Browser, fast_panel: Panel
+) -> None:
+    panel = fast_panel
+    staff = make_person(panel, staff=True)
+    name = f"buyer{uuid.uuid4().hex[:6]}"
+
+    # Staff put a simulator service in the catalog, from the back office.
+    office = new_context(browser, panel)
+    desk = office.new_page()
+    desk_errors = watch_errors(desk)
+    log_in(desk, staff)
+    expect(desk).to_have_url(re.compile(r"/admin$"))
+    desk.goto("/admin/services/new")
+    desk.fill("input[name=name]", "Simulated Followers")
+    desk.fill("input[name=category]", "Instagram")
+    desk.fill("input[name=rate]", "0.9")
+    desk.fill("input[name=min_quantity]", "10")
+    desk.fill("input[name=max_quantity]", "10000")
+    desk.select_option("select[name=fulfillment]", "simulator")
+    desk.check("input[name=refill]")
+    desk.fill("textarea[name=description]", "Delivered by the simulator")
+    desk.click("#service-form button[type=submit]")
+    created = re.search(r"Service (\d+) created", desk.locator(".flash-ok").inner_text())
+    assert created
+    service_id = created.group(1)
+
+    # The customer signs up.
+    shop = new_context(browser, panel)
+    page = shop.new_page()
+    errors = watch_errors(page)
+    page.goto("/")
+    page.click("text=Sign up")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=email]", f"{name}@example.test")
+    page.fill("input[name=password]", "a good password")
+    page.fill("input[name=password2]", "a good password")
+    page.click("form[action='/signup'] button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    expect(page.locator("#balance")).to_have_text("$0.00")
+
+    # Staff find them and add funds with a memo.
+    desk.goto(f"/admin/users?q={name}")
+    desk.click(f"text={name}")
+    desk.fill("#funds-form input[name=amount]", "25")
+    desk.fill("#funds-form input[name=memo]", "Bank transfer 42")
+    desk.click("#funds-form button[type=submit]")
+    expect(desk.locator("#customer-balance")).to_have_text("$25.00")
+    desk.goto("/admin/audit")
+    expect(desk.locator("#audit-table")).to_contain_text("funds.adjust")
+
+    # The customer sees the money and its history, then orders from the form.
+    page.goto("/funds")
+    expect(page.locator("#balance")).to_have_text("$25.00")
+    expect(page.locator("table")).to_contain_text("Bank transfer 42")
+    page.goto("/order/new")
+    page.select_option("#category", "Instagram")
+    page.select_option("#service", service_id)
+    expect(page.locator("#service-desc")).to_have_text("Delivered by the simulator")
+    expect(page.locator("#service-min")).to_have_text("10")
+    expect(page.locator("label[data-field=comments]")).to_be_hidden()
+    page.fill("input[name=link]", "https://www.instagram.com/p/browser-test/")
+    page.fill("input[name=quantity]", "5")
+    expect(page.locator("#quote-error")).to_have_text("Quantity less than minimal 10")
+    page.fill("input[name=quantity]", "1000")
+    expect(page.locator("#quote-charge")).to_have_text("$0.90")
+    expect(page.locator("#quote-error")).to_have_text("")
+    page.click("#order-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/orders$"))
+    flash = page.locator(".flash-ok").inner_text()
+    placed = re.search(r"Order (\d+) placed: 0.90 charged.", flash)
+    assert placed, flash
+    order_id = placed.group(1)
+    row = f"tr[data-order='{order_id}']"
+    expect(page.locator(row)).to_contain_text("https://www.instagram.com/p/browser-test/")
+
+    # The simulator delivers; the customer watches the order complete, then asks a refill.
+    reload_until(page, f"{row} .order-status", "Completed")
+    expect(page.locator(f"{row} td").nth(8)).to_have_text("0")  # nothing remains
+    page.locator(row).get_by_role("button", name="Refill").click()
+    expect(page.locator(".flash-ok")).to_contain_text(f"requested for order {order_id}")
+    page.click("nav >> text=Refills")
+    expect(page.locator("table")).to_contain_text(order_id)
+    expect(page.locator("#balance, .balance").first).to_have_text("$24.10")
+    assert errors == []
+    assert desk_errors == []
+    office.close()
+    shop.close()
+    assert panel.ledger_mismatches() == []
+
+
+UPSTREAM = [
+    {"service": 11, "name": "Premium Followers", "type": "Default", "category": "Instagram",
+     "rate": "0.8", "min": "50", "max": "50000", "refill": True, "cancel": True,
+     "desc": "Real accounts, 30 days refill"},
+    {"service": 12, "name": "Video Views", "type": "Default", "category": "TikTok",
+     "rate": "0.012", "min": "100", "max": "1000000", "refill": False, "cancel": False},
+    {"service": 13, "name": "Custom Comments", "type": "Custom Comments", "category": "Instagram",
+     "rate": "6", "min": "5", "max": "200", "refill": False, "cancel": False},
+]
+
+
+def test_staff_import_a_providers_services_with_a_markup(
+    browser: Browser, fast_panel: Panel
+) -> None:
+    panel = fast_panel
+    staff = make_person(panel, staff=True)
+    context = new_context(browser, panel)
+    page = context.new_page()
+    errors = watch_errors(page)
+    with FakePanel(key="provider-key") as upstream:
+        upstream.on("services", UPSTREAM)
+        upstream.on("balance", {"balance": "1520.75", "currency": "USD"})
+        log_in(page, staff)
+        page.click("nav >> text=Providers")
+        page.fill("#provider-form input[name=name]", f"up{uuid.uuid4().hex[:6]}")
+        page.fill("#provider-form input[name=url]", upstream.url)
+        page.fill("#provider-form input[name=api_key]", "provider-key")
+        page.click("#provider-form button[type=submit]")
+        expect(page.locator(".flash-ok")).to_contain_text("added")
+        page.click("text=Check balance")
+        expect(page.locator("#provider-balance")).to_have_text("1520.75 USD")
+        page.fill("#import-form input[name=markup]", "25")
+        page.click("#import-form button[type=submit]")
+        expect(page.locator("#import-report")).to_contain_text("Premium Followers")
+        expect(page.locator(".flash-ok")).to_contain_text("3 services imported, 0 skipped.")
+        table = page.locator("#provider-services")
+        # Cost plus 25 %, rounded up: 0.8 → 1.00, 0.012 → 0.015, 6 → 7.50.
+        expect(table.locator("tr", has_text="Premium Followers")).to_contain_text("1.00")
+        expect(table.locator("tr", has_text="Video Views")).to_contain_text("0.015")
+        expect(table.locator("tr", has_text="Custom Comments")).to_contain_text("7.50")
+        assert upstream.count("services") == 1
+    # Customers see the imported services at once.
+    shopper = new_context(browser, panel)
+    shop = shopper.new_page()
+    shop.goto("/services?q=Premium")
+    expect(shop.locator(".services-table")).to_contain_text("Premium Followers")
+    expect(shop.locator(".services-table")).to_contain_text("1.00")
+    assert errors == []
+    context.close()
+    shopper.close()
+
+
+def test_a_customer_is_refused_every_staff_page(browser: Browser, fast_panel: Panel) -> None:
+    customer = make_person(fast_panel, balance="1")
+    context = new_context(browser, fast_panel)
+    page = context.new_page()
+    log_in(page, customer)
+    paths = sorted({
+        re.sub(r"\{[a-z_]+:int\}", "1", spec.path)
+        for pages in all_pages() for spec in pages.specs if "GET" in spec.methods
+    })
+    assert len(paths) >= 12
+    for path in paths:
+        response = page.goto(path)
+        assert response is not None
+        assert response.status == 403, path
+        expect(page.locator("main")).to_contain_text("This page is for staff only.")
+        expect(page.locator("nav")).not_to_contain_text("Back office")
+    context.close()
+
+
+def test_arabic_pages_read_right_to_left(browser: Browser, fast_panel: Panel) -> None:
+    customer = make_person(fast_panel, balance="3")
+    fast_panel.service(name="Arabic test", rate="1")
+    context = new_context(browser, fast_panel)
+    page = context.new_page()
+    errors = watch_errors(page)
+    log_in(page, customer)
+    page.click("a.lang")  # the switch names the other language: العربية
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("html")).to_have_attribute("lang", "ar")
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    expect(page.locator("nav")).to_contain_text("طلب جديد")
+    brand = page.locator(".brand").bounding_box()
+    assert brand is not None
+    assert brand["x"] > DESKTOP["width"] / 2  # the brand sits on the right
+    page.goto("/order/new")
+    label = page.locator("label[data-field=link]").bounding_box()
+    field = page.locator("input[name=link]").bounding_box()
+    assert label is not None
+    assert field is not None
+    assert label["x"] + label["width"] >= field["x"] + field["width"] - 1  # aligned right
+    # On a phone, in Arabic: the menu folds behind its button, nothing scrolls sideways.
+    phone = new_context(browser, fast_panel, phone=True, lang="ar")
+    small = phone.new_page()
+    log_in(small, customer)
+    expect(small.locator("html")).to_have_attribute("dir", "rtl")
+    expect(small.locator(".nav")).to_be_hidden()
+    small.click(".nav-button")
+    expect(small.locator(".nav")).to_be_visible()
+    for path in ("/dashboard", "/order/new", "/orders", "/services", "/funds", "/api"):
+        small.goto(path)
+        overflow = small.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, path
+    assert errors == []
+    context.close()
+    phone.close()
+
+
+# --- screenshots for the README ----------------------------------------------------------------
+CATALOG = [
+    ("Instagram", "Followers — real accounts", "0.9", 100, 50_000, True),
+    ("Instagram", "Likes — instant", "0.35", 50, 20_000, False),
+    ("TikTok", "Video views", "0.02", 1000, 1_000_000, False),
+    ("YouTube", "Views — high retention", "1.8", 500, 100_000, True),
+]
+
+
+def _demo_data(panel: Panel) -> tuple[Person, Person, int, int]:
+    """A customer with a history, and staff: what the screenshots show."""
+    staff = make_person(panel, staff=True, name=f"owner{uuid.uuid4().hex[:4]}")
+    customer = make_person(panel, balance="120", name=f"sara{uuid.uuid4().hex[:4]}")
+    ids = [
+        panel.service(category=category, name=name, rate=rate, min_quantity=low,
+                      max_quantity=high, refill=refill, cancel=True,
+                      description="Starts within an hour. Refill for 30 days." if refill else "")
+        for category, name, rate, low, high, refill in CATALOG
+    ]
+    with panel.write() as session:
+        from opensmm.accounts.service import create_key, get_user_by_id
+
+        api_key = create_key(session, get_user_by_id(session, customer.id), "shop").key
+    plan = [(ids[0], 1000, "Completed"), (ids[1], 2000, "Partial"), (ids[2], 50_000, "In progress"),
+            (ids[3], 1500, "Pending"), (ids[0], 500, "Canceled"), (ids[1], 800, "Completed"),
+            (ids[2], 20_000, "Completed"), (ids[3], 3000, "Processing")]
+    order_ids = []
+    for number, (service, quantity, status) in enumerate(plan):
+        # Placed through the API, as a reseller's script would.
+        answer = panel.api(api_key, "add", service=service, quantity=quantity,
+                           link=f"https://www.instagram.com/p/demo{number}/")
+        order_ids.append(answer["order"])
+        if status == "Partial":
+            panel.set_order(answer["order"], status=status, start_count=1200, remains=300)
+        elif status != "Pending":
+            panel.set_order(answer["order"], status=status, start_count=980)
+    with panel.write() as session:
+        # Spread the history over the last days, so that the charts have something to show.
+        for number, order_id in enumerate(order_ids):
+            session.execute(update(Order).where(Order.id == order_id).values(
+                created_at=utcnow() - timedelta(days=(number * 3) % 14, hours=number)))
+    panel.api(api_key, "refill", order=order_ids[0])
+    return customer, staff, order_ids[1], ids[0]
+
+
+def _shoot(page: Page, name: str, lang: str, width: str) -> None:
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{lang}-{width}.png"))
+
+
+def test_screenshots_of_the_main_pages(browser: Browser, fast_panel: Panel) -> None:
+    customer, staff, order_id, followers = _demo_data(fast_panel)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    customer_pages = [("dashboard", "/dashboard"), ("new-order", f"/order/new?service={followers}"),
+                      ("orders", "/orders"), ("services", "/services"), ("api", "/api")]
+    staff_pages = [("staff-dashboard", "/admin"), ("staff-order", f"/admin/orders/{order_id}"),
+                   ("staff-users", "/admin/users")]
+    phone_pages = {"dashboard", "new-order", "orders", "staff-dashboard", "staff-order"}
+    saved = 0
+    for lang in ("en", "ar"):
+        for width in ("desktop", "phone"):
+            context = new_context(browser, fast_panel, phone=width == "phone", lang=lang)
+            page = context.new_page()
+            errors = watch_errors(page)
+            for person, pages in ((customer, customer_pages), (staff, staff_pages)):
+                log_in(page, person)
+                for name, path in pages:
+                    if width == "phone" and name not in phone_pages:
+                        continue
+                    page.goto(path)
+                    if name == "new-order":
+                        page.fill("input[name=link]", "https://www.instagram.com/p/demo/")
+                        page.fill("input[name=quantity]", "2500")
+                        expect(page.locator("#quote-charge")).to_have_text("$2.25")
+                    _shoot(page, name, lang, width)
+                    saved += 1
+                page.context.clear_cookies()
+                context.add_cookies([{"name": "opensmm_lang", "value": lang,
+                                      "url": fast_panel.url}])
+            assert errors == []
+            context.close()
+    assert saved == 2 * (len(customer_pages) + len(staff_pages) + len(phone_pages))
+    shots = sorted(SCREENSHOTS.glob("*.png"))
+    assert len(shots) >= saved
