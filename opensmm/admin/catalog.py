@@ -26,7 +26,7 @@ MAX_DESCRIPTION = 10_000
 
 def _int_field(ctx: Ctx, name: str, label: str) -> int:
     raw = ctx.field(name).strip()
-    if not raw.isdigit() or len(raw) > 10:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise DomainError(f"{label} must be a whole number")
     return int(raw)
 

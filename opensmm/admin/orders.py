@@ -9,6 +9,7 @@ from opensmm.admin import audit
 from opensmm.admin.users import actor
 from opensmm.catalog.service import get_service
 from opensmm.db.pagination import page_number
+from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
 from opensmm.fulfillment import held
 from opensmm.fulfillment.config import HELD
@@ -37,8 +38,7 @@ def _optional_int(ctx: Ctx, name: str, label: str) -> int | None:
 
 
 def _user_id(ctx: Ctx) -> int | None:
-    raw = ctx.arg("user")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return parse_id(ctx.arg("user"))
 
 
 @pages.get("/admin/orders", who="staff")
@@ -48,7 +48,7 @@ def order_list(ctx: Ctx) -> Response:
         user_id=_user_id(ctx),
         status=ctx.arg("status") or None,
         search=ctx.arg("q"),
-        service_id=int(service) if service.isdigit() and len(service) < 12 else None,
+        service_id=parse_id(service),
     )
     page = queries.list_orders(ctx.db, wanted, page_number(ctx.arg("page")))
     return ctx.render(

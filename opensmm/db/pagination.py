@@ -38,7 +38,7 @@ class Page(Generic[T]):
 def page_number(raw: object) -> int:
     """A page number from a query string: anything odd is page 1."""
     text = str(raw or "").strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return 1
     return min(max(int(text), 1), MAX_PAGE)
 

@@ -22,15 +22,15 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
 from opensmm.catalog.models import Service
-from opensmm.catalog.service import ServiceNotFound
 from opensmm.catalog.types import SERVICE_TYPES, Units
 from opensmm.db import utcnow
 from opensmm.db.pagination import PER_PAGE, Page, paginate
+from opensmm.db.types import parse_id
 from opensmm.money import QUANTUM, from_minor
 from opensmm.orders import statuses as st
 from opensmm.orders.fields import validate_order
 from opensmm.orders.models import Order, OrderEvent
-from opensmm.orders.service import customer_rate, price
+from opensmm.orders.service import customer_rate, orderable_service, price
 
 MAX_SEARCH_LENGTH = 200
 FLAT_TYPES = tuple(name for name, kind in SERVICE_TYPES.items() if kind.units is Units.FLAT)
@@ -68,10 +68,10 @@ def _filtered(query: Select[Order, str, str], wanted: OrderFilter) -> Select[Ord
     if wanted.service_id is not None:
         query = query.where(Order.service_id == wanted.service_id)
     search = wanted.search.strip()[:MAX_SEARCH_LENGTH]
-    number = search.lstrip("#")
-    if number.isdigit() and len(number) <= 12:
+    order_id = parse_id(search.lstrip("#"))
+    if order_id is not None:
         # A number is an order id (a link is never just digits).
-        query = query.where(Order.id == int(number))
+        query = query.where(Order.id == order_id)
     elif search:
         query = query.where(Order.link.contains(search, autoescape=True))
     return query
@@ -201,12 +201,7 @@ class Quote:
 
 def quote_order(session: Session, user: User, params: dict[str, object]) -> Quote:
     """What ``place_order`` would charge, with the same validation and messages; no change."""
-    service_id = params.get("service")
-    if not isinstance(service_id, (str, int)) or not str(service_id).strip().isdigit():
-        raise ServiceNotFound()
-    service = session.get(Service, int(str(service_id).strip()))
-    if service is None or not service.enabled:
-        raise ServiceNotFound()
+    service = orderable_service(session, params.get("service"))
     request = validate_order(service, params)
     charge = price(service, user, request.units)
     return Quote(service, customer_rate(service, user), request.units, charge)

@@ -63,15 +63,19 @@ def is_subscription(order_or_service: Order | Service) -> bool:
     return type_name == "Subscriptions"
 
 
-def place_order(session: Session, user: User, params: dict[str, object]) -> Order:
-    """Validate, price and charge an order; the charge and the order commit together."""
+def orderable_service(session: Session, raw_id: object) -> Service:
+    """The enabled service an order names, or ``ServiceNotFound``."""
     # ASCII digits of a size the id column holds: "²" or a 30-digit number is no id.
-    service_id = parse_id(params.get("service"))
-    if service_id is None:
-        raise ServiceNotFound()
-    service = session.get(Service, service_id)
+    service_id = parse_id(raw_id)
+    service = session.get(Service, service_id) if service_id is not None else None
     if service is None or not service.enabled:
         raise ServiceNotFound()
+    return service
+
+
+def place_order(session: Session, user: User, params: dict[str, object]) -> Order:
+    """Validate, price and charge an order; the charge and the order commit together."""
+    service = orderable_service(session, params.get("service"))
     request = validate_order(service, params)
     if service.one_active_per_link and request.link:
         running = session.scalar(

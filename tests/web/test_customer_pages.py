@@ -7,6 +7,7 @@ import html
 import re
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from opensmm.accounts.models import User
@@ -255,3 +256,22 @@ def test_pages_answer_errors_without_tracebacks(panel: Panel, visitor: WebClient
     for answer in (visitor.get("/no/such/page"), huge):
         assert "Traceback" not in answer.text
     assert PASSWORD not in visitor.get("/dashboard").text
+
+
+@pytest.mark.parametrize("number", ["²", "١٢", "99999999999"])
+def test_odd_numbers_in_search_pages_and_quotes_are_no_server_error(
+    panel: Panel, visitor: WebClient, number: str
+) -> None:
+    """Digits that are not ASCII ("²" passes str.isdigit, then int() fails) and ids beyond
+    the 32-bit id column (PostgreSQL refuses to compare them) are ordinary bad input."""
+    customer = make_person(panel, balance="5")
+    visitor.login(customer)
+    for params in ({"q": number}, {"q": f"#{number}"}, {"page": number}):
+        answer = visitor.get("/orders", params=params)
+        assert answer.status_code == 200, (params, answer.text[:300])
+        assert "data-order=" not in answer.text
+    quote = visitor.post("/order/quote", {"service": number, "link": "https://x.test/q",
+                                          "quantity": "100"})
+    assert quote.status_code != 500
+    assert quote.json().get("error") == "Incorrect service ID"
+    assert orders_of(panel, customer.id) == []

@@ -305,3 +305,17 @@ def test_a_held_refill_is_settled_by_a_person(
         assert settled is not None
         assert (settled.send_state, settled.upstream_id) == (SENT, 55)
     assert "refill.resolve" in audit_actions(panel, staff.name)
+
+
+@pytest.mark.parametrize("number", ["²", "99999999999"])
+def test_odd_numbers_in_staff_filters_and_forms_are_no_server_error(
+    panel: Panel, visitor: WebClient, staff: Person, number: str
+) -> None:
+    listed = visitor.get("/admin/orders", params={"user": number, "service": number})
+    assert listed.status_code == 200, listed.text[:300]
+    fields = {"name": "Odd Numbers", "category": "Oddcat", "type": "Default", "rate": "1",
+              "min_quantity": number, "max_quantity": "1000", "refill_days": "30"}
+    refused = visitor.post("/admin/services/new", fields)
+    assert refused.status_code == 400, refused.text[:300]
+    with panel.db.read() as session:
+        assert session.scalar(select(Service.id).where(Service.name == "Odd Numbers")) is None
