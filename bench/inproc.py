@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
         rng = random.Random(1)
         for action in args.actions.split(","):
             bodies = [b.encode() for b in loads.bodies(action, seeded, rng)]
-            count = args.count // (10 if action in ("status_100", "add", "services") else 1)
+            slow = ("status_100", "add", "add_many", "services")
+            count = args.count // (10 if action in slow else 1)
             if args.profile:
                 profiler = cProfile.Profile()
                 profiler.enable()

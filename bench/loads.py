@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode
 
 from bench.seed import Seeded
 
-ACTIONS = ("services", "balance", "status_one", "status_100", "add")
+ACTIONS = ("services", "balance", "status_one", "status_100", "add", "add_many")
 # A key that is well formed; the null apps never look at it.
 NULL_KEY = "N" * 40
 ADD_LINK_PREFIX = "https://www.instagram.com/p/bench"
@@ -35,9 +35,11 @@ def bodies(action: str, seeded: Seeded | None, rng: random.Random) -> list[str]:
         return [_form(key=key, action="status",
                       orders=",".join(map(str, seeded.customer_order_ids(100, rng, unique=True))))
                 for _ in range(200)]
-    if action == "add":
-        return [_form(key=key, action="add", service=rng.choice(seeded.services),
-                      link=f"{ADD_LINK_PREFIX}{n}/",
+    if action in ("add", "add_many"):
+        # One customer's orders queue on its balance row; many customers' do not.
+        keys = [key] if action == "add" else seeded.buyer_keys
+        return [_form(key=keys[n % len(keys)], action="add",
+                      service=rng.choice(seeded.services), link=f"{ADD_LINK_PREFIX}{n}/",
                       quantity=rng.randrange(100, 5000))
                 for n in range(1000)]
     raise ValueError(action)
@@ -66,3 +68,4 @@ CHECKS: dict[str, Callable[[Any, str], bool]] = {
     "status_100": _all_found,
     "add": lambda a, _: _no_error(a) and isinstance(a.get("order"), int),
 }
+CHECKS["add_many"] = CHECKS["add"]

@@ -252,7 +252,7 @@ class Bench:
         """Every ``add`` that wrk counted placed an order (a refusal is an HTTP 200 too)."""
         for kind, seeded in self.seeded.items():
             sent = sum(r["requests"] for r in [*self.runs, *self.warmups]
-                       if r["db"] == kind and r["action"] == "add")
+                       if r["db"] == kind and r["action"] in ("add", "add_many"))
             if not sent:
                 continue
             placed = count_bench_orders(seeded.url)

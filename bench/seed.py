@@ -37,6 +37,8 @@ DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # One database per run and role (runs may overlap: CI's smoke test beside a full run),
 # dropped at the end.
 DATABASE_PREFIX = "opensmm_bench"
+# Customers funded to place orders (the first is the benchmark customer).
+BUYERS = 32
 BATCH = 50_000
 # The status mix of a panel that has been running for a while.
 STATUS_MIX = (
@@ -54,6 +56,9 @@ class Seeded:
     url: str
     key: str  # the benchmark customer's API key
     user_id: int
+    # Keys of the first customers, each funded for any number of orders: the load of
+    # resellers placing orders side by side (each account's movements queue on its own row).
+    buyer_keys: list[str]
     customers: list[int]
     services: list[int]
     orders: int = 0
@@ -145,20 +150,19 @@ def seed(
                 for n in range(services)
             ]
             user_ids = []
-            key = ""
+            keys = []
             for n in range(customers):
                 user = accounts.create_user(session, f"bench{n}")
+                buyer = n < BUYERS
                 ledger.add_funds(
-                    session, user.id, Decimal(1_000_000_000 if n == 0 else 100),
+                    session, user.id, Decimal(1_000_000_000 if buyer else 100),
                     memo="benchmark", actor="bench",
                 )
-                new_key = accounts.create_key(session, user)
-                if n == 0:
-                    key = new_key.key
+                keys.append(accounts.create_key(session, user).key)
                 user_ids.append(user.id)
     finally:
         db.dispose()
-    seeded = Seeded(kind, url, key, user_ids[0], user_ids, service_ids)
+    seeded = Seeded(kind, url, keys[0], user_ids[0], keys[:BUYERS], user_ids, service_ids)
     seeded.seconds["customers_and_catalog"] = round(time.perf_counter() - started, 2)
     return seeded
 

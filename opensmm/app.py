@@ -57,7 +57,7 @@ class OpenSMM:
         async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
-                self.api.close()
+                await self.api.close()
             return message
 
         return wrapped

@@ -70,6 +70,17 @@ def from_minor(minor: int) -> Decimal:
     return Decimal(minor).scaleb(-SCALE).quantize(QUANTUM)
 
 
+_UNITS = 10**SCALE
+
+
+def format_minor(minor: int) -> str:
+    """``format_money`` of a whole number of 0.00001, without making a ``Decimal`` (the hot
+    reads answer straight from the database's integers)."""
+    whole, frac = divmod(abs(minor), _UNITS)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{whole}.{f'{frac:05d}'.rstrip('0').ljust(2, '0')}"
+
+
 def format_money(amount: Decimal) -> str:
     """``0.9`` → ``"0.90"``, ``100.84292`` → ``"100.84292"``: at least two decimals."""
     text = f"{amount.quantize(QUANTUM) + 0:f}".rstrip("0")  # + 0: never "-0.00"

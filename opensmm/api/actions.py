@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
 from opensmm.api import reads
-from opensmm.api.auth import caller_query, check_caller, id_list_or_refuse, load_caller
+from opensmm.api.auth import (
+    caller_query,
+    check_caller,
+    id_list_or_refuse,
+    load_caller,
+    load_customer,
+)
 from opensmm.api.params import Params, as_int_id, text
 from opensmm.db import Database
 from opensmm.errors import DomainError, IncorrectRequest
@@ -43,9 +49,8 @@ def add(db: Database, key_hash: str, params: Params, currency: str) -> Json:
         for name, value in params.items()
     }
     with db.write() as session:
-        user = load_caller(session, key_hash)
-        order = orders.place_order(session, user, flat)
-        return {"order": order.id}
+        placed = orders.place(session, load_customer(session, key_hash), flat)
+        return {"order": placed.id}
 
 
 def _each(

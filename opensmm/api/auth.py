@@ -7,16 +7,19 @@ allow-list against the request's address (both carried by ``current_request``)."
 from __future__ import annotations
 
 import hmac
+from typing import cast
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.keys import hash_key, looks_like_key
 from opensmm.accounts.models import USER_ACTIVE, ApiKey, User
 from opensmm.api.params import id_list
 from opensmm.db import Database
+from opensmm.db.statements import Statement
 from opensmm.errors import DomainError, IncorrectRequest
 from opensmm.observability.requests import current_request
+from opensmm.orders.service import Customer
 from opensmm.security.network import ip_allowed
 
 
@@ -86,6 +89,22 @@ def id_list_or_refuse(db: Database, key_hash: str, value: str | list[str] | None
         refuse_bad_key(db, key_hash)
         raise
     return ids
+
+
+def _customer_query():  # type: ignore[no-untyped-def]
+    # caller_query builds a comparison with whatever it is given: here a named parameter.
+    return caller_query(cast(str, bindparam("key_hash"))).add_columns(User.discount_percent)
+
+
+# Compiled once per dialect (opensmm.db.statements): the caller of every ``add``.
+_CUSTOMER = Statement(_customer_query)
+
+
+def load_customer(session: Session, key_hash: str) -> Customer:
+    """The caller, checked, as what placing an order needs, read in ``session``'s unit."""
+    rows = _CUSTOMER.run(session, key_hash=key_hash)
+    user_id = check_caller(rows[0] if rows else None, key_hash)
+    return Customer(user_id, rows[0].discount_percent)
 
 
 def load_caller(session: Session, key_hash: str) -> User:

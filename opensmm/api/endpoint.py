@@ -30,7 +30,9 @@ from opensmm.api.params import (
     parse_query,
     text,
 )
+from opensmm.api.reads import PLANS, run_async
 from opensmm.db import Database
+from opensmm.db.async_reads import AsyncReader
 from opensmm.errors import DomainError
 from opensmm.observability import requests as outcomes
 from opensmm.observability.access import AccessLog
@@ -76,7 +78,8 @@ async def _multipart(scope: Scope, body: bytes) -> list[tuple[str, str]]:
 
 
 async def parse_request(scope: Scope, receive: Receive) -> Params:
-    params = parse_pairs(parse_query(scope.get("query_string", b"")))
+    query = scope.get("query_string")
+    params = parse_pairs(parse_query(query)) if query else {}
     body = await read_body(receive)
     if not body:
         return params
@@ -125,17 +128,38 @@ class ApiEndpoint:
         self.guard = Guard(settings)
         self.trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
         self.access_log = AccessLog(settings) if settings.access_log else None
-        # On SQLite the hot reads run on the event loop itself: each is one indexed
-        # statement of some tens of microseconds, less than handing it to a thread and back
-        # costs. On PostgreSQL a statement waits for a network round trip, during which the
-        # loop would serve nobody: there, as for everything else, the worker threads
-        # (both measured in docs/performance.md).
+        self._compressed: dict[int, tuple[orjson.Fragment, bytes]] = {}
+        # The hot reads never go to a worker thread (handing a request to one and back costs
+        # more than the read; docs/performance.md). On SQLite they run on the event loop
+        # itself: each is one indexed statement of some tens of microseconds. On PostgreSQL
+        # a statement waits for a network round trip, so they run on async connections,
+        # and the loop serves other requests meanwhile. Everything else: worker threads.
         self.inline_actions = INLINE_ACTIONS if db.is_sqlite else frozenset()
+        self.reader = (
+            None if db.is_sqlite else AsyncReader(db.postgres_conninfo(), size=threads)
+        )
 
-    def close(self) -> None:
-        """Write out the access log's waiting lines (the server is stopping)."""
+    def _compress(self, result: Any, body: bytes) -> bytes:
+        """gzip, once per answer that is itself kept encoded (the catalog of ``services``,
+        10 KB and more, asked for by every client that sends Accept-Encoding: gzip)."""
+        if type(result) is not orjson.Fragment:
+            return gzip.compress(body, compresslevel=5)
+        # Keyed by the object, held so that its id is not reused; a handful at most.
+        found = self._compressed.get(id(result))
+        if found is None or found[0] is not result:
+            if len(self._compressed) >= 16:
+                self._compressed.clear()
+            found = (result, gzip.compress(body, compresslevel=5))
+            self._compressed[id(result)] = found
+        return found[1]
+
+    async def close(self) -> None:
+        """The server is stopping: write out the access log's waiting lines, close the
+        async connections."""
         if self.access_log is not None:
             self.access_log.flush()
+        if self.reader is not None:
+            await self.reader.close()
 
     def _run(self, key_hash: str, params: Params) -> Any:
         action = ACTIONS.get(text(params, "action") or "", unknown_action)
@@ -156,6 +180,9 @@ class ApiEndpoint:
                 raise InvalidKey()
             if name in self.inline_actions:
                 return self._run(key_hash, params)
+            if self.reader is not None and name in PLANS:
+                plan = PLANS[name](self.db, key_hash, params, self.currency)
+                return await run_async(self.db, self.reader, plan)
             return await anyio.to_thread.run_sync(
                 self._run, key_hash, params, limiter=self.limiter
             )
@@ -188,7 +215,7 @@ class ApiEndpoint:
         if record.retry_after is not None:
             headers.append((b"retry-after", str(record.retry_after).encode()))
         if len(body) >= GZIP_MIN_BYTES and wants_gzip(_accept_encoding(scope)):
-            body = gzip.compress(body, compresslevel=5)
+            body = self._compress(result, body)
             headers.append((b"content-encoding", b"gzip"))
             headers.append((b"vary", b"Accept-Encoding"))
         headers.append((b"content-length", str(len(body)).encode()))

@@ -10,30 +10,34 @@ Nothing about keys or accounts is cached: every request's statement checks the k
 read just now. The statements are built from ``caller_query`` and the catalog's own query,
 so that they follow the models and any rule the key lookup gains.
 
-The only cache is the catalog's rendering: the catalog rows are read on every ``services``
-request, and the rendered list is reused while those rows, and the customer's discount, are
-exactly what they were; any change to the catalog shows in the very next answer.
+The only cache is the catalog's rendering: the ``services`` answer is encoded once per
+catalog stamp and discount. The stamp changes, by database triggers, with every change to
+services and categories (``CatalogStamp``), and it is read in the same statement as the
+caller's key: any change to the catalog shows in the very next answer.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, and_, bindparam
+import orjson
+from sqlalchemy import BigInteger, Select, and_, bindparam, select, type_coerce
 
 from opensmm.accounts.models import User
-from opensmm.api.auth import caller_query, check_caller, id_list_or_refuse
-from opensmm.api.params import MAX_IDS, Params, as_int_id, text
-from opensmm.catalog.models import Category, Service
+from opensmm.api.auth import caller_query, check_caller
+from opensmm.api.params import MAX_IDS, Params, as_int_id, id_list, text
+from opensmm.catalog.models import CatalogStamp, Category, Service
 from opensmm.catalog.service import catalog_query
 from opensmm.db import Database
-from opensmm.errors import DomainError
-from opensmm.money import format_money
+from opensmm.db.async_reads import AsyncReader
+from opensmm.db.statements import Compiled, Statement
+from opensmm.db.types import parse_ids
+from opensmm.errors import DomainError, IncorrectRequest
+from opensmm.money import format_minor, format_money
 from opensmm.orders.models import Order
 from opensmm.orders.service import OrderNotFound, discounted_rate
 
@@ -41,84 +45,21 @@ Json = Any
 AnySelect = Select[*tuple[Any, ...]]
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    sql: str
-    positional: tuple[str, ...] | None  # bind names in order for "?" styles; None: by name
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    row_type: Any
-
-    def fetch(self, db: Database, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows as the driver gives them (Money as whole 0.00001 units, ...)."""
-        arguments = (
-            tuple(params[name] for name in self.positional) if self.positional is not None
-            else params
-        )
-        return db.read_rows(self.sql, arguments)
-
-    def convert(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        """Driver rows as named tuples of the columns' Python values."""
-        processors = self.processors
-        return [
-            self.row_type(*[p(v) if p is not None and v is not None else v
-                            for p, v in zip(processors, row, strict=True)])
-            for row in rows
-        ]
-
-
-class Statement:
-    """A Core ``select`` compiled once per dialect, its rows as named tuples."""
-
-    def __init__(self, build: Callable[[], AnySelect]) -> None:
-        self._build = build
-        self._compiled: dict[str, _Compiled] = {}
-        self._lock = threading.Lock()
-
-    def rows(self, db: Database, **params: Any) -> list[Any]:
-        compiled = self.compiled(db)
-        return compiled.convert(compiled.fetch(db, params))
-
-    def compiled(self, db: Database) -> _Compiled:
-        compiled = self._compiled.get(db.dialect)
-        if compiled is None:
-            with self._lock:
-                compiled = self._compiled.get(db.dialect) or self._compile(db)
-        return compiled
-
-    def _compile(self, db: Database) -> _Compiled:
-        statement = self._build()
-        dialect = db.read_engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        for name, bind in compiled.binds.items():
-            # A value fixed when the statement was built (a clock, a constant) would be
-            # reused forever: every parameter must be named and given at each call.
-            if bind.value is not None or bind.callable is not None:
-                raise RuntimeError(f"statement parameter {name!r} has a built-in value")
-        columns = list(statement.selected_columns)
-        processors = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in columns
-        )
-        positional = compiled.positiontup if dialect.positional else None
-        result = _Compiled(
-            sql=compiled.string,
-            positional=tuple(positional) if positional is not None else None,
-            processors=processors,
-            row_type=namedtuple("Row", list(statement.selected_columns.keys())),
-        )
-        self._compiled[db.dialect] = result
-        return result
-
-
 def _caller() -> AnySelect:
     # caller_query builds a comparison with whatever it is given: here a named parameter.
     return cast(AnySelect, caller_query(cast(str, bindparam("key_hash"))))
 
 
+def _units(column: Any) -> Any:
+    """A Money column read as its stored whole number of 0.00001 (``format_minor`` shows
+    it): no ``Decimal`` made and unmade per row of the hottest answers."""
+    return type_coerce(column, BigInteger)
+
+
 _ORDER_COLUMNS = (
     Order.id.label("order_id"),
-    Order.charge.label("charge"),
-    Order.refunded.label("refunded"),
+    _units(Order.charge).label("charge_units"),
+    _units(Order.refunded).label("refunded_units"),
     Order.start_count.label("start_count"),
     Order.status.label("order_status"),
     Order.remains.label("remains"),
@@ -133,9 +74,11 @@ STATUS_ONE = Statement(lambda: _caller().add_columns(*_ORDER_COLUMNS).outerjoin(
 STATUS_MANY = Statement(lambda: _caller().add_columns(*_ORDER_COLUMNS).outerjoin(
     Order, and_(Order.user_id == User.id,
                 Order.id.in_([bindparam(name) for name in _ID_NAMES]))))
-BALANCE = Statement(lambda: _caller().add_columns(User.balance.label("balance")))
-DISCOUNT = Statement(lambda: _caller().add_columns(
-    User.discount_percent.label("discount_percent")))
+BALANCE = Statement(lambda: _caller().add_columns(_units(User.balance).label("balance_units")))
+# The caller's discount, and the catalog's stamp (it changes with every catalog change).
+SERVICES_CALLER = Statement(lambda: _caller().add_columns(
+    User.discount_percent.label("discount_percent"),
+    select(CatalogStamp.stamp).scalar_subquery().label("catalog_stamp")))
 CATALOG = Statement(lambda: catalog_query().with_only_columns(
     Service.id, Service.name, Service.type, Category.name.label("category"), Service.rate,
     Service.min_quantity, Service.max_quantity, Service.refill, Service.cancel,
@@ -148,64 +91,151 @@ def _error(exc: DomainError) -> dict[str, str]:
 
 
 def order_status(row: Any, currency: str) -> dict[str, str]:
+    return _answer(row.charge_units, row.refunded_units, row.start_count, row.order_status,
+                   row.remains, currency)
+
+
+def _answer(charge_units: int, refunded_units: int, start_count: int | None,
+            order_status: str, remains: int, currency: str) -> dict[str, str]:
     return {
-        "charge": format_money(row.charge - row.refunded),
-        "start_count": str(row.start_count or 0),
-        "status": row.order_status,
-        "remains": str(row.remains),
+        "charge": format_minor(charge_units - refunded_units),
+        "start_count": str(start_count or 0),
+        "status": order_status,
+        "remains": str(remains),
         "currency": currency,
     }
 
 
-def status(db: Database, key_hash: str, params: Params, currency: str) -> Json:
+# --- Plans: what to read and what to answer, with no I/O of their own ---------------------
+#
+# Each read is a generator that yields the statements it needs (a ``Query``), receives their
+# rows (``Fetched``) and returns the answer. ``run`` drives one with plain connections (SQLite
+# on the event loop, or any database in a worker thread); ``run_async`` drives the same plan
+# with PostgreSQL's async connections on the event loop. One set of rules, two transports.
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    statement: Statement
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    compiled: Compiled
+    raw: list[tuple[Any, ...]]  # as the driver gives them
+
+    def records(self) -> list[Any]:
+        """The rows as named tuples of the columns' Python values."""
+        return self.compiled.convert(self.raw)
+
+    def first(self) -> Any | None:
+        return self.compiled.convert(self.raw[:1])[0] if self.raw else None
+
+
+Plan = Generator[Query, Fetched, Json]
+PlanMaker = Callable[[Database, str, Params, str], Plan]
+
+
+def run(db: Database, plan: Plan) -> Json:
+    try:
+        query = next(plan)
+        while True:
+            compiled = query.statement.compiled(db)
+            query = plan.send(Fetched(compiled, compiled.fetch(db, query.params)))
+    except StopIteration as finished:
+        return finished.value
+
+
+async def run_async(db: Database, reader: AsyncReader, plan: Plan) -> Json:
+    try:
+        query = next(plan)
+        while True:
+            compiled = query.statement.compiled(db)
+            rows = await reader.rows(compiled.sql, compiled.arguments(query.params))
+            query = plan.send(Fetched(compiled, rows))
+    except StopIteration as finished:
+        return finished.value
+
+
+CALLER = Statement(_caller)
+
+
+def _checked(fetched: Fetched, key_hash: str) -> Any:
+    """The first row (the caller's, with what was read beside it), or the key's refusal."""
+    row = fetched.first()
+    check_caller(row, key_hash)
+    return row
+
+
+def _refuse_bad_key(key_hash: str) -> Generator[Query, Fetched, None]:
+    """Raise the key's refusal, if it has one (spec §6: a bad key is named first)."""
+    _checked((yield Query(CALLER, {"key_hash": key_hash})), key_hash)
+
+
+def status_plan(db: Database, key_hash: str, params: Params, currency: str) -> Plan:
     if "orders" not in params:
-        raw = text(params, "order") or ""
-        rows = STATUS_ONE.rows(db, key_hash=key_hash, order_id=as_int_id(raw) or 0)
-        check_caller(rows[0] if rows else None, key_hash)
-        row = rows[0]
+        order_id = as_int_id(text(params, "order") or "") or 0
+        fetched = yield Query(STATUS_ONE, {"key_hash": key_hash, "order_id": order_id})
+        row = _checked(fetched, key_hash)
         return order_status(row, currency) if row.order_id is not None else _error(
             OrderNotFound())
-    raw_ids = id_list_or_refuse(db, key_hash, params.get("orders"))
-    wanted = [as_int_id(raw) or 0 for raw in raw_ids]
+    try:
+        raw_ids = id_list(params.get("orders"))
+        if not raw_ids:
+            raise IncorrectRequest()
+    except DomainError:
+        yield from _refuse_bad_key(key_hash)
+        raise
+    return (yield from _status_many(key_hash, raw_ids, currency))
+
+
+# Where an order's columns start in a row of STATUS_MANY (after the caller's); the columns
+# after its id are _answer's arguments, in order.
+_ORDER_AT = len(_caller().selected_columns)
+assert tuple(c.key for c in _ORDER_COLUMNS[1:]) == _answer.__code__.co_varnames[:5]
+
+
+def _status_many(key_hash: str, raw_ids: list[str], currency: str) -> Plan:
+    wanted = parse_ids(raw_ids)
     values = dict(zip(_ID_NAMES, wanted + [0] * (MAX_IDS - len(wanted)), strict=True))
-    rows = STATUS_MANY.rows(db, key_hash=key_hash, **values)
-    check_caller(rows[0] if rows else None, key_hash)
-    found = {row.order_id: row for row in rows if row.order_id is not None}
-    answers: dict[str, Json] = {}
-    for raw, number in zip(raw_ids, wanted, strict=True):
-        row = found.get(number)
-        answers[raw] = order_status(row, currency) if row is not None else _error(
-            OrderNotFound())
-    return answers
+    fetched = yield Query(STATUS_MANY, {"key_hash": key_hash, **values})
+    _checked(fetched, key_hash)
+    # Up to 100 rows: used as the driver gives them (ints and strings, nothing to convert),
+    # by position.
+    at = _ORDER_AT
+    found = {
+        row[at]: _answer(row[at + 1], row[at + 2], row[at + 3], row[at + 4], row[at + 5],
+                         currency)
+        for row in fetched.raw if row[at] is not None
+    }
+    not_found = _error(OrderNotFound())
+    return {raw: found.get(number, not_found) for raw, number in zip(raw_ids, wanted, strict=True)}
 
 
-def balance(db: Database, key_hash: str, params: Params, currency: str) -> Json:
-    rows = BALANCE.rows(db, key_hash=key_hash)
-    check_caller(rows[0] if rows else None, key_hash)
-    return {"balance": format_money(rows[0].balance), "currency": currency}
+def balance_plan(db: Database, key_hash: str, params: Params, currency: str) -> Plan:
+    row = _checked((yield Query(BALANCE, {"key_hash": key_hash})), key_hash)
+    return {"balance": format_minor(row.balance_units), "currency": currency}
 
 
 class _CatalogCache:
-    """The last catalog rows read (as the driver gave them), and their rendering per
-    discount (read-only lists)."""
+    """One database's ``services`` answer, encoded once per catalog stamp and discount."""
 
     def __init__(self) -> None:
         # One attribute, replaced whole: a thread sees an old pair or a new one, never a mix.
-        self.state: tuple[list[Any] | None, dict[Decimal, list[dict[str, Any]]]] = (None, {})
+        self.state: tuple[int | None, dict[Decimal, orjson.Fragment]] = (None, {})
 
-    def answer(self, db: Database, discount: Decimal) -> list[dict[str, Any]]:
-        compiled = CATALOG.compiled(db)
-        rows = compiled.fetch(db, {})
-        cached_rows, rendered = self.state
-        if rows != cached_rows:
+    def get(self, stamp: int, discount: Decimal) -> orjson.Fragment | None:
+        cached_stamp, rendered = self.state
+        return rendered.get(discount) if stamp == cached_stamp else None
+
+    def put(self, stamp: int, discount: Decimal, entries: list[Any]) -> orjson.Fragment:
+        encoded = orjson.Fragment(orjson.dumps(entries))
+        cached_stamp, rendered = self.state
+        if stamp != cached_stamp or len(rendered) >= 64:  # a few discounts are normal
             rendered = {}
-        found = rendered.get(discount)
-        if found is None:
-            found = [_service_entry(row, discount) for row in compiled.convert(rows)]
-            # A copy with the new entry (bounded: a few discounts are normal, not thousands).
-            rendered = {**(rendered if len(rendered) < 64 else {}), discount: found}
-            self.state = (rows, rendered)
-        return found
+        self.state = (stamp, {**rendered, discount: encoded})
+        return encoded
 
 
 def _service_entry(row: Any, discount: Decimal) -> dict[str, Any]:
@@ -224,10 +254,40 @@ def _service_entry(row: Any, discount: Decimal) -> dict[str, Any]:
     }
 
 
-_catalog = _CatalogCache()
+# Per database: two panels in one process (tests) may hold the same stamp.
+_catalogs: WeakKeyDictionary[Database, _CatalogCache] = WeakKeyDictionary()
 
 
-def services(db: Database, key_hash: str, params: Params, currency: str) -> Json:
-    rows = DISCOUNT.rows(db, key_hash=key_hash)
-    check_caller(rows[0] if rows else None, key_hash)
-    return _catalog.answer(db, rows[0].discount_percent)
+def services_plan(db: Database, key_hash: str, params: Params, currency: str) -> Plan:
+    caller = _checked((yield Query(SERVICES_CALLER, {"key_hash": key_hash})), key_hash)
+    cache = _catalogs.get(db) or _catalogs.setdefault(db, _CatalogCache())
+    stamp, discount = caller.catalog_stamp, caller.discount_percent
+    found = cache.get(stamp, discount)
+    if found is None:
+        # Rows read after the stamp are as new as it or newer: a reader that still sees
+        # this stamp started before the newer catalog committed, so both are right.
+        catalog = yield Query(CATALOG, {})
+        found = cache.put(stamp, discount,
+                          [_service_entry(row, discount) for row in catalog.records()])
+    return found
+
+
+PLANS: dict[str, PlanMaker] = {
+    "status": status_plan,
+    "balance": balance_plan,
+    "services": services_plan,
+}
+
+
+def _action(make: PlanMaker) -> Callable[[Database, str, Params, str], Json]:
+    def action(db: Database, key_hash: str, params: Params, currency: str) -> Json:
+        return run(db, make(db, key_hash, params, currency))
+
+    action.__name__ = action.__qualname__ = make.__name__.removesuffix("_plan")
+    return action
+
+
+# The actions as the API's table of actions calls them (with plain connections).
+status = _action(status_plan)
+balance = _action(balance_plan)
+services = _action(services_plan)

@@ -51,3 +51,21 @@ class Service(Base):
     markup_percent: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CatalogStamp(Base):
+    """One row whose ``stamp`` changes with every change to services or categories.
+
+    Database triggers (migration 0005) set a new random stamp on every INSERT, UPDATE and
+    DELETE of those tables, whoever makes it (the back office, ``provider sync``, plain
+    SQL). The API's ``services`` answer is rendered once per stamp: the stamp is read with
+    the caller's key in the same statement, so a change shows in the very next answer. A
+    random stamp, not a counter: a restored backup brings back its own stamp with its own
+    catalog, never a number a running panel already used for another catalog.
+    """
+
+    __tablename__ = "catalog_stamp"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger)

@@ -147,8 +147,12 @@ class Database:
             return conn
         import psycopg
 
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return psycopg.connect(conninfo, autocommit=True)
+        return psycopg.connect(self.postgres_conninfo(), autocommit=True)
+
+    def postgres_conninfo(self) -> str:
+        """This PostgreSQL database's address as psycopg takes it (no SQLAlchemy driver)."""
+        url = make_url(self.url)
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def dispose(self) -> None:
         while self._raw_idle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,16 @@ def parse_id(value: object) -> int | None:
         if 0 < number <= MAX_ID:
             return number
     return None
+
+
+def parse_ids(raws: Iterable[str]) -> list[int]:
+    """``parse_id`` of many already stripped strings (a 100-id ``status``), 0 for each that
+    is no id (no row has id 0)."""
+    return [
+        int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 and
+        0 < int(raw) <= MAX_ID else 0
+        for raw in raws
+    ]
 
 
 class Money(TypeDecorator[Decimal]):

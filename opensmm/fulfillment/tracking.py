@@ -4,7 +4,9 @@ A pass claims the orders that are due (pushing their ``next_poll_at`` one lease 
 another worker skips them), asks each provider about them 100 ids per call, outside any
 transaction, then records a whole batch in one transaction. Every change of status,
 remains or start count goes through ``apply_update``, the one place that applies statuses
-and refunds: a replayed answer refunds nothing twice.
+and refunds (a replayed answer refunds nothing twice), except plain completions: a running
+order the upstream calls Completed moves no money, and the batch's are written together
+(``opensmm.fulfillment.completions``), leaving the same rows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
@@ -20,6 +23,13 @@ from sqlalchemy.orm import Session
 from opensmm.catalog.models import Service
 from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError
+from opensmm.fulfillment.completions import (
+    LOCKED_COLUMNS,
+    Completion,
+    LockedOrder,
+    plain_completion,
+    write_completions,
+)
 from opensmm.fulfillment.config import (
     CANCEL_REFUSED,
     CANCEL_REQUESTED,
@@ -125,36 +135,59 @@ def claim_due_orders(
             .values(next_poll_at=now + config.lease, lease_owner=owner)
             .execution_options(synchronize_session=False)
         )
+    # Unpacked, not read by name: a thousand rows a pass, and a row's names cost more.
     return [
         TrackedOrder(
             tracked=Tracked(
-                order_id=row.id,
-                upstream_id=int(row.upstream_id),
-                status=row.status,
-                remains=row.remains,
-                start_count=row.start_count,
-                units=row.units,
-                runs=row.runs,
-                subscription=row.type == "Subscriptions",
-                sent_at=row.sent_at or now,
+                order_id=order_id,
+                upstream_id=int(cast(int, upstream_id)),  # sent: the upstream's id is set
+                status=status,
+                remains=remains,
+                start_count=start_count,
+                units=units,
+                runs=runs,
+                subscription=service_type == "Subscriptions",
+                sent_at=sent_at or now,
             ),
-            fulfillment=row.fulfillment,
-            provider_id=row.provider_id,
-            user_id=row.user_id,
-            cancel_requested=row.cancel_state == CANCEL_REQUESTED,
-            alert=row.alert,
+            fulfillment=fulfillment,
+            provider_id=provider_id,
+            user_id=user_id,
+            cancel_requested=cancel_state == CANCEL_REQUESTED,
+            alert=alert,
         )
-        for row in rows
+        for (
+            order_id,
+            upstream_id,
+            status,
+            remains,
+            start_count,
+            units,
+            runs,
+            sent_at,
+            fulfillment,
+            provider_id,
+            user_id,
+            cancel_state,
+            alert,
+            service_type,
+        ) in rows
     ]
 
 
-def _lock_orders(session: Session, order_ids: Sequence[int]) -> None:
+def _lock_orders(session: Session, order_ids: Sequence[int]) -> dict[int, LockedOrder]:
     """Lock the whole batch's orders first, by id, before any account is locked for a
     refund: a customer's cancel (order, then account) then waits for us, never the
-    reverse, and two workers lock accounts in one order (by id): no deadlock."""
-    session.execute(
-        select(Order.id).where(Order.id.in_(list(order_ids))).order_by(Order.id).with_for_update()
+    reverse, and two workers lock accounts in one order (by id): no deadlock.
+
+    Returns the locked rows as they now are (not as claimed): plain completions are
+    judged on them, as ``apply_update`` would judge them."""
+    rows = session.execute(
+        select(*LOCKED_COLUMNS)
+        .where(Order.id.in_(list(order_ids)))
+        .order_by(Order.id)
+        .with_for_update()
     ).all()
+    return {row.id: LockedOrder(*row) for row in rows}  # LOCKED_COLUMNS: its fields, in order
 
 
 def _unchanged(tracked: Tracked, seen: Observation) -> bool:
@@ -191,6 +224,17 @@ def _cannot_apply(tracked: Tracked, update: orders.OrderUpdate) -> str | None:
     if update.status in st.REFUNDS_REMAINS and remains == 0:
         return f"{update.status} needs remains above zero"
     return None
+
+
+def _plain_completion(
+    item: TrackedOrder, seen: Observation, locked: dict[int, LockedOrder]
+) -> Completion | None:
+    """The answer as a plain completion, written with the batch's others; None when it
+    goes through ``apply_update`` (money moves, or it may be refused: ``_apply`` says why)."""
+    change = _update_for(seen)
+    if _cannot_apply(item.tracked, change) is not None:
+        return None
+    return plain_completion(locked.get(item.tracked.order_id), change)
 
 
 def _alert(
@@ -262,9 +306,11 @@ def record_observations(
     now = utcnow()
     quiet: dict[datetime, list[int]] = {}
     # No autoflush: the batch's order updates and events go out together at commit
-    # (rows are locked as they are read; nothing here reads back what it wrote).
+    # (rows are locked as they are read; nothing here reads back what it wrote). Plain
+    # completions are written after the loop, in two statements for the whole batch.
     with db.write() as session, session.no_autoflush:
-        _lock_orders(session, [item.tracked.order_id for item in items])
+        locked = _lock_orders(session, [item.tracked.order_id for item in items])
+        completions: list[Completion] = []
         for item in sorted(items, key=lambda i: (i.user_id, i.tracked.order_id)):
             tally.polled += 1
             answer = seen.get(item.tracked.order_id) or ItemProblem("no answer for this order")
@@ -281,8 +327,12 @@ def record_observations(
                 quiet.setdefault(config.next_poll(now, answer.next_change_at), []).append(
                     item.tracked.order_id
                 )
+            elif (done := _plain_completion(item, answer, locked)) is not None:
+                completions.append(done)
+                tally.updated += 1
             else:
                 _apply(session, item, answer, by, config, now, tally)
+        write_completions(session, completions, by)
         for when, ids in quiet.items():
             session.execute(
                 update(Order)

@@ -21,7 +21,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -41,7 +41,9 @@ from opensmm.fulfillment.protocol import (
     Accepted,
     Fulfillment,
     InDoubt,
+    ItemProblem,
     NotSent,
+    Observation,
     SendOutcome,
     UpstreamFailure,
 )
@@ -49,6 +51,7 @@ from opensmm.fulfillment.protocol import (
 log = logging.getLogger("opensmm.fulfillment")
 
 C = TypeVar("C", outbox.ClaimedOrder, outbox.ClaimedRefill)
+Answers = dict[int, Observation | ItemProblem]  # a status call's, by our order id
 
 
 @dataclass
@@ -262,24 +265,51 @@ class Worker:
                     self.db, [i.tracked.order_id for i in group], now + self.config.backoff(5)
                 )
                 continue
-            failed_until: datetime | None = None
-            for chunk in tracking.chunks(group):
-                ids = [i.tracked.order_id for i in chunk]
-                if failed_until is not None:
-                    tracking.postpone(self.db, ids, failed_until)
-                    continue
-                try:
-                    self._poll_chunk(mode, chunk, tally)
-                except UpstreamFailure as exc:
-                    failed_until = self._failed(provider_id, exc, tally)
-                    tracking.postpone(self.db, ids, failed_until)
+            succeeded = self._poll_group(mode, provider_id, group, tally)
             view = self._providers.get(provider_id) if provider_id is not None else None
-            if failed_until is None and view is not None:
+            if succeeded and view is not None:
                 self._succeeded(view, sent=False)
 
+    def _poll_group(
+        self,
+        mode: Fulfillment,
+        provider_id: int | None,
+        group: Sequence[tracking.TrackedOrder],
+        tally: Tally,
+    ) -> bool:
+        """Check one provider's orders, chunk by chunk; False if a call failed (the rest
+        of the group is then postponed, without calls).
+
+        While a chunk's answers are recorded, the next chunk's status call is already on
+        its way (the upstream and our database work at once). It starts only once this
+        chunk's own call has succeeded: a failing provider still gets one call per pass.
+        """
+        chunks = tracking.chunks(group)
+        failed_until: datetime | None = None
+        asked: Future[Answers] | None = None  # this chunk's status call, started ahead
+        for index, chunk in enumerate(chunks):
+            if failed_until is not None:
+                tracking.postpone(self.db, [i.tracked.order_id for i in chunk], failed_until)
+                continue
+            following = chunks[index + 1] if index + 1 < len(chunks) else None
+            try:
+                asked = self._poll_chunk(mode, chunk, asked, following, tally)
+            except UpstreamFailure as exc:
+                asked = None
+                failed_until = self._failed(provider_id, exc, tally)
+                tracking.postpone(self.db, [i.tracked.order_id for i in chunk], failed_until)
+        return failed_until is None
+
     def _poll_chunk(
-        self, mode: Fulfillment, chunk: Sequence[tracking.TrackedOrder], tally: Tally
-    ) -> None:
+        self,
+        mode: Fulfillment,
+        chunk: Sequence[tracking.TrackedOrder],
+        asked: Future[Answers] | None,
+        following: Sequence[tracking.TrackedOrder] | None,
+        tally: Tally,
+    ) -> Future[Answers] | None:
+        """Forward the chunk's cancels, ask its statuses (``asked``: already asked) and
+        record the answers. Returns the status call of ``following``, if started ahead."""
         settled: set[int] = set()
         cancels = [item for item in chunk if item.cancel_requested]
         if cancels:
@@ -287,9 +317,24 @@ class Worker:
             settled = tracking.record_cancels(self.db, self.config, mode.name, cancels, answers,
                                               tally)
         to_poll = [item for item in chunk if item.tracked.order_id not in settled]
-        if to_poll:
+        seen: Answers = {}
+        if asked is not None:
+            seen = asked.result()
+        elif to_poll:
             seen = mode.poll([item.tracked for item in to_poll])
+        ahead = self._ask_ahead(mode, following)
+        if to_poll:
             tracking.record_observations(self.db, self.config, mode.name, to_poll, seen, tally)
+        return ahead
+
+    def _ask_ahead(
+        self, mode: Fulfillment, chunk: Sequence[tracking.TrackedOrder] | None
+    ) -> Future[Answers] | None:
+        """Start ``chunk``'s status call on the pool, for a remote mode (a local one has no
+        wait to hide). Not for a chunk with cancels to forward: they go first, in turn."""
+        if chunk is None or not mode.remote or any(item.cancel_requested for item in chunk):
+            return None
+        return self._pool.submit(mode.poll, [item.tracked for item in chunk])
 
     def _poll_refills(self, now: datetime, tally: Tally) -> None:
         items = tracking.claim_due_refills(

@@ -6,9 +6,10 @@ Every function runs inside the caller's unit of work and never commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
@@ -16,13 +17,14 @@ from opensmm.catalog.models import Service
 from opensmm.catalog.service import MANUAL, ServiceNotFound
 from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
+from opensmm.db.statements import Statement
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import CHARGE, REFUND
 from opensmm.money import MAX_AMOUNT, QUANTUM, charge_for, refund_share
 from opensmm.orders import statuses as st
-from opensmm.orders.fields import validate_order
+from opensmm.orders.fields import OrderRequest, validate_order
 from opensmm.orders.models import Order, OrderEvent
 
 
@@ -34,7 +36,23 @@ class ActiveOrderWithLink(DomainError):
     message = "You have active order with this link. Please wait until order being completed."
 
 
-def customer_rate(service: Service, user: User) -> Decimal:
+@dataclass(frozen=True)
+class Customer:
+    """Who places an order: all that placing it needs to know of the account."""
+
+    id: int
+    discount_percent: Decimal
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What placing an order answers (the order's row is in the unit, not in the ORM)."""
+
+    id: int
+    charge: Decimal
+
+
+def customer_rate(service: Service, user: User | Customer) -> Decimal:
     """The service's rate after the customer's discount, rounded half-up to 0.00001."""
     return discounted_rate(service.rate, user.discount_percent)
 
@@ -47,7 +65,7 @@ def discounted_rate(rate: Decimal, discount_percent: Decimal) -> Decimal:
     return (rate * factor).quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def price(service: Service, user: User, units: int) -> Decimal:
+def price(service: Service, user: User | Customer, units: int) -> Decimal:
     rate = customer_rate(service, user)
     if service_type(service.type).units is Units.FLAT:
         return rate
@@ -63,37 +81,114 @@ def is_subscription(order_or_service: Order | Service) -> bool:
     return type_name == "Subscriptions"
 
 
+# Placing an order runs these statements, compiled once per dialect (opensmm.db.statements),
+# in the caller's unit of work: through the ORM, building and flushing them cost several
+# times the database's own work on the API's busiest write.
+_SERVICE = Statement(
+    lambda: select(*Service.__table__.c).where(Service.id == bindparam("service_id"))
+)
+_ACTIVE_STATUSES = st.RUNNING + st.SUBSCRIPTION_RUNNING
+_ACTIVE_NAMES = {f"status{n}": status for n, status in enumerate(_ACTIVE_STATUSES)}
+_ACTIVE_WITH_LINK = Statement(
+    lambda: select(
+        exists().where(
+            Order.service_id == bindparam("service_id"),
+            Order.link == bindparam("link"),
+            Order.status.in_([bindparam(name) for name in _ACTIVE_NAMES]),
+        ).label("found")
+    )
+)
+# Every column the model gives a default is named here: the statement refuses to leave one
+# to SQLAlchemy's execution (nothing would fill it in).
+_NEW_ORDER_COLUMNS = (
+    "user_id", "service_id", "link", "quantity", "units", "charge", "refunded", "status",
+    "remains", "runs", "interval", "fields", "fulfillment", "provider_id", "send_state",
+    "attempts", "created_at", "updated_at",
+)
+_INSERT_ORDER = Statement(
+    lambda: insert(Order)
+    .values({name: bindparam(name) for name in _NEW_ORDER_COLUMNS})
+    .returning(Order.id)
+)
+_INSERT_EVENT = Statement(
+    lambda: insert(OrderEvent).values(
+        order_id=bindparam("order_id"),
+        actor=bindparam("actor"),
+        message=bindparam("message"),
+        created_at=bindparam("created_at"),
+    )
+)
+
+
 def orderable_service(session: Session, raw_id: object) -> Service:
-    """The enabled service an order names, or ``ServiceNotFound``."""
+    """The enabled service an order names, or ``ServiceNotFound``.
+
+    A copy of its row, not attached to the session: for reading, not for changing.
+    """
     # ASCII digits of a size the id column holds: "²" or a 30-digit number is no id.
     service_id = parse_id(raw_id)
-    service = session.get(Service, service_id) if service_id is not None else None
-    if service is None or not service.enabled:
+    rows = _SERVICE.run(session, service_id=service_id) if service_id is not None else []
+    if not rows or not rows[0].enabled:
         raise ServiceNotFound()
-    return service
+    return Service(**rows[0]._asdict())
 
 
-def place_order(session: Session, user: User, params: dict[str, object]) -> Order:
-    """Validate, price and charge an order; the charge and the order commit together."""
+def place(session: Session, customer: User | Customer, params: dict[str, object]) -> PlacedOrder:
+    """Validate, price and charge an order; the charge and the order commit together.
+
+    Every front door places orders here (the API directly, the pages and the CLI through
+    ``place_order``).
+    """
     service = orderable_service(session, params.get("service"))
     request = validate_order(service, params)
     if service.one_active_per_link and request.link:
-        running = session.scalar(
-            select(Order.id).where(
-                Order.service_id == service.id,
-                Order.link == request.link,
-                Order.status.in_(st.RUNNING + st.SUBSCRIPTION_RUNNING),
-            )
-        )
-        if running is not None:
-            raise ActiveOrderWithLink()
-    charge = price(service, user, request.units)
+        _refuse_a_second_active_order(session, service, request.link)
+    charge = price(service, customer, request.units)
     if charge >= MAX_AMOUNT:  # more than any balance holds, and more than its column holds
         raise ledger.NotEnoughFunds()
-    fields = dict(request.fields)
-    fields["type"] = service.type
-    order = Order(
-        user_id=user.id,
+    now = utcnow()
+    order_id = _insert_order(session, customer, service, request, charge, now)
+    # The event before the charge: it needs nothing from it (a refused charge rolls back
+    # the whole unit), and on PostgreSQL the account's row, which every order of the
+    # account waits for, stays locked only from the charge to the commit.
+    _INSERT_EVENT.run_count(
+        session,
+        order_id=order_id,
+        actor="customer",
+        message=f"Placed for {charge} ({request.units} units)",
+        created_at=now,
+    )
+    ledger.post(
+        session,
+        user_id=customer.id,
+        amount=-charge,
+        kind=CHARGE,
+        key=f"order:{order_id}:charge",
+        memo=f"Order {order_id}: {service.name}",
+        order_id=order_id,
+    )
+    return PlacedOrder(order_id, charge)
+
+
+def _refuse_a_second_active_order(session: Session, service: Service, link: str) -> None:
+    [running] = _ACTIVE_WITH_LINK.run(
+        session, service_id=service.id, link=link, **_ACTIVE_NAMES
+    )
+    if running.found:
+        raise ActiveOrderWithLink()
+
+
+def _insert_order(
+    session: Session,
+    customer: User | Customer,
+    service: Service,
+    request: OrderRequest,
+    charge: Decimal,
+    now: datetime,
+) -> int:
+    [order] = _INSERT_ORDER.run(
+        session,
+        user_id=customer.id,
         service_id=service.id,
         link=request.link,
         quantity=request.quantity,
@@ -104,24 +199,23 @@ def place_order(session: Session, user: User, params: dict[str, object]) -> Orde
         remains=request.units,
         runs=request.runs,
         interval=request.interval,
-        fields=fields,
+        fields={**request.fields, "type": service.type},
         # The service's mode now decides how this order is fulfilled, whatever it becomes.
         fulfillment=service.fulfillment,
         provider_id=service.provider_id,
         send_state=None if service.fulfillment == MANUAL else "new",
+        attempts=0,
+        created_at=now,
+        updated_at=now,
     )
-    session.add(order)
-    session.flush()
-    ledger.post(
-        session,
-        user_id=user.id,
-        amount=-charge,
-        kind=CHARGE,
-        key=f"order:{order.id}:charge",
-        memo=f"Order {order.id}: {service.name}",
-        order_id=order.id,
-    )
-    record(session, order, "customer", f"Placed for {charge} ({request.units} units)")
+    return int(order.id)
+
+
+def place_order(session: Session, user: User, params: dict[str, object]) -> Order:
+    """``place``, for front doors that go on with the order through the ORM."""
+    placed = place(session, user, params)
+    order = session.get(Order, placed.id)
+    assert order is not None  # inserted just now, in this transaction
     return order
 
 

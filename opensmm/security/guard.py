@@ -29,40 +29,43 @@ class Guard:
 
     def __init__(self, settings: Settings, store: RateStore | None = None) -> None:
         self.store = store or make_store(settings.redis_url)
-        # In memory, the check is plain code: no coroutine to create and await per request.
         self._memory = self.store if isinstance(self.store, MemoryStore) else None
         self.per_key = settings.rate_limit_per_key
         self.per_ip = settings.rate_limit_per_ip
         self.bad_keys_per_ip = settings.rate_limit_bad_keys_per_ip
-        self._messages = [
-            _per_minute(self.per_ip, "from this address"),
-            _per_minute(self.bad_keys_per_ip, "with an invalid API key from this address"),
-            _per_minute(self.per_key, "for this key"),
-        ]
+        # The message of a refusal, by the kind of bucket that refused (its name's prefix).
+        self._messages = {
+            "ip": _per_minute(self.per_ip, "from this address"),
+            "badkey": _per_minute(
+                self.bad_keys_per_ip, "with an invalid API key from this address"
+            ),
+            "key": _per_minute(self.per_key, "for this key"),
+        }
+
+    def _limits(self, ip: str, key_hash: str | None) -> list[Limit]:
+        limits: list[Limit] = []
+        if self.per_ip > 0:
+            limits.append(Limit("ip:" + ip, self.per_ip))
+        if self.bad_keys_per_ip > 0:
+            limits.append(Limit("badkey:" + ip, self.bad_keys_per_ip, spend=False))
+        if self.per_key > 0 and key_hash is not None:
+            # The hash of what was sent, not a database id: no lookup before the limit.
+            limits.append(Limit("key:" + key_hash[:32], self.per_key))
+        return limits
 
     async def admit(self, ip: str, key_hash: str | None) -> None:
         """Raise ``RateLimited`` when the address or the key is over its limit (``key_hash``
         None: what was sent cannot be a key; only the address's limits apply)."""
-        limits: list[Limit] = []
-        messages: list[str] = []
-        if self.per_ip > 0:
-            limits.append(Limit("ip:" + ip, self.per_ip))
-            messages.append(self._messages[0])
-        if self.bad_keys_per_ip > 0:
-            limits.append(Limit("badkey:" + ip, self.bad_keys_per_ip, spend=False))
-            messages.append(self._messages[1])
-        if self.per_key > 0 and key_hash is not None:
-            # The hash of what was sent, not a database id: no lookup before the limit.
-            limits.append(Limit("key:" + key_hash[:32], self.per_key))
-            messages.append(self._messages[2])
+        limits = self._limits(ip, key_hash)
         if not limits:
             return
-        if self._memory is not None:
+        if self._memory is not None:  # plain code: no coroutine to create and await
             refusal = self._memory.take_now(limits)
         else:
             refusal = await self.store.take(limits)
         if refusal is not None:
-            raise RateLimited(messages[refusal.index], refusal.retry_after)
+            kind = limits[refusal.index].bucket.partition(":")[0]
+            raise RateLimited(self._messages[kind], refusal.retry_after)
 
     async def count_invalid_key(self, ip: str) -> None:
         """An answer of "Invalid API key" (or a key used outside its allow-list) spends one

@@ -1,11 +1,11 @@
 """The API's fast reads (opensmm.api.reads) answer exactly what the ORM answers.
 
 ``status``, ``balance`` and ``services`` were rewritten for speed (one statement each, no
-ORM, a rendered catalog reused while the catalog rows are unchanged; docs/performance.md).
-Here each answer is compared with the ORM's reading of the same rows, and the catalog's
-reuse is shown to end with any change: a rename, a move, a disabled service, a new rate,
-a customer's discount. Keys and accounts are never cached: a revoked key and a suspended
-account are refused by the very next request.
+ORM, the catalog encoded once per catalog stamp; docs/performance.md). Here each answer is
+compared with the ORM's reading of the same rows, and the catalog's reuse is shown to end
+with any change: a rename, a move, a disabled service, a new rate, a customer's discount, and
+changes made with plain SQL behind the application's back. Keys and accounts are never
+cached: a revoked key and a suspended account are refused by the very next request.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import User
@@ -28,6 +29,11 @@ from opensmm.orders import service as orders
 from opensmm.orders.models import Order
 
 CURRENCY = "USD"
+
+
+def services_answer(db: Database, key_hash: str) -> Any:
+    """The ``services`` answer as a client decodes it (it is kept encoded)."""
+    return orjson.loads(orjson.dumps(reads.services(db, key_hash, {}, CURRENCY)))
 
 
 def orm_status(db: Database, user_id: int, order_id: int) -> dict[str, str] | None:
@@ -129,7 +135,7 @@ def test_services_follow_every_catalog_and_discount_change(
     services = shop["services"]
 
     def check() -> None:
-        assert reads.services(db, key_hash, {}, CURRENCY) == orm_services(db, alice_id)
+        assert services_answer(db, key_hash) == orm_services(db, alice_id)
 
     check()
     check()  # the rendering reused
@@ -152,9 +158,41 @@ def test_services_follow_every_catalog_and_discount_change(
         accounts.set_discount(session, user, Decimal("12.5"))
     check()
     bob_id, bob_key = shop["people"]["bob"]
-    assert reads.services(db, key_hash_of(bob_key), {}, CURRENCY) == orm_services(db, bob_id)
-    assert [s["rate"] for s in reads.services(db, key_hash, {}, CURRENCY)] != [
-        s["rate"] for s in reads.services(db, key_hash_of(bob_key), {}, CURRENCY)]
+    assert services_answer(db, key_hash_of(bob_key)) == orm_services(db, bob_id)
+    assert [s["rate"] for s in services_answer(db, key_hash)] != [
+        s["rate"] for s in services_answer(db, key_hash_of(bob_key))]
+
+
+def test_services_follow_catalog_changes_made_with_plain_sql(
+    db: Database, shop: dict[str, Any]
+) -> None:
+    """The stamp is kept by database triggers: a change that no opensmm code made (an
+    operator's SQL, another tool) shows in the next answer too."""
+    alice_id, alice_key = shop["people"]["alice"]
+    key_hash = key_hash_of(alice_key)
+    first = shop["services"][0]
+    changes = [
+        f"UPDATE services SET rate = rate + 100000 WHERE id = {first}",
+        "UPDATE categories SET name = name || ' (new)'",
+        f"UPDATE services SET description = 'changed' WHERE id = {first}",
+        "INSERT INTO services (category_id, name, type, rate, min_quantity, max_quantity,"
+        " refill, refill_days, cancel, dripfeed, one_active_per_link, description, enabled,"
+        " position, fulfillment, created_at, updated_at) SELECT category_id, 'Added', type,"
+        " rate, min_quantity, max_quantity, refill, refill_days, cancel, dripfeed,"
+        " one_active_per_link, description, enabled, position, fulfillment, created_at,"
+        f" updated_at FROM services WHERE id = {first}",
+        "DELETE FROM services WHERE name = 'Added'",
+    ]
+    seen = [services_answer(db, key_hash)]
+    for change in changes:
+        services_answer(db, key_hash)  # the rendering is cached before each change
+        with db.write() as session:
+            session.execute(text(change))
+        answer = services_answer(db, key_hash)
+        assert answer == orm_services(db, alice_id), change
+        assert answer != seen[-1], change
+        seen.append(answer)
+    assert seen[-1] != seen[0] and len(seen[-1]) == len(seen[0])
 
 
 def test_a_revoked_key_and_a_suspended_account_are_refused_at_once(

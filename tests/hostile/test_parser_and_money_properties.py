@@ -31,13 +31,16 @@ from opensmm.api.params import (
     parse_query,
     text,
 )
+from opensmm.db.types import parse_id, parse_ids
 from opensmm.errors import DomainError
 from opensmm.money import (
     MAX_AMOUNT,
     QUANTUM,
     MoneyError,
     charge_for,
+    format_minor,
     format_money,
+    from_minor,
     parse_money,
     refund_share,
 )
@@ -271,6 +274,25 @@ def test_format_and_parse_round_trip(amount: Decimal) -> None:
     assert parse_money(shown) == amount
     assert parse_money(str(amount)) == amount
     assert format_money(parse_money(shown)) == shown
+
+
+@EXAMPLES
+@given(st.lists(st.one_of(st.from_regex(r"\A[0-9]{1,12}\Z"), form_text), max_size=20))
+@example(["0", "00", "2147483647", "2147483648", "0000000001", "²", "١٠", "+1", "-1", ""])
+def test_many_ids_are_read_as_each_one_alone(raws: list[str]) -> None:
+    stripped = [raw.strip() for raw in raws]  # as id_list gives them
+    assert parse_ids(stripped) == [parse_id(raw) or 0 for raw in stripped]
+
+
+@EXAMPLES
+@given(st.integers(min_value=-(10**17) + 1, max_value=10**17 - 1))
+@example(0)
+@example(-1)
+@example(-100_000)
+@example(1_000_000)
+def test_formatting_whole_units_agrees_with_formatting_decimals(minor: int) -> None:
+    # The hot reads format the database's integers directly; they must show the same text.
+    assert format_minor(minor) == format_money(from_minor(minor))
 
 
 @EXAMPLES
