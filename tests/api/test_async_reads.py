@@ -34,7 +34,7 @@ def _backends(db: Database) -> int:
     with psycopg.connect(db.postgres_conninfo(), autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -79,6 +79,7 @@ def test_connections_dropped_by_the_server_cost_no_request_an_error(pg: Database
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend'"
             )
         answers = await asyncio.gather(*[reader.rows("SELECT 2", {}) for _ in range(4)])
         await reader.close()
