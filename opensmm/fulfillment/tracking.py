@@ -15,9 +15,9 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
@@ -90,6 +90,39 @@ def _not_blocked(blocked: Collection[int]) -> list[ColumnElement[bool]]:
 # --- orders --------------------------------------------------------------------------
 
 
+def _lease_due(
+    db: Database,
+    model: type[Order] | type[Refill],
+    query: Select[*tuple[Any, ...]],
+    conditions: list[ColumnElement[bool]],
+    config: WorkerConfig,
+    owner: str,
+    now: datetime,
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Up to a batch of ``query``'s rows whose ``model`` row is due (``conditions``), locked
+    and leased to ``owner``: their next look is pushed one lease ahead, so that another
+    worker skips them. Rows another worker holds locked right now are skipped."""
+    with db.read() as session:  # most passes find nothing: a read says so without a lock
+        probe = query.with_only_columns(model.id).where(*conditions).limit(1)
+        if session.scalar(probe) is None:
+            return []
+    with db.write() as session:
+        rows = session.execute(
+            query.where(*conditions)
+            .order_by(model.next_poll_at)
+            .limit(config.batch)
+            .with_for_update(skip_locked=True, of=model)
+        ).all()
+        if rows:
+            session.execute(
+                update(model)
+                .where(model.id.in_([row.id for row in rows]))
+                .values(next_poll_at=now + config.lease, lease_owner=owner)
+                .execution_options(synchronize_session=False)
+            )
+    return rows
+
+
 def claim_due_orders(
     db: Database, owner: str, config: WorkerConfig, blocked: Collection[int]
 ) -> list[TrackedOrder]:
@@ -100,77 +133,42 @@ def claim_due_orders(
         Order.status.in_(RUNNING),
         *_not_blocked(blocked),
     ]
-    with db.read() as session:
-        if session.scalar(select(Order.id).where(*conditions).limit(1)) is None:
-            return []
-    with db.write() as session:
-        rows = session.execute(
-            select(
-                Order.id,
-                Order.upstream_id,
-                Order.status,
-                Order.remains,
-                Order.start_count,
-                Order.units,
-                Order.runs,
-                Order.sent_at,
-                Order.fulfillment,
-                Order.provider_id,
-                Order.user_id,
-                Order.cancel_state,
-                Order.alert,
-                Service.type,
-            )
-            .join(Service, Service.id == Order.service_id)
-            .where(*conditions)
-            .order_by(Order.next_poll_at)
-            .limit(config.batch)
-            .with_for_update(skip_locked=True, of=Order)
-        ).all()
-        if not rows:
-            return []
-        session.execute(
-            update(Order)
-            .where(Order.id.in_([row.id for row in rows]))
-            .values(next_poll_at=now + config.lease, lease_owner=owner)
-            .execution_options(synchronize_session=False)
-        )
-    # Unpacked, not read by name: a thousand rows a pass, and a row's names cost more.
+    query = select(
+        Order.id,
+        Order.upstream_id,
+        Order.status,
+        Order.remains,
+        Order.start_count,
+        Order.units,
+        Order.runs,
+        Order.sent_at,
+        Order.fulfillment,
+        Order.provider_id,
+        Order.user_id,
+        Order.cancel_state,
+        Order.alert,
+        Service.type,
+    ).join(Service, Service.id == Order.service_id)
     return [
         TrackedOrder(
             tracked=Tracked(
-                order_id=order_id,
-                upstream_id=int(cast(int, upstream_id)),  # sent: the upstream's id is set
-                status=status,
-                remains=remains,
-                start_count=start_count,
-                units=units,
-                runs=runs,
-                subscription=service_type == "Subscriptions",
-                sent_at=sent_at or now,
+                order_id=row.id,
+                upstream_id=int(row.upstream_id),  # sent: the upstream's id is set
+                status=row.status,
+                remains=row.remains,
+                start_count=row.start_count,
+                units=row.units,
+                runs=row.runs,
+                subscription=row.type == "Subscriptions",
+                sent_at=row.sent_at or now,
             ),
-            fulfillment=fulfillment,
-            provider_id=provider_id,
-            user_id=user_id,
-            cancel_requested=cancel_state == CANCEL_REQUESTED,
-            alert=alert,
+            fulfillment=row.fulfillment,
+            provider_id=row.provider_id,
+            user_id=row.user_id,
+            cancel_requested=row.cancel_state == CANCEL_REQUESTED,
+            alert=row.alert,
         )
-        for (
-            order_id,
-            upstream_id,
-            status,
-            remains,
-            start_count,
-            units,
-            runs,
-            sent_at,
-            fulfillment,
-            provider_id,
-            user_id,
-            cancel_state,
-            alert,
-            service_type,
-        ) in rows
+        for row in _lease_due(db, Order, query, conditions, config, owner, now)
     ]
 
 
@@ -406,37 +404,16 @@ def claim_due_refills(
         Refill.status.in_(refills.OPEN),
         *_not_blocked(blocked),
     ]
-    with db.read() as session:
-        probe = (
-            select(Refill.id).join(Order, Order.id == Refill.order_id).where(*conditions).limit(1)
-        )
-        if session.scalar(probe) is None:
-            return []
-    with db.write() as session:
-        rows = session.execute(
-            select(
-                Refill.id,
-                Refill.upstream_id,
-                Refill.status,
-                Refill.sent_at,
-                Refill.alert,
-                Order.fulfillment,
-                Order.provider_id,
-            )
-            .join(Order, Order.id == Refill.order_id)
-            .where(*conditions)
-            .order_by(Refill.next_poll_at)
-            .limit(config.batch)
-            .with_for_update(skip_locked=True, of=Refill)
-        ).all()
-        if not rows:
-            return []
-        session.execute(
-            update(Refill)
-            .where(Refill.id.in_([row.id for row in rows]))
-            .values(next_poll_at=now + config.lease, lease_owner=owner)
-            .execution_options(synchronize_session=False)
-        )
+    query = select(
+        Refill.id,
+        Refill.upstream_id,
+        Refill.status,
+        Refill.sent_at,
+        Refill.alert,
+        Order.fulfillment,
+        Order.provider_id,
+    ).join(Order, Order.id == Refill.order_id)
+    rows = _lease_due(db, Refill, query, conditions, config, owner, now)
     return [
         TrackedRefillClaim(
             tracked=TrackedRefill(
