@@ -7,9 +7,9 @@ allow-list against the request's address (both carried by ``current_request``)."
 from __future__ import annotations
 
 import hmac
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.keys import hash_key, looks_like_key
@@ -21,6 +21,8 @@ from opensmm.errors import DomainError, IncorrectRequest
 from opensmm.observability.requests import current_request
 from opensmm.orders.service import Customer
 from opensmm.security.network import ip_allowed
+
+AnySelect = Select[*tuple[Any, ...]]
 
 
 class InvalidKey(DomainError):
@@ -78,22 +80,33 @@ def refuse_bad_key(db: Database, key_hash: str) -> None:
         check_caller(session.execute(caller_query(key_hash)).first(), key_hash)
 
 
+def required_ids(value: str | list[str] | None) -> list[str]:
+    """The ids sent; none is ``IncorrectRequest``, too many ``TooManyIds``."""
+    ids = id_list(value)
+    if not ids:
+        raise IncorrectRequest()
+    return ids
+
+
 def id_list_or_refuse(db: Database, key_hash: str, value: str | list[str] | None) -> list[str]:
     """The ids sent; an empty or too long list is refused, but a bad key is named first
     (spec §6), as for every other request."""
     try:
-        ids = id_list(value)
-        if not ids:
-            raise IncorrectRequest()
+        return required_ids(value)
     except DomainError:
         refuse_bad_key(db, key_hash)
         raise
-    return ids
 
 
-def _customer_query():  # type: ignore[no-untyped-def]
-    # caller_query builds a comparison with whatever it is given: here a named parameter.
-    return caller_query(cast(str, bindparam("key_hash"))).add_columns(User.discount_percent)
+def caller_by_key_hash() -> AnySelect:
+    """``caller_query`` with the key's hash as a named parameter, ``key_hash``: the start of
+    the statements compiled once (opensmm.db.statements)."""
+    # caller_query builds a comparison with whatever it is given: here a parameter.
+    return cast(AnySelect, caller_query(cast(str, bindparam("key_hash"))))
+
+
+def _customer_query() -> AnySelect:
+    return caller_by_key_hash().add_columns(User.discount_percent)
 
 
 # Compiled once per dialect (opensmm.db.statements): the caller of every ``add``.

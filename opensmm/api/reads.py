@@ -21,33 +21,30 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import BigInteger, Select, and_, bindparam, select, type_coerce
+from sqlalchemy import BigInteger, and_, bindparam, select, type_coerce
 
 from opensmm.accounts.models import User
-from opensmm.api.auth import caller_query, check_caller
-from opensmm.api.params import MAX_IDS, Params, as_int_id, id_list, text
+from opensmm.api.auth import caller_by_key_hash, check_caller, required_ids
+from opensmm.api.params import MAX_IDS, Params, as_int_id, text
 from opensmm.catalog.models import CatalogStamp, Category, Service
 from opensmm.catalog.service import catalog_query
 from opensmm.db import Database
 from opensmm.db.async_reads import AsyncReader
 from opensmm.db.statements import Compiled, Statement
 from opensmm.db.types import parse_ids
-from opensmm.errors import DomainError, IncorrectRequest
+from opensmm.errors import DomainError
 from opensmm.money import format_minor, format_money
 from opensmm.orders.models import Order
 from opensmm.orders.service import OrderNotFound, discounted_rate
 
 Json = Any
-AnySelect = Select[*tuple[Any, ...]]
 
 
-def _caller() -> AnySelect:
-    # caller_query builds a comparison with whatever it is given: here a named parameter.
-    return cast(AnySelect, caller_query(cast(str, bindparam("key_hash"))))
+_caller = caller_by_key_hash  # every hot read starts from the caller's key
 
 
 def _units(column: Any) -> Any:
@@ -181,9 +178,7 @@ def status_plan(db: Database, key_hash: str, params: Params, currency: str) -> P
         return order_status(row, currency) if row.order_id is not None else _error(
             OrderNotFound())
     try:
-        raw_ids = id_list(params.get("orders"))
-        if not raw_ids:
-            raise IncorrectRequest()
+        raw_ids = required_ids(params.get("orders"))
     except DomainError:
         yield from _refuse_bad_key(key_hash)
         raise

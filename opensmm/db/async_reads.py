@@ -29,7 +29,7 @@ class AsyncReader:
         self.size = max(1, size)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: list[Any] = []
-        self._slots = asyncio.Semaphore(self.size)  # one per connection open or opening
+        self._slots: asyncio.Semaphore | None = None  # one per connection open or opening
 
     async def rows(self, sql: str, params: Any) -> Rows:
         slots = self._slots_of_this_loop()
@@ -68,7 +68,7 @@ class AsyncReader:
 
     def _slots_of_this_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self._slots is None or self._loop is not loop:
             # Another loop's connections cannot be used (or closed) here: leave them.
             self._loop, self._idle = loop, []
             self._slots = asyncio.Semaphore(self.size)

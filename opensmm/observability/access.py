@@ -5,7 +5,9 @@ about a third of a ``status`` answer's CPU time (docs/performance.md). Here the 
 formatted directly, in the shape the process's formatter gives every other line (JSON or
 text), kept in memory and written with the lines of the same moment in one ``write``: at the
 latest ``FLUSH_SECONDS`` after it was made, at once when ``MAX_LINES`` are waiting, and when
-the process exits. A process killed with SIGKILL loses at most the last half second of lines.
+the server stops (``ApiEndpoint.close``, at the lifespan's shutdown; ``atexit`` as well, for a
+process that ends otherwise). A process killed with SIGKILL loses at most the last half second
+of lines.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class AccessLog:
         self._format = text_line if settings.log_format == "text" else json_line
         self._stream = stream
         self._lines: list[str] = []
-        self._lock = threading.Lock()  # lines may come from threads too (tests, the CLI)
+        # Lines come from the event loop; flush also runs at exit, from another thread maybe.
+        self._lock = threading.Lock()
         self._flush_pending = False
         if self.enabled:
             atexit.register(self.flush)

@@ -46,16 +46,14 @@ def _timestamp(created: float) -> str:
     return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
+def _json_head(created: float, level: str, logger: str, msg: str) -> dict[str, Any]:
+    """The fields every JSON line starts with."""
+    return {"ts": _timestamp(created), "level": level.lower(), "logger": logger, "msg": msg}
+
+
 def json_line(created: float, level: str, logger: str, msg: str, fields: dict[str, Any]) -> str:
     """A line of the JSON format from known-safe fields (not scrubbed)."""
-    data: dict[str, Any] = {
-        "ts": _timestamp(created),
-        "level": level.lower(),
-        "logger": logger,
-        "msg": msg,
-    }
-    data.update(fields)
-    return orjson.dumps(data, default=str).decode()
+    return orjson.dumps({**_json_head(created, level, logger, msg), **fields}, default=str).decode()
 
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -72,12 +70,7 @@ def text_line(created: float, level: str, logger: str, msg: str, fields: dict[st
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "ts": _timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        data = _json_head(record.created, record.levelname, record.name, record.getMessage())
         for name, value in record.__dict__.items():
             if name not in _STANDARD and not name.startswith("_"):
                 data[name] = value

@@ -74,21 +74,18 @@ class MemoryStore:
     def take_now(self, limits: Sequence[Limit]) -> Refusal | None:
         now = self._clock()
         with self._lock:
-            tats = self._tat
-            for index, (bucket, per_minute, spend) in enumerate(limits):
-                tat = tats.get(bucket, now)
-                tat = max(tat, now)
-                new_tat = tat + PERIOD_SECONDS / per_minute
+            for index, limit in enumerate(limits):
+                tat = max(self._tat.get(limit.bucket, now), now)
+                new_tat = tat + limit.interval
                 allow_at = new_tat - PERIOD_SECONDS
                 if allow_at > now:
                     return Refusal(index, allow_at - now)
-                if spend:
-                    if bucket not in tats:
+                if limit.spend:
+                    if limit.bucket not in self._tat:
                         self._inserts += 1
                         if self._inserts >= self.SWEEP_EVERY:
                             self._sweep(now)
-                            tats = self._tat
-                    tats[bucket] = new_tat
+                    self._tat[limit.bucket] = new_tat
         return None
 
     def _sweep(self, now: float) -> None:
