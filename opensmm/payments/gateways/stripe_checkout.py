@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import httpx
 import stripe
 
 from opensmm.payments.gateways.base import (
@@ -76,7 +77,7 @@ class StripeCheckout:
             self._secret_key,
             base_addresses={"api": self.api_base},
             max_network_retries=0,
-            http_client=stripe.HTTPXClient(timeout=self.timeout, allow_sync_methods=True),
+            http_client=_HttpxClient(self.timeout),
         )
 
     def __repr__(self) -> str:
@@ -248,6 +249,43 @@ class StripeCheckout:
         except stripe.StripeError as exc:
             status = getattr(exc, "http_status", None)
             raise GatewayError(f"Stripe failed (HTTP status {status})") from None
+
+
+class _HttpxClient(stripe.HTTPClient):
+    """The library's transport, on one synchronous httpx client with our timeout.
+
+    (The library's own ``HTTPXClient`` also opens an async client and hands httpx the form
+    body in a deprecated way.) A transport failure is the library's ``APIConnectionError``.
+    """
+
+    name = "httpx"
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        try:
+            response = self._client.request(
+                method, url, headers=dict(headers or {}), content=post_data
+            )
+        except httpx.HTTPError:
+            # The library's own error, so that it handles it as its transports' failures.
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                "Stripe could not be reached", should_retry=True
+            ) from None
+        return response.content, response.status_code, response.headers
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def _plain(obj: Any) -> dict[str, Any]:

@@ -1,0 +1,23 @@
+"""Fake gateways on 127.0.0.1, one per test session, and gateways pointed at them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.payments.fakes.stripe import FakeStripe
+
+
+@pytest.fixture(scope="session")
+def fake_stripe() -> Iterator[FakeStripe]:
+    fake = FakeStripe().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def stripe_fake(fake_stripe: FakeStripe) -> Iterator[FakeStripe]:
+    """The session's fake Stripe, with its faults cleared after each test."""
+    yield fake_stripe
+    fake_stripe.fault = None
