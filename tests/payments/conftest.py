@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.payments.fakes.paypal import FakePayPal
 from tests.payments.fakes.stripe import FakeStripe
 
 
@@ -21,3 +22,16 @@ def stripe_fake(fake_stripe: FakeStripe) -> Iterator[FakeStripe]:
     """The session's fake Stripe, with its faults cleared after each test."""
     yield fake_stripe
     fake_stripe.fault = None
+
+
+@pytest.fixture(scope="session")
+def fake_paypal() -> Iterator[FakePayPal]:
+    fake = FakePayPal().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def paypal_fake(fake_paypal: FakePayPal) -> Iterator[FakePayPal]:
+    yield fake_paypal
+    fake_paypal.fault = None

@@ -283,9 +283,7 @@ class NowPayments:
     def _event(self, data: dict[str, Any]) -> VerifiedEvent:
         payment = _read_payment(data)
         if payment.status not in _RANK:
-            raise VerificationError(
-                f"NOWPayments status {payment.status[:40]!r} is not known"
-            )
+            raise VerificationError(f"NOWPayments status {payment.status[:40]!r} is not known")
         return VerifiedEvent(
             gateway=self.name,
             # Redeliveries of one notification are the same payment, status and amount.

@@ -267,7 +267,7 @@ class PayPalCheckout:
         try:
             text = body.decode("utf-8")
             event = json.loads(text)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise VerificationError("the callback is not JSON") from None
         if not isinstance(event, dict):
             raise VerificationError("the callback is not a PayPal event")
@@ -281,7 +281,7 @@ class PayPalCheckout:
         fields["webhook_id"] = self._webhook_id
         # The event as received, byte for byte, after the other fields (valid JSON: parsed
         # above, so splicing it cannot change the request's structure).
-        request = json.dumps(fields)[:-1] + ', "webhook_event": ' + text.strip() + "}"
+        request = json.dumps(fields)[:-1] + ', "webhook_event": ' + text + "}"
         _, answer = self._api(
             "POST",
             "/v1/notifications/verify-webhook-signature",
@@ -360,9 +360,7 @@ class PayPalCheckout:
                 amount=amount,
                 currency=currency,
             )
-        order_id = (
-            (resource.get("supplementary_data") or {}).get("related_ids", {}).get("order_id")
-        )
+        order_id = (resource.get("supplementary_data") or {}).get("related_ids", {}).get("order_id")
         state = {
             "PAYMENT.CAPTURE.COMPLETED": PaymentState.PAID,
             "PAYMENT.CAPTURE.PENDING": PaymentState.PENDING,
@@ -447,4 +445,3 @@ def _path_id(reference: str) -> str:
     if not reference or not reference.replace("-", "").isalnum() or len(reference) > 64:
         raise GatewayError("not a PayPal order id", retryable=False)
     return reference
-

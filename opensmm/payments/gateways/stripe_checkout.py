@@ -202,9 +202,7 @@ class StripeCheckout:
         intent = obj.get("payment_intent")
         metadata = obj.get("metadata") or {}
         payment_id = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
-        refs = tuple(
-            ref for ref in (intent, obj.get("charge")) if isinstance(ref, str) and ref
-        )
+        refs = tuple(ref for ref in (intent, obj.get("charge")) if isinstance(ref, str) and ref)
         if event_type == "charge.refunded":
             refunded = from_minor(obj["amount_refunded"], currency)
             whole = obj.get("refunded") is True
