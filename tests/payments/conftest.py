@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.payments.fakes.nowpayments import FakeNowPayments
 from tests.payments.fakes.paypal import FakePayPal
 from tests.payments.fakes.stripe import FakeStripe
 
@@ -35,3 +36,16 @@ def fake_paypal() -> Iterator[FakePayPal]:
 def paypal_fake(fake_paypal: FakePayPal) -> Iterator[FakePayPal]:
     yield fake_paypal
     fake_paypal.fault = None
+
+
+@pytest.fixture(scope="session")
+def fake_nowpayments() -> Iterator[FakeNowPayments]:
+    fake = FakeNowPayments().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def np_fake(fake_nowpayments: FakeNowPayments) -> Iterator[FakeNowPayments]:
+    yield fake_nowpayments
+    fake_nowpayments.fault = None

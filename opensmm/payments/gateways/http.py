@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -32,8 +33,9 @@ def call_json(
     auth: tuple[str, str] | None = None,
     accept_status: frozenset[int] = frozenset(),
 ) -> tuple[int, Any]:
-    """``(status, parsed JSON)``; ``GatewayError`` for a network failure, a timeout, an
-    HTTP error (unless in ``accept_status``) or an answer that is not JSON.
+    """``(status, parsed JSON with Decimal numbers)``; ``GatewayError`` for a network
+    failure, a timeout, an HTTP error (unless in ``accept_status``) or an answer that is
+    not JSON.
 
     The error message names the gateway, the HTTP status and at most the gateway's own
     short error code, never a header, a body or a credential.
@@ -49,8 +51,9 @@ def call_json(
     if len(response.content) > MAX_ANSWER_BYTES:
         raise GatewayError(f"{gateway} answered too much data")
     try:
-        body = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
+        # Numbers exactly (Decimal), never through a float.
+        body = json.loads(response.content, parse_float=Decimal) if response.content else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
         if response.is_success:
             raise GatewayError(f"{gateway} answered something that is not JSON") from None

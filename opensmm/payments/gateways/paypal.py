@@ -127,7 +127,7 @@ class PayPalCheckout:
             if not isinstance(token, str) or not token:
                 raise GatewayError("PayPal answered the token request without a token")
             expires = body.get("expires_in")
-            lifetime = float(expires) if isinstance(expires, int | float) else 300.0
+            lifetime = float(expires) if isinstance(expires, int | Decimal) else 300.0
             # Renewed a minute early: a token must not expire between two calls.
             self._token = (token, now + max(lifetime - 60.0, 0.0))
             return token
