@@ -238,7 +238,7 @@ def test_validly_signed_but_malformed_is_refused(np_fake: FakeNowPayments) -> No
         gw.verify_callback(duplicated, {"x-nowpayments-sig": np_fake.sign({"payment_id": 2})})
 
 
-@pytest.mark.parametrize("fault", ["drop", "html", "garbage"])
+@pytest.mark.parametrize("fault", ["drop", "html", "garbage", "huge"])
 def test_gateway_failures_are_typed(np_fake: FakeNowPayments, fault: str) -> None:
     gw = gateway(np_fake)
     np_fake.fault = fault
@@ -282,7 +282,9 @@ def _samples() -> list[object]:
         numbers.append(round(rng.uniform(0, 1000), rng.randint(0, 8)))
     texts = ["", "a/b", 'quote " back \\ slash', "caf\u00e9", "\u2028\u2029", "\x00\x1f\x7f", "✓"]
     nested = {"z": 1, "a": {"y": [3, {"b": 1, "a": 2}], "x": None}, "m": [True, False]}
-    return [*numbers, *texts, nested, {"fee": {"serviceFee": 0.5, "currency": "btc"}}]
+    keys = {"10": 1, "9": 2, "010": 3, "a": 4, "B": 5, "\ud83d\ude00": 6, "\uff61": 7, "": 8}
+    fee = {"fee": {"serviceFee": 0.5, "currency": "btc"}}
+    return [*numbers, *texts, nested, keys, fee]
 
 
 @pytest.mark.skipif(NODE is None, reason="needs node to compare with JSON.stringify")

@@ -253,7 +253,7 @@ def test_validly_signed_events_missing_fields_are_refused(paypal_fake: FakePayPa
             gw.verify_callback(*paypal_fake.deliver("PAYMENT.CAPTURE.COMPLETED", broken))
 
 
-@pytest.mark.parametrize("fault", ["drop", "html", "garbage"])
+@pytest.mark.parametrize("fault", ["drop", "html", "garbage", "huge"])
 def test_gateway_failures_are_typed(paypal_fake: FakePayPal, fault: str) -> None:
     gw = gateway(paypal_fake)
     paypal_fake.fault = fault

@@ -167,6 +167,10 @@ class Gateway(Protocol):
         """Finish a payment the customer approved (PayPal's capture); others just fetch."""
         ...
 
+    def close(self) -> None:
+        """Close the gateway's HTTP connections."""
+        ...
+
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Header names are case-insensitive: one lower-case dict."""

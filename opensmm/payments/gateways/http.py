@@ -11,7 +11,7 @@ import httpx
 
 from opensmm.payments.gateways.base import GatewayError
 
-# A gateway's answer larger than this is not read into memory.
+# A gateway's answer larger than this is refused while it is read.
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
 
 
@@ -41,18 +41,24 @@ def call_json(
     short error code, never a header, a body or a credential.
     """
     try:
-        response = client.request(
+        with client.stream(
             method, url, headers=dict(headers or {}), content=content, data=data, auth=auth
-        )
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise GatewayError(f"{gateway} answered too much data")
+                chunks.append(chunk)
     except httpx.TimeoutException:
         raise GatewayError(f"{gateway} did not answer in time") from None
     except httpx.HTTPError:
         raise GatewayError(f"{gateway} could not be reached") from None
-    if len(response.content) > MAX_ANSWER_BYTES:
-        raise GatewayError(f"{gateway} answered too much data")
+    raw = b"".join(chunks)
     try:
         # Numbers exactly (Decimal), never through a float.
-        body = json.loads(response.content, parse_float=Decimal) if response.content else None
+        body = json.loads(raw, parse_float=Decimal) if raw else None
     except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
         if response.is_success:

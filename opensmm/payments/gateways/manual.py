@@ -55,6 +55,9 @@ class Manual:
     def __repr__(self) -> str:
         return "Manual()"
 
+    def close(self) -> None:
+        pass
+
     def create_payment(self, request: PaymentRequest) -> CreatedPayment:
         currency = currency_code(request.currency)
         amount = check_amount(request.amount, exponent(currency))

@@ -158,11 +158,20 @@ def canonical_json(value: Any) -> str:
             "{"
             + ",".join(
                 json.dumps(key, ensure_ascii=False) + ":" + canonical_json(value[key])
-                for key in sorted(value)
+                for key in sorted(value, key=_js_key_order)
             )
             + "}"
         )
     raise TypeError("not JSON")
+
+
+def _js_key_order(key: str) -> tuple[int, int, bytes]:
+    """Where ``JSON.stringify`` writes a key of an object built from sorted keys: integer-like
+    keys (array indices) first, in numeric order, whatever the sort did; then the others
+    in the order of ``Array.prototype.sort``, by UTF-16 code units."""
+    if key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1:
+        return (0, int(key), b"")
+    return (1, 0, key.encode("utf-16-be", "surrogatepass"))
 
 
 def signature(body: Any, ipn_secret: str) -> str:

@@ -73,15 +73,19 @@ class StripeCheckout:
         self._webhook_secret = setting(settings, "webhook_secret", self.name)
         self.api_base = api_base(settings, live=LIVE_API, sandbox=None, gateway=self.name)
         self.timeout = timeout_setting(settings, self.name)
+        self._transport = _HttpxClient(self.timeout)
         self._client = stripe.StripeClient(
             self._secret_key,
             base_addresses={"api": self.api_base},
             max_network_retries=0,
-            http_client=_HttpxClient(self.timeout),
+            http_client=self._transport,
         )
 
     def __repr__(self) -> str:
         return f"StripeCheckout(api_base={self.api_base!r})"
+
+    def close(self) -> None:
+        self._transport.close()
 
     # --- create -------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ Each fake gateway subclasses ``FakeServer`` and declares routes with ``@route(me
 pattern)``; a handler takes the ``Request`` and its path groups and returns
 ``(status, json_value)``. Faults for the "gateway down" cases: ``fault = "drop"`` closes
 connections without answering, ``fault = "slow"`` answers after ``slow_seconds``,
-``fault = "html"`` answers a 502 page, ``fault = "garbage"`` answers 200 with non-JSON.
+``fault = "html"`` answers a 502 page, ``fault = "garbage"`` answers 200 with non-JSON,
+``fault = "huge"`` answers 200 with 3 MB of JSON.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ class FakeServer:
             time.sleep(self.slow_seconds)
         if self.fault == "html":
             self._send(h, 502, b"<html><body>Bad gateway</body></html>", "text/html")
+            return
+        if self.fault == "huge":
+            self._send(h, 200, b'{"x": "' + b"A" * 3_000_000 + b'"}', "application/json")
             return
         if self.fault == "garbage":
             self._send(h, 200, b"\x00not json{", "application/json")
