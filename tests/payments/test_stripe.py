@@ -278,3 +278,12 @@ def test_repr_and_settings_hold_no_secret(stripe_fake: FakeStripe) -> None:
     assert_no_secret(repr(gw), stripe_fake.secret_key, stripe_fake.webhook_secret)
     with pytest.raises(GatewayError, match="webhook_secret"):
         StripeCheckout({"secret_key": "sk_test_abc"})
+
+
+def test_two_panels_on_one_account_never_share_a_session(stripe_fake: FakeStripe) -> None:
+    from dataclasses import replace
+
+    gw = gateway(stripe_fake)
+    ours = new_request("5.00")
+    theirs = replace(ours, return_url="https://other-panel.example/funds/return/x")
+    assert gw.create_payment(ours).reference != gw.create_payment(theirs).reference

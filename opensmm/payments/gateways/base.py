@@ -20,6 +20,8 @@ it, not a decision to credit.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -170,6 +172,13 @@ class Gateway(Protocol):
     def close(self) -> None:
         """Close the gateway's HTTP connections."""
         ...
+
+
+def idempotency_key(kind: str, payment_id: str, params: object) -> str:
+    """A retry of the same request is the same request at the gateway; another panel on
+    the same gateway account (its own payment ids, its own return URLs) never collides."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+    return f"opensmm-{kind}-{payment_id}-{digest[:24]}"[:120]
 
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:

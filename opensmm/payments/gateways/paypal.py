@@ -41,6 +41,7 @@ from opensmm.payments.gateways.base import (
     VerificationError,
     VerifiedEvent,
     api_base,
+    idempotency_key,
     lower_headers,
     setting,
     timeout_setting,
@@ -190,7 +191,7 @@ class PayPalCheckout:
             "POST",
             "/v2/checkout/orders",
             body=json.dumps(order).encode(),
-            headers={"PayPal-Request-Id": f"opensmm-order-{request.payment_id}"},
+            headers={"PayPal-Request-Id": idempotency_key("order", request.payment_id, order)},
         )
         if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
             raise GatewayError("PayPal answered the order without an id")

@@ -44,6 +44,7 @@ from opensmm.payments.gateways.base import (
     VerificationError,
     VerifiedEvent,
     api_base,
+    idempotency_key,
     lower_headers,
     setting,
     timeout_setting,
@@ -111,7 +112,7 @@ class StripeCheckout:
             "payment_intent_data": {"metadata": {METADATA_KEY: request.payment_id}},
         }
         # The same payment asked twice (a retry after a timeout) is the same session.
-        options: Any = {"idempotency_key": f"opensmm-payment-{request.payment_id}"}
+        options: Any = {"idempotency_key": idempotency_key("payment", request.payment_id, params)}
         session = self._call(lambda: self._client.v1.checkout.sessions.create(params, options))
         data = _plain(session)
         session_id = data.get("id")
