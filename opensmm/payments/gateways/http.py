@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import certifi
 import httpx
 
 from opensmm.payments.gateways.base import GatewayError
@@ -15,10 +18,19 @@ from opensmm.payments.gateways.base import GatewayError
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every gateway client: building one loads the CA
+    bundle, which costs more than the rest of a gateway's construction."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def new_client(timeout: float) -> httpx.Client:
     # No redirects: an API that redirects a POST is misconfigured, and following would
     # send the credentials' headers elsewhere.
-    return httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout), follow_redirects=False, verify=tls_context()
+    )
 
 
 def call_json(

@@ -49,6 +49,7 @@ from opensmm.payments.gateways.base import (
     setting,
     timeout_setting,
 )
+from opensmm.payments.gateways.http import new_client
 from opensmm.payments.gateways.units import AmountError, currency_code, from_minor, to_minor
 
 LIVE_API = "https://api.stripe.com"
@@ -265,7 +266,7 @@ class _HttpxClient(stripe.HTTPClient):
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+        self._client = new_client(timeout)
 
     def request(
         self,
