@@ -14,6 +14,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -81,8 +82,7 @@ class FakeServer:
             do_POST = do_GET
             do_DELETE = do_GET
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), _H)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -158,6 +158,15 @@ class FakeServer:
             h.wfile.flush()
         except OSError:
             h.close_connection = True
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (after its timeout, or on a huge answer) is expected here.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 def free_port() -> int:
