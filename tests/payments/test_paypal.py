@@ -201,6 +201,16 @@ def test_denied_pending_refunded_disputed(paypal_fake: FakePayPal) -> None:
         "USD",
     )
     assert capture["id"] in refund.other_references and refund.payment_id is not None
+    # A second partial refund: the event carries the total refunded so far.
+    second = gw.verify_callback(
+        *paypal_fake.deliver("PAYMENT.CAPTURE.REFUNDED", paypal_fake.refund(paid.reference, "5.00"))
+    )
+    assert (second.amount, second.needs_review) == (Decimal("20.00"), False)
+    # Without the breakdown, this refund's amount, marked for staff.
+    bare = paypal_fake.refund(paid.reference, "1.00")
+    del bare["seller_payable_breakdown"]
+    third = gw.verify_callback(*paypal_fake.deliver("PAYMENT.CAPTURE.REFUNDED", bare))
+    assert (third.amount, third.needs_review) == (Decimal("1.00"), True)
     dispute = gw.verify_callback(
         *paypal_fake.deliver("CUSTOMER.DISPUTE.CREATED", paypal_fake.dispute(paid.reference))
     )

@@ -99,9 +99,11 @@ class CreatedPayment:
 class VerifiedEvent:
     """A callback verified as coming from the gateway: what it says happened.
 
-    ``amount``/``currency`` are what the gateway reports as really paid (or refunded, or
-    disputed), exactly as it reports it: the caller compares them with the payment it
-    asked for. ``needs_review`` marks what the gateway documents as needing a person
+    ``amount``/``currency`` are what the gateway reports, exactly as it reports it: for
+    ``paid``/``partially_paid`` what was really paid; for ``refunded`` the *total* refunded
+    so far (so a replayed or reordered refund debits ``total - already debited``, never
+    twice); for ``disputed`` the disputed amount. The caller compares them with the
+    payment it asked for. ``needs_review`` marks what the gateway documents as needing a person
     (an underpayment, an overpayment). ``event_id`` is stable across redeliveries of the
     same notification, for deduplication.
     """

@@ -352,6 +352,13 @@ class PayPalCheckout:
         )
         if event_type == "PAYMENT.CAPTURE.REFUNDED":
             capture = _capture_of_refund(resource)
+            # The event's amount is this refund's; the total refunded of the capture (what
+            # the panel debits up to, whatever the order refunds arrive in) is in the
+            # refund's seller_payable_breakdown.
+            breakdown = resource.get("seller_payable_breakdown") or {}
+            total = breakdown.get("total_refunded_amount")
+            if total is not None:
+                amount, currency = _money(total)
             return VerifiedEvent(
                 **common,
                 state=PaymentState.REFUNDED,
@@ -360,6 +367,8 @@ class PayPalCheckout:
                 payment_id=payment_id,
                 amount=amount,
                 currency=currency,
+                needs_review=total is None,
+                note=None if total is not None else "PayPal did not report the total refunded",
             )
         order_id = (resource.get("supplementary_data") or {}).get("related_ids", {}).get("order_id")
         state = {

@@ -18,7 +18,8 @@ Events listened for, and what they mean:
   method (bank debits) it is ``unpaid`` and the payment stays pending until
 - ``checkout.session.async_payment_succeeded`` (paid) or ``…_failed`` (failed);
 - ``checkout.session.expired``: the customer never paid (expired);
-- ``charge.refunded``: refunded (``amount_refunded``, which may be part of the payment);
+- ``charge.refunded``: refunded (``amount_refunded``: the total refunded so far, which
+  may be part of the payment);
 - ``charge.dispute.created``: disputed (the disputed amount).
 
 The amount is what Stripe reports (``amount_total`` of the session), in its currency.

@@ -19,6 +19,7 @@ import secrets
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -53,6 +54,7 @@ class FakePayPal(FakeServer):
     # transmission id → the exact body delivered with it
     transmissions: dict[str, bytes] = field(default_factory=dict)
     seen_invoice_ids: set[str] = field(default_factory=set)
+    refunded: dict[str, Decimal] = field(default_factory=dict)  # capture id → total
 
     @property
     def cert_url(self) -> str:
@@ -289,11 +291,21 @@ class FakePayPal(FakeServer):
         unit = self.orders[order_id]["purchase_units"][0]
         capture = unit["payments"]["captures"][0]
         refund_amount = {**capture["amount"], **({"value": value} if value else {})}
-        capture["status"] = "REFUNDED" if value is None else "PARTIALLY_REFUNDED"
+        total = self.refunded.get(capture["id"], Decimal(0)) + Decimal(refund_amount["value"])
+        self.refunded[capture["id"]] = total
+        full = total >= Decimal(capture["amount"]["value"])
+        capture["status"] = "REFUNDED" if full else "PARTIALLY_REFUNDED"
         return {
             "id": _pid("1R"),
             "status": "COMPLETED",
             "amount": refund_amount,
+            "seller_payable_breakdown": {
+                "gross_amount": refund_amount,
+                "total_refunded_amount": {
+                    "currency_code": refund_amount["currency_code"],
+                    "value": f"{total:.2f}",
+                },
+            },
             "custom_id": unit["custom_id"],
             "invoice_id": unit["invoice_id"],
             "links": [
