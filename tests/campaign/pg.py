@@ -76,6 +76,12 @@ class PrivatePostgres:
                 if parent == Path(tempfile.gettempdir()):
                     break
                 parent.chmod(parent.stat().st_mode | 0o011)
+            # ... and its programs: the embedded wheel's may sit in a venv under a private
+            # folder (the wheel's own server makes the same folders traversable).
+            for folder in (self.bin, *self.bin.parents):
+                mode = folder.stat().st_mode
+                if mode & 0o011 != 0o011:
+                    folder.chmod(mode | 0o011)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--no-instructions", "-E", "UTF8")  # fmt: skip
         self.start()
