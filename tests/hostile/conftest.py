@@ -7,10 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from opensmm.db import Database
 from tests.hostile.target import Target
 from tests.support.databases import KINDS
-from tests.support.panel import Panel
+from tests.support.panel import running_panel
 
 NO_LIMITS = {
     "OPENSMM_RATE_LIMIT_PER_KEY": "0",
@@ -21,14 +20,5 @@ NO_LIMITS = {
 
 @pytest.fixture(scope="module", params=KINDS)
 def target(request: pytest.FixtureRequest, database_servers: dict) -> Iterator[Target]:
-    server = database_servers[request.param]
-    url = server.new_database()
-    database = Database(url)
-    panel = Panel(kind=request.param, database_url=url, db=database)
-    panel.start(env=NO_LIMITS)
-    try:
+    with running_panel(database_servers, request.param, env=NO_LIMITS) as panel:
         yield Target.build(panel)
-    finally:
-        panel.stop()
-        database.dispose()
-        server.drop(url)

@@ -4,15 +4,16 @@
 The parser: any bytes either parse into well-formed parameters or are refused with a
 ``DomainError`` (never another exception, which would be an internal error); what a client
 encodes comes back exactly. Money: parsing and formatting round-trip exactly, bad amounts
-are refused with ``MoneyError`` only, charges round half-up, and refunds, rounded down,
-never exceed the charge, alone or added to the rest of a cancel.
+are refused with ``MoneyError`` only; charges (rounded half-up) and refunds (rounded down,
+never more than the charge) agree with integer arithmetic in 0.00001 units and with cases
+worked by hand.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -36,6 +37,7 @@ from opensmm.errors import DomainError
 from opensmm.money import (
     MAX_AMOUNT,
     QUANTUM,
+    SCALE,
     MoneyError,
     charge_for,
     format_minor,
@@ -258,7 +260,6 @@ amounts = st.decimals(
     allow_nan=False,
     allow_infinity=False,
 )
-rates = st.decimals(min_value=0, max_value=Decimal(100_000), places=5)
 units = st.integers(min_value=1, max_value=2_000_000_000)
 
 
@@ -335,31 +336,113 @@ def test_bad_amounts_are_refused_with_money_error_only(value: object) -> None:
     assert abs(amount) < MAX_AMOUNT and amount == amount.quantize(QUANTUM)
 
 
-@EXAMPLES
-@given(rates, units)
-def test_a_charge_is_rate_times_units_over_1000_rounded_half_up(rate: Decimal, n: int) -> None:
-    charge = charge_for(rate, n)
-    exact = rate * n / 1000
-    assert charge == exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
-    assert abs(charge - exact) <= QUANTUM / 2
-    assert charge >= 0
+# Charges and refunds are checked against integer arithmetic in minor units (0.00001), not
+# against ``charge_for``'s own Decimal formula: a rate of r minor units per 1000 makes n units
+# cost r*n/1000 minor units; half-up is floor(x + 1/2) = (2*r*n + 1000) // 2000, and a refund
+# of ``remains`` of n, rounded down, is charge*remains // n.
+rates_minor = st.integers(min_value=0, max_value=100_000 * 10**SCALE)  # 0 to 100000.00000
+
+
+def _money(minor: int) -> Decimal:
+    """Minor units as an amount, by its text (no Decimal arithmetic)."""
+    sign, whole, part = "-" if minor < 0 else "", *divmod(abs(minor), 10**SCALE)
+    return Decimal(f"{sign}{whole}.{part:0{SCALE}d}")
+
+
+def _charge_minor(rate_minor: int, n: int) -> int:
+    return (2 * rate_minor * n + 1000) // 2000
+
+
+def _refund_minor(charge_minor: int, remains: int, n: int) -> int:
+    return charge_minor * min(max(remains, 0), n) // n
+
+
+# Worked by hand: rate × units / 1000, then rounded to 0.00001 (half up).
+CHARGES = [
+    # rate       units          rate × units / 1000                    charge
+    ("0.90", 1000, "0.90 × 1000 / 1000 = 0.9", "0.90000"),
+    ("0.90", 1, "0.90 × 1 / 1000 = 0.0009", "0.00090"),
+    ("1.23456", 3, "3.70368 / 1000 = 0.00370368, 0.368 of a unit down", "0.00370"),
+    ("0.00001", 500, "0.005 / 1000 = 0.000005: exactly half a unit, up", "0.00001"),
+    ("0.00001", 499, "0.00499 / 1000 = 0.00000499: 0.499 of a unit, down", "0.00000"),
+    ("0.00005", 100, "0.005 / 1000 = 0.000005: half a unit, up", "0.00001"),
+    ("0.00003", 50, "0.0015 / 1000 = 0.0000015: 0.15 of a unit, down", "0.00000"),
+    ("0.33333", 7, "2.33331 / 1000 = 0.00233331, down", "0.00233"),
+    ("12.5", 333, "4162.5 / 1000 = 4.1625, exact", "4.16250"),
+    ("2.71828", 1_999, "5433.84172 / 1000 = 5.43384172, down", "5.43384"),
+    ("2.71829", 1_999, "5433.86171 / 1000 = 5.43386171, down", "5.43386"),
+    ("0.99999", 1_001, "1000.98999 / 1000 = 1.00098999: 0.999 of a unit, up", "1.00099"),
+    ("100000", 2_000_000_000, "2e14 / 1000 = 2e11", "200000000000.00000"),
+    ("0", 1_000_000, "0", "0.00000"),
+]
+# Worked by hand: charge × remains / units, rounded down to 0.00001; none below 0, at most
+# the charge.
+REFUNDS = [
+    # charge     remains  units   charge × remains / units               refund
+    ("0.90", 157, 1000, "141.3 / 1000 = 0.1413", "0.14130"),
+    ("1.00000", 1, 3, "1 / 3 = 0.333333…, down", "0.33333"),
+    ("1.00000", 2, 3, "2 / 3 = 0.666666…, down (not 0.66667)", "0.66666"),
+    ("0.00001", 1, 2, "0.00001 / 2 = 0.000005, down", "0.00000"),
+    ("0.00099", 999, 1000, "0.98901 / 1000 = 0.00098901, down", "0.00098"),
+    ("5.43384", 1_998, 1_999, "10856.81232 / 1999 = 5.43112172…, down", "5.43112"),
+    ("1.00000", 0, 3, "nothing left: nothing back", "0.00000"),
+    ("1.00000", -1, 3, "a negative remains is none", "0.00000"),
+    ("1.00000", 3, 3, "all of it: the whole charge", "1.00000"),
+    ("1.00000", 5, 3, "more than ordered: the whole charge, no more", "1.00000"),
+]
+
+
+@pytest.mark.parametrize(("rate", "n", "worked", "expected"), CHARGES)
+def test_charges_worked_by_hand(rate: str, n: int, worked: str, expected: str) -> None:
+    assert str(charge_for(Decimal(rate), n)) == expected, worked
+
+
+@pytest.mark.parametrize(("charge", "remains", "n", "worked", "expected"), REFUNDS)
+def test_refunds_worked_by_hand(
+    charge: str, remains: int, n: int, worked: str, expected: str
+) -> None:
+    assert str(refund_share(Decimal(charge), remains, n)) == expected, worked
+
+
+def test_the_hand_tables_agree_with_the_integer_formulas() -> None:
+    """The integer formulas used below are themselves checked against the hand tables."""
+    for rate, n, _, expected in CHARGES:
+        assert _money(_charge_minor(int(Decimal(rate).scaleb(SCALE)), n)) == Decimal(expected)
+    for charge, remains, n, _, expected in REFUNDS:
+        minor = int(Decimal(charge).scaleb(SCALE))
+        assert _money(_refund_minor(minor, remains, n)) == Decimal(expected)
 
 
 @EXAMPLES
-@given(rates, units, st.data())
-def test_refunds_never_exceed_the_charge(rate: Decimal, n: int, data: st.DataObject) -> None:
-    charge = charge_for(rate, n)
+@given(rates_minor, units)
+@example(1, 500)  # half a unit: up
+@example(5, 100)
+@example(1, 499)
+@example(100_000 * 10**SCALE, 2_000_000_000)  # the largest charge: 2e11, exact
+def test_a_charge_agrees_with_integer_arithmetic(rate_minor: int, n: int) -> None:
+    charge = charge_for(_money(rate_minor), n)
+    assert charge == _money(_charge_minor(rate_minor, n))
+    assert format_money(charge) == format_money(_money(_charge_minor(rate_minor, n)))
+
+
+@EXAMPLES
+@given(rates_minor, units, st.data())
+def test_refunds_agree_with_integer_arithmetic_and_never_exceed_the_charge(
+    rate_minor: int, n: int, data: st.DataObject
+) -> None:
+    charge_minor = _charge_minor(rate_minor, n)
+    charge = _money(charge_minor)
     remains = data.draw(st.integers(min_value=-5, max_value=n + 5), label="remains")
     share = refund_share(charge, remains, n)
+    assert share == _money(_refund_minor(charge_minor, remains, n))
     assert 0 <= share <= charge
-    assert share == share.quantize(QUANTUM)
-    if 0 < remains < n:
-        exact = charge * remains / n
-        assert exact - QUANTUM < share <= exact  # rounded down, never up
     if remains >= n:
         assert share == charge
-    # A partial refund then the cancel of the rest pays back the charge, not a unit more.
-    assert share + (charge - share) == charge
+    # The refund for what remains and the one for what was delivered, each rounded down,
+    # never pay back more than the charge, and lose less than 0.00001 each.
+    if 0 <= remains <= n:
+        delivered = refund_share(charge, n - remains, n)
+        assert charge - 2 * QUANTUM < share + delivered <= charge
     # Shares of the same charge are monotonic in the remains.
     other = data.draw(st.integers(min_value=0, max_value=n), label="other remains")
     if other <= max(remains, 0):

@@ -51,19 +51,26 @@ def test_no_line_when_the_log_is_off_or_above_info(settings: dict[str, object]) 
 def test_lines_made_in_an_event_loop_are_written_together_a_moment_later(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(access, "FLUSH_SECONDS", 0.05)
+    monkeypatch.setattr(access, "FLUSH_SECONDS", 0.2)
     log, stream = _log()
 
-    async def requests() -> tuple[str, str]:
+    async def requests() -> tuple[str, float, str]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for n in range(3):
             log.write({**FIELDS, "key_id": n})
         held = stream.getvalue()
-        await asyncio.sleep(0.3)
-        return held, stream.getvalue()
+        # Wait for the written lines themselves (a deadline, not a guessed delay).
+        deadline = started + 30
+        while not stream.getvalue() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return held, loop.time() - started, stream.getvalue()
 
-    held, written = asyncio.run(requests())
+    held, waited, written = asyncio.run(requests())
     assert held == ""
     assert [json.loads(line)["key_id"] for line in written.splitlines()] == [0, 1, 2]
+    # Written by the timer the first line set (the loop's clock may fire a tick early).
+    assert waited >= access.FLUSH_SECONDS - 0.01
 
 
 def test_a_full_batch_is_written_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

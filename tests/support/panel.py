@@ -187,3 +187,23 @@ class Panel:
     def ledger_mismatches(self) -> list[ledger.Mismatch]:
         with self.db.read() as session:
             return ledger.check(session)
+
+
+@contextmanager
+def running_panel(
+    database_servers: dict[str, Any], kind: str, *args: str, env: dict[str, str] | None = None
+) -> Iterator[Panel]:
+    """A running ``opensmm serve ARGS`` on a fresh database of ``kind``, with ``OPENSMM_*``
+    ``env``; stopped, and its database dropped, at the end. Every panel fixture is made
+    with this."""
+    server = database_servers[kind]
+    url = server.new_database()
+    database = Database(url)
+    panel = Panel(kind=kind, database_url=url, db=database)
+    try:
+        panel.start(*args, env=env)
+        yield panel
+    finally:
+        panel.stop()
+        database.dispose()
+        server.drop(url)

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from opensmm.db import Database
 from tests.support.databases import PostgresServer, SqliteFiles
-from tests.support.panel import Panel
+from tests.support.panel import Panel, running_panel
 from tests.web.support import WebClient
 
 FAST_SIMULATOR = {
@@ -38,14 +37,5 @@ def other_visitor(panel: Panel) -> Iterator[WebClient]:
 @pytest.fixture(scope="module")
 def fast_panel(database_servers: dict[str, PostgresServer | SqliteFiles]) -> Iterator[Panel]:
     """A running ``opensmm serve`` on SQLite with a quick simulator, for browser journeys."""
-    server = database_servers["sqlite"]
-    url = server.new_database()
-    database = Database(url)
-    panel = Panel(kind="sqlite", database_url=url, db=database)
-    panel.start(env=FAST_SIMULATOR)
-    try:
+    with running_panel(database_servers, "sqlite", env=FAST_SIMULATOR) as panel:
         yield panel
-    finally:
-        panel.stop()
-        database.dispose()
-        server.drop(url)

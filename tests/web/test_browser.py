@@ -4,8 +4,8 @@
 The journeys: a customer signs up, is funded by staff, orders from the form (live price),
 sees the order complete and asks for a refill; staff import a provider's services with a
 markup; a customer is refused every staff page; the Arabic pages read right to left. The
-last test saves screenshots of the main pages (both languages, desktop and phone widths)
-into ``docs/screenshots/`` for the README.
+last test shoots the main pages (both languages, desktop and phone widths); with
+``--screenshots`` it saves them into ``docs/screenshots/`` for the README.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # Waiting for the simulator (a second per stage) and the worker: a deadline, not a timing.
 COMPLETION_DEADLINE_SECONDS = 90
 
@@ -343,14 +342,16 @@ def _demo_data(panel: Panel) -> tuple[Person, Person, int, int]:
     return customer, staff, order_ids[1], ids[0]
 
 
-def _shoot(page: Page, name: str, lang: str, width: str) -> None:
+def _shoot(page: Page, folder: Path, name: str, lang: str, width: str) -> None:
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{lang}-{width}.png"))
+    page.screenshot(path=str(folder / f"{name}-{lang}-{width}.png"))
 
 
-def test_screenshots_of_the_main_pages(browser: Browser, fast_panel: Panel) -> None:
+def test_screenshots_of_the_main_pages(
+    browser: Browser, fast_panel: Panel, screenshots: Path
+) -> None:
+    """Into docs/screenshots with ``pytest --screenshots``, else into a temporary folder."""
     customer, staff, order_id, followers = _demo_data(fast_panel)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     customer_pages = [("dashboard", "/dashboard"), ("new-order", f"/order/new?service={followers}"),
                       ("orders", "/orders"), ("services", "/services"), ("api", "/api")]
     staff_pages = [("staff-dashboard", "/admin"), ("staff-order", f"/admin/orders/{order_id}"),
@@ -372,7 +373,7 @@ def test_screenshots_of_the_main_pages(browser: Browser, fast_panel: Panel) -> N
                         page.fill("input[name=link]", "https://www.instagram.com/p/demo/")
                         page.fill("input[name=quantity]", "2500")
                         expect(page.locator("#quote-charge")).to_have_text("$2.25")
-                    _shoot(page, name, lang, width)
+                    _shoot(page, screenshots, name, lang, width)
                     saved += 1
                 page.context.clear_cookies()
                 context.add_cookies([{"name": "opensmm_lang", "value": lang,
@@ -380,5 +381,5 @@ def test_screenshots_of_the_main_pages(browser: Browser, fast_panel: Panel) -> N
             assert errors == []
             context.close()
     assert saved == 2 * (len(customer_pages) + len(staff_pages) + len(phone_pages))
-    shots = sorted(SCREENSHOTS.glob("*.png"))
+    shots = sorted(screenshots.glob("*.png"))
     assert len(shots) >= saved
