@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from opensmm.accounts.models import ApiKey, User
-from opensmm.admin.models import AuditEntry
 from opensmm.admin.pages import all_pages
+from opensmm.audit.models import AuditEntry
 from opensmm.db import Database
 from opensmm.errors import DomainError
 from opensmm.ledger.models import LedgerEntry

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from opensmm.admin.models import AuditEntry
+from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import Category, Service
 from opensmm.fulfillment.config import HELD, NEW, SENT
 from opensmm.orders.models import Order
