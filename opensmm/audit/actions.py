@@ -12,7 +12,9 @@ from typing import Any
 
 from opensmm.i18n import N_
 
-DESCRIPTIONS: dict[str, str] = {
+# A code's descriptions, the most detailed first: a row shows the first one its parameters
+# fill ("service.edit" names the old and new rate only when the rate changed).
+DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "funds.adjust": N_("Adjusted the balance of {user} by {amount}: {memo}"),
     "user.create": N_("Created the user {user}"),
     "user.create_staff": N_("Created the staff user {user}"),
@@ -23,8 +25,10 @@ DESCRIPTIONS: dict[str, str] = {
     "key.revoke": N_("Revoked API key {key} of {user}"),
     "key.allow_ips": N_("Set the addresses allowed for API key {key} to: {ips}"),
     "service.create": N_("Created the service {service}"),
-    "service.edit": N_("Edited the service {service}"),
-    "service.reprice": N_("Edited the service {service}: rate {before} → {after}"),
+    "service.edit": (
+        N_("Edited the service {service}: rate {before} → {after}"),
+        N_("Edited the service {service}"),
+    ),
     "service.enable": N_("Enabled the service {service}"),
     "service.disable": N_("Disabled the service {service}"),
     "service.move_up": N_("Moved the service {service} up"),
@@ -65,9 +69,10 @@ def _fields(template: str) -> set[str]:
 def describe(action: str, params: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
     """The English template and the values to fill it with, for ``ctx.t(template, **values)``."""
     values = {str(k): str(v) for k, v in (params or {}).items()}
-    template = DESCRIPTIONS.get(action)
-    if template is not None and _fields(template) <= values.keys():
-        return template, values
+    described = DESCRIPTIONS.get(action, ())
+    for template in (described,) if isinstance(described, str) else described:
+        if _fields(template) <= values.keys():
+            return template, values
     if set(values) == {"details"}:
         return LEGACY, values
     shown = ", ".join(f"{k}={v}" for k, v in sorted(values.items()))

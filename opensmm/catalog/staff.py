@@ -24,7 +24,7 @@ def update_service(session: Session, actor: Actor, service_id: int, **fields: An
     service = catalog.update_service(session, service_id, **fields)
     target = f"service:{service.id}"
     if old_rate != service.rate:
-        audit.record(session, actor, "service.reprice", target, service=service.name,
+        audit.record(session, actor, "service.edit", target, service=service.name,
                      before=format_money(old_rate), after=format_money(service.rate))
     else:
         audit.record(session, actor, "service.edit", target, service=service.name)

@@ -11,12 +11,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from opensmm.audit import service as audit
 from opensmm.audit.actor import Actor
-from opensmm.db import utcnow
+from opensmm.db import Database, utcnow
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.panel_settings.registry import (
     SETTINGS,
@@ -38,9 +38,12 @@ _cache: dict[str, _Cached] = {}
 _lock = threading.Lock()
 
 
+def _engine_key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
 def _key(session: Session) -> str:
-    bind = session.get_bind()
-    return str(bind.engine.url)
+    return _engine_key(session.get_bind().engine)
 
 
 def _stored(session: Session) -> dict[str, Any]:
@@ -61,6 +64,15 @@ def values(session: Session) -> dict[str, Any]:
         if not session.new and not session.dirty:
             with _lock:
                 _cache[key] = cached
+    return dict(cached.values)
+
+
+def last_known(database: Database) -> dict[str, Any]:
+    """The values this process last read, without a query (for pages shown without the
+    database: error pages); the defaults before the first read."""
+    cached = _cache.get(_engine_key(database.read_engine))
+    if cached is None:
+        return {name: setting.default for name, setting in SETTINGS.items()}
     return dict(cached.values)
 
 
