@@ -28,7 +28,7 @@ def record(
 ) -> AuditEntry:
     """Log a staff action inside the caller's unit of work: it commits with the action."""
     entry = AuditEntry(
-        actor_id=actor.user_id if actor.door == "web" else None,
+        actor_id=actor.user_id,
         actor=actor.name[:64],
         door=actor.door,
         action=action,
