@@ -4,6 +4,7 @@ and migration 0006, which turns the old audit sentences into codes and parameter
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ import pytest
 from alembic import command
 from sqlalchemy import column, func, select, table, text
 
-from opensmm.audit.actions import describe
+from opensmm.audit.actions import DESCRIPTIONS, LEGACY, describe
 from opensmm.audit.actor import Actor
 from opensmm.audit.models import AuditEntry
 from opensmm.db import Database, UTCDateTime
@@ -183,3 +184,19 @@ def test_old_audit_sentences_become_codes_and_parameters(database_url: str) -> N
     assert [template.format(**values) for template, values in shown] == [
         "Adjusted the balance of alice by 10.50: wire 7", "Suspended alice", "Followers up"
     ]
+
+
+# --- who acts ---------------------------------------------------------------------------------
+def test_the_actor_of_each_door() -> None:
+    cli = Actor.cli()
+    assert (cli.name, cli.door, cli.user_id, cli.label) == (
+        f"cli:{getpass.getuser()}", "cli", None, f"cli:{getpass.getuser()}")
+    staff = Actor.staff(7, "boss", "203.0.113.9")
+    assert (staff.door, staff.user_id, staff.ip, staff.label) == ("web", 7, "203.0.113.9",
+                                                                  "staff:boss")
+    token = Actor.token(12, user_id=7, ip="198.51.100.1")
+    assert (token.name, token.door, token.user_id) == ("key:12", "api", 7)
+    # An unknown code, or parameters that do not fill the description, still show something.
+    assert describe("made.up", {"a": 1}) == (LEGACY, {"details": "made.up a=1"})
+    assert describe("funds.adjust", {"user": "x"})[0] == LEGACY
+    assert all(isinstance(v, str | tuple) for v in DESCRIPTIONS.values())
