@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from opensmm.audit import service as audit
 from opensmm.audit.actor import Actor
 from opensmm.db import Database, utcnow
+from opensmm.errors import DomainError
+from opensmm.i18n import N_
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.panel_settings.registry import (
     SETTINGS,
@@ -112,6 +114,17 @@ def panel_name(session: Session) -> str:
 
 def signups_open(session: Session) -> bool:
     return bool(values(session)["signups"] == SIGNUPS_OPEN)
+
+
+class SignupsClosed(DomainError):
+    message = N_("Sign-ups are closed on this panel.")
+
+
+def check_signups_open(session: Session) -> None:
+    """Refuse a sign-up while ``signups`` is ``closed`` (every door that creates accounts
+    for visitors asks this; staff create accounts whatever it says)."""
+    if not signups_open(session):
+        raise SignupsClosed()
 
 
 def default_language(session: Session) -> str:

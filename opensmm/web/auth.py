@@ -7,7 +7,6 @@ from starlette.responses import Response
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.errors import DomainError
-from opensmm.i18n import N_
 from opensmm.panel_settings import service as panel_settings
 from opensmm.web import sessions
 from opensmm.web.context import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, local_path
@@ -15,10 +14,6 @@ from opensmm.web.framework import Pages
 from opensmm.web.i18n import LANGUAGES
 
 pages = Pages()
-
-
-class SignupsClosed(DomainError):
-    message = N_("Sign-ups are closed on this panel.")
 
 YEAR_SECONDS = 365 * 24 * 3600
 
@@ -59,8 +54,7 @@ def signup_form(ctx: Ctx) -> Response:
 
 @pages.post("/signup", who="anyone", refused=signup_form)
 def signup(ctx: Ctx) -> Response:
-    if not panel_settings.signups_open(ctx.db):
-        raise SignupsClosed()
+    panel_settings.check_signups_open(ctx.db)
     password = ctx.field("password")
     if password != ctx.field("password2"):
         raise DomainError("The two passwords do not match")
