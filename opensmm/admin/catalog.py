@@ -7,9 +7,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from opensmm.admin import audit
-from opensmm.admin.users import amount_field
+from opensmm.admin.users import amount_field, staff
 from opensmm.catalog import service as catalog
+from opensmm.catalog import staff as catalog_staff
 from opensmm.catalog.models import Service
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.errors import DomainError
@@ -109,8 +109,9 @@ def new_service_form(ctx: Ctx) -> Response:
 @pages.post("/admin/services/new", who="staff", refused=new_service_form)
 def create_service(ctx: Ctx) -> Response:
     fields = _service_fields(ctx)
-    service = catalog.add_service(ctx.db, fulfillment=_mode(ctx) or catalog.MANUAL, **fields)
-    audit.record(ctx.db, ctx.me, "service.create", f"service:{service.id}", service.name, ctx.ip)
+    service = catalog_staff.add_service(
+        ctx.db, staff(ctx), fulfillment=_mode(ctx) or catalog.MANUAL, **fields
+    )
     ctx.flash("ok", ctx.t("Service {id} created.", id=service.id))
     return ctx.redirect("/admin/services")
 
@@ -123,15 +124,9 @@ def edit_service_form(ctx: Ctx) -> Response:
 @pages.post("/admin/services/{service_id:int}", who="staff", refused=edit_service_form)
 def edit_service(ctx: Ctx) -> Response:
     service_id = ctx.path_int("service_id")
-    before = catalog.get_service(ctx.db, service_id)
-    old_rate = before.rate
-    service = catalog.update_service(
-        ctx.db, service_id, fulfillment=_mode(ctx), **_service_fields(ctx)
+    service = catalog_staff.update_service(
+        ctx.db, staff(ctx), service_id, fulfillment=_mode(ctx), **_service_fields(ctx)
     )
-    details = service.name
-    if old_rate != service.rate:
-        details += f"; rate {format_money(old_rate)} → {format_money(service.rate)}"
-    audit.record(ctx.db, ctx.me, "service.edit", f"service:{service.id}", details, ctx.ip)
     ctx.flash("ok", ctx.t("Service {id} saved.", id=service.id))
     return ctx.redirect("/admin/services")
 
@@ -139,18 +134,14 @@ def edit_service(ctx: Ctx) -> Response:
 @pages.post("/admin/services/{service_id:int}/enabled", who="staff")
 def toggle_service(ctx: Ctx) -> Response:
     enabled = ctx.field("enabled") == "1"
-    service = catalog.set_service_enabled(ctx.db, ctx.path_int("service_id"), enabled)
-    action = "service.enable" if enabled else "service.disable"
-    audit.record(ctx.db, ctx.me, action, f"service:{service.id}", service.name, ctx.ip)
+    catalog_staff.set_service_enabled(ctx.db, staff(ctx), ctx.path_int("service_id"), enabled)
     return ctx.back("/admin/services")
 
 
 @pages.post("/admin/services/{service_id:int}/move", who="staff")
 def move_service(ctx: Ctx) -> Response:
     step = -1 if ctx.field("step") == "up" else 1
-    service = catalog.move_service(ctx.db, ctx.path_int("service_id"), step)
-    audit.record(ctx.db, ctx.me, "service.move", f"service:{service.id}",
-                 f"{service.name} {'up' if step < 0 else 'down'}", ctx.ip)
+    catalog_staff.move_service(ctx.db, staff(ctx), ctx.path_int("service_id"), step)
     return ctx.back("/admin/services")
 
 
@@ -162,20 +153,16 @@ def category_list(ctx: Ctx) -> Response:
 
 @pages.post("/admin/categories", who="staff")
 def create_category(ctx: Ctx) -> Response:
-    category = catalog.create_category(ctx.db, ctx.field("name"))
-    audit.record(ctx.db, ctx.me, "category.create", f"category:{category.id}", category.name,
-                 ctx.ip)
+    category = catalog_staff.create_category(ctx.db, staff(ctx), ctx.field("name"))
     ctx.flash("ok", ctx.t("Category {name} created.", name=category.name))
     return ctx.redirect("/admin/categories")
 
 
 @pages.post("/admin/categories/{category_id:int}/rename", who="staff")
 def rename_category(ctx: Ctx) -> Response:
-    category = catalog.get_category(ctx.db, ctx.path_int("category_id"))
-    old = category.name
-    catalog.rename_category(ctx.db, category.id, ctx.field("name"))
-    audit.record(ctx.db, ctx.me, "category.rename", f"category:{category.id}",
-                 f"{old} → {category.name}", ctx.ip)
+    category = catalog_staff.rename_category(
+        ctx.db, staff(ctx), ctx.path_int("category_id"), ctx.field("name")
+    )
     ctx.flash("ok", ctx.t("Category {name} saved.", name=category.name))
     return ctx.redirect("/admin/categories")
 
@@ -183,7 +170,5 @@ def rename_category(ctx: Ctx) -> Response:
 @pages.post("/admin/categories/{category_id:int}/move", who="staff")
 def move_category(ctx: Ctx) -> Response:
     step = -1 if ctx.field("step") == "up" else 1
-    category = catalog.move_category(ctx.db, ctx.path_int("category_id"), step)
-    audit.record(ctx.db, ctx.me, "category.move", f"category:{category.id}",
-                 f"{category.name} {'up' if step < 0 else 'down'}", ctx.ip)
+    catalog_staff.move_category(ctx.db, staff(ctx), ctx.path_int("category_id"), step)
     return ctx.redirect("/admin/categories")

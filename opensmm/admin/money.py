@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from opensmm.accounts import service as accounts
-from opensmm.admin import audit
+from opensmm.audit import actions as audit_actions
+from opensmm.audit import service as audit
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
 from opensmm.ledger import queries as ledger_queries
@@ -45,8 +46,10 @@ def audit_page(ctx: Ctx) -> Response:
         ctx.db,
         actor=ctx.arg("actor") or None,
         action=ctx.arg("action") or None,
+        door=ctx.arg("door") or None,
         page=page_number(ctx.arg("page")),
     )
     return ctx.render(
-        "admin/audit.html", page=page, actor=ctx.arg("actor"), action=ctx.arg("action")
+        "admin/audit.html", page=page, actor=ctx.arg("actor"), action=ctx.arg("action"),
+        door=ctx.arg("door"), describe=audit_actions.describe,
     )

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from opensmm.admin import audit
-from opensmm.admin.users import actor
+from opensmm.admin.users import staff
 from opensmm.catalog.service import get_service
 from opensmm.db.pagination import page_number
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
-from opensmm.fulfillment import held
 from opensmm.fulfillment.config import HELD
 from opensmm.money import format_money
 from opensmm.orders import queries
 from opensmm.orders import service as orders
+from opensmm.orders import staff as orders_staff
 from opensmm.orders import statuses as st
 from opensmm.orders.fields import parse_int
 from opensmm.orders.service import OrderNotFound
@@ -92,15 +91,7 @@ def update_order(ctx: Ctx) -> Response:
         start_count=_optional_int(ctx, "start_count", "The start count"),
         remains=_optional_int(ctx, "remains", "Remains"),
     )
-    before = orders.lock_order(ctx.db, order_id)
-    refunded_before = before.refunded
-    order = orders.apply_update(ctx.db, order_id, update, actor(ctx))
-    details = (
-        f"status {order.status}, remains {order.remains}, start count {order.start_count}"
-    )
-    if order.refunded != refunded_before:
-        details += f"; refunded {format_money(order.refunded - refunded_before)}"
-    audit.record(ctx.db, ctx.me, "order.update", f"order:{order.id}", details, ctx.ip)
+    order = orders_staff.update_order(ctx.db, staff(ctx), order_id, update)
     ctx.flash("ok", ctx.t("Order {id} saved.", id=order.id))
     return _to_order(ctx, order.id)
 
@@ -110,12 +101,10 @@ def cancel_order(ctx: Ctx) -> Response:
     """Cancel with a full refund of what was not refunded yet (exactly once)."""
     order_id = ctx.path_int("order_id")
     before = orders.lock_order(ctx.db, order_id).refunded
-    order = orders.apply_update(
-        ctx.db, order_id, orders.OrderUpdate(status=st.CANCELED), actor(ctx)
+    order = orders_staff.update_order(
+        ctx.db, staff(ctx), order_id, orders.OrderUpdate(status=st.CANCELED)
     )
     refunded = format_money(order.refunded - before)
-    audit.record(ctx.db, ctx.me, "order.cancel", f"order:{order.id}", f"refunded {refunded}",
-                 ctx.ip)
     ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id, amount=refunded))
     return _to_order(ctx, order.id)
 
@@ -126,11 +115,9 @@ def resolve_held(ctx: Ctx) -> Response:
     order_id = ctx.path_int("order_id")
     resend = ctx.field("choice") == "resend"
     upstream_id = None if resend else _optional_int(ctx, "upstream_id", "The upstream ID")
-    order = held.resolve_order(
-        ctx.db, order_id, upstream_id=upstream_id, resend=resend, actor=actor(ctx)
+    order = orders_staff.resolve_order(
+        ctx.db, staff(ctx), order_id, upstream_id=upstream_id, resend=resend
     )
-    details = "resend" if resend else f"exists upstream as {upstream_id}"
-    audit.record(ctx.db, ctx.me, "order.resolve", f"order:{order.id}", details, ctx.ip)
     ctx.flash("ok", ctx.t("Order {id} saved.", id=order.id))
     return _to_order(ctx, order.id)
 
@@ -156,21 +143,17 @@ def resolve_held_refill(ctx: Ctx) -> Response:
     """A held refill: it exists upstream (record its id) or it does not (send it again)."""
     resend = ctx.field("choice") == "resend"
     upstream_id = None if resend else _optional_int(ctx, "upstream_id", "The upstream ID")
-    refill = held.resolve_refill(
-        ctx.db, ctx.path_int("refill_id"), upstream_id=upstream_id, resend=resend,
-        actor=actor(ctx),
+    refill = orders_staff.resolve_refill(
+        ctx.db, staff(ctx), ctx.path_int("refill_id"), upstream_id=upstream_id, resend=resend
     )
-    details = "resend" if resend else f"exists upstream as {upstream_id}"
-    audit.record(ctx.db, ctx.me, "refill.resolve", f"refill:{refill.id}", details, ctx.ip)
     ctx.flash("ok", ctx.t("Refill {id} saved.", id=refill.id))
     return ctx.back("/admin/refills")
 
 
 @pages.post("/admin/refills/{refill_id:int}", who="staff")
 def update_refill(ctx: Ctx) -> Response:
-    refill = refills.set_refill_status(
-        ctx.db, ctx.path_int("refill_id"), ctx.field("status"), actor(ctx)
+    refill = orders_staff.set_refill_status(
+        ctx.db, staff(ctx), ctx.path_int("refill_id"), ctx.field("status")
     )
-    audit.record(ctx.db, ctx.me, "refill.update", f"refill:{refill.id}", refill.status, ctx.ip)
     ctx.flash("ok", ctx.t("Refill {id} saved.", id=refill.id))
     return ctx.back("/admin/refills")

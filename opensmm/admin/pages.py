@@ -6,7 +6,7 @@ from opensmm.web.framework import Pages
 
 
 def all_pages() -> list[Pages]:
-    from opensmm.admin import catalog, dashboard, money, orders, providers, users
+    from opensmm.admin import catalog, dashboard, money, orders, providers, settings, users
 
     return [
         dashboard.pages,
@@ -15,4 +15,5 @@ def all_pages() -> list[Pages]:
         orders.pages,
         providers.pages,
         money.pages,
+        settings.pages,
     ]

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from opensmm.accounts.models import User
-from opensmm.admin import audit
-from opensmm.admin.users import amount_field
+from opensmm.admin.users import amount_field, staff
 from opensmm.errors import DomainError
 from opensmm.money import format_money
 from opensmm.providers import service as providers
+from opensmm.providers import staff as providers_staff
 from opensmm.providers.models import Provider
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
@@ -68,11 +68,9 @@ def provider_list(ctx: Ctx) -> Response:
 
 @pages.post("/admin/providers", who="staff", refused=provider_list)
 def add_provider(ctx: Ctx) -> Response:
-    provider = providers.add_provider(
-        ctx.db, ctx.field("name").strip(), ctx.field("url"), ctx.field("api_key")
+    provider = providers_staff.add_provider(
+        ctx.db, staff(ctx), ctx.field("name").strip(), ctx.field("url"), ctx.field("api_key")
     )
-    audit.record(ctx.db, ctx.me, "provider.add", f"provider:{provider.id}",
-                 f"{provider.name} {provider.url}", ctx.ip)
     ctx.flash("ok", ctx.t("Provider {name} added.", name=provider.name))
     return ctx.redirect(f"/admin/providers/{provider.id}")
 
@@ -96,12 +94,7 @@ def check_balance(ctx: Ctx) -> Response:
         name, url, key = _credentials(ctx, provider_id)
         balance = providers.fetch_balance(url, key)
         with ctx.web.db.write() as session:
-            providers.record_balance(session, provider_id, balance)
-            staff = session.get(User, ctx.me.id)
-            assert staff is not None
-            audit.record(session, staff, "provider.balance", f"provider:{provider_id}",
-                         f"{name}: {format_money(balance.amount)} {balance.currency or ''}",
-                         ctx.ip)
+            providers_staff.record_balance(session, staff(ctx), provider_id, balance)
     except DomainError as exc:
         return _refused_here(ctx, exc)
     ctx.flash("ok", ctx.t("Balance of {name}: {amount} {currency}", name=name,
@@ -119,19 +112,12 @@ def import_services(ctx: Ctx) -> Response:
     provider_id = ctx.path_int("provider_id")
     try:
         markup: Decimal = amount_field(ctx, "markup", "markup")
-        name, url, key = _credentials(ctx, provider_id)
+        _name, url, key = _credentials(ctx, provider_id)
         upstream = providers.fetch_services(url, key)
         with ctx.web.db.write() as session:
-            report = providers.import_services(
-                session, provider_id, upstream, markup_percent=markup,
+            report = providers_staff.import_services(
+                session, staff(ctx), provider_id, upstream, markup_percent=markup,
                 categories=_categories(ctx),
-            )
-            staff = session.get(User, ctx.me.id)
-            assert staff is not None
-            audit.record(
-                session, staff, "provider.import", f"provider:{provider_id}",
-                f"{name}: {len(report.created)} imported, {len(report.skipped)} skipped, "
-                f"markup {format_money(markup)}%", ctx.ip,
             )
     except DomainError as exc:
         return _refused_here(ctx, exc)
@@ -144,18 +130,12 @@ def import_services(ctx: Ctx) -> Response:
 def sync_services(ctx: Ctx) -> Response:
     provider_id = ctx.path_int("provider_id")
     try:
-        name, url, key = _credentials(ctx, provider_id)
+        _name, url, key = _credentials(ctx, provider_id)
         upstream = providers.fetch_services(url, key)
         with ctx.web.db.write() as session:
-            report = providers.sync_services(
-                session, provider_id, upstream, keep_prices=ctx.field("keep_prices") == "1"
-            )
-            staff = session.get(User, ctx.me.id)
-            assert staff is not None
-            audit.record(
-                session, staff, "provider.sync", f"provider:{provider_id}",
-                f"{name}: {len(report.repriced)} repriced, {len(report.changed)} changed, "
-                f"{len(report.disabled)} disabled", ctx.ip,
+            report = providers_staff.sync_services(
+                session, staff(ctx), provider_id, upstream,
+                keep_prices=ctx.field("keep_prices") == "1",
             )
     except DomainError as exc:
         return _refused_here(ctx, exc)

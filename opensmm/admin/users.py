@@ -7,11 +7,12 @@ from decimal import Decimal
 from starlette.responses import Response
 
 from opensmm.accounts import service as accounts
-from opensmm.admin import audit
+from opensmm.accounts import staff as staff_accounts
+from opensmm.audit.actor import Actor
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
+from opensmm.ledger import deposits
 from opensmm.ledger import queries as ledger_queries
-from opensmm.ledger import service as ledger
 from opensmm.money import MoneyError, format_money, parse_money
 from opensmm.orders import queries as order_queries
 from opensmm.web import sessions
@@ -30,9 +31,9 @@ def amount_field(ctx: Ctx, name: str, label: str) -> Decimal:
         raise DomainError(f"Incorrect {label}: {exc}") from None
 
 
-def actor(ctx: Ctx) -> str:
-    """How staff actions are signed in order histories and ledger memos."""
-    return f"staff:{ctx.me.name}"
+def staff(ctx: Ctx) -> Actor:
+    """The logged-in staff member, as the services audit them."""
+    return Actor.staff(ctx.me.id, ctx.me.name, ctx.ip)
 
 
 @pages.get("/admin/users", who="staff")
@@ -54,6 +55,8 @@ def user_detail(ctx: Ctx) -> Response:
         customer=customer,
         orders=recent,
         entries=entries,
+        # The funds form's one-time token: submitted twice, it credits once.
+        deposit_key=deposits.new_key(),
         spent=order_queries.total_spent(ctx.db, customer.id),
     )
 
@@ -66,18 +69,16 @@ def _back_to_user(ctx: Ctx, user_id: int) -> Response:
 def adjust_funds(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
     amount = amount_field(ctx, "amount", "amount")
-    memo = ctx.field("memo").strip()
-    if not memo:
-        raise DomainError("A memo is required: it tells the customer what the movement is")
-    if len(memo) > 500:
-        raise DomainError("A memo is at most 500 characters")
-    ledger.add_funds(ctx.db, customer.id, amount, memo=memo, actor=actor(ctx))
-    audit.record(
-        ctx.db, ctx.me, "funds.adjust", f"user:{customer.id}",
-        f"{customer.name}: {format_money(amount)} ({memo})", ctx.ip,
+    deposit = deposits.staff_deposit(
+        ctx.db, staff(ctx), customer, amount, memo=ctx.field("memo"),
+        key=ctx.field("idempotency_key"),
     )
-    ctx.flash("ok", ctx.t("Balance of {name} changed by {amount}.", amount=format_money(amount),
-                          name=customer.name))
+    if deposit.replayed:
+        already = "This form was already submitted: the balance of {name} was not changed again."
+        ctx.flash("ok", ctx.t(already, name=customer.name))
+    else:
+        ctx.flash("ok", ctx.t("Balance of {name} changed by {amount}.",
+                              amount=format_money(amount), name=customer.name))
     return _back_to_user(ctx, customer.id)
 
 
@@ -87,13 +88,9 @@ def set_status(ctx: Ctx) -> Response:
     active = ctx.field("active") == "1"
     if customer.id == ctx.me.id and not active:
         raise DomainError("You cannot suspend yourself")
-    accounts.set_status(ctx.db, customer.name, active=active)
+    staff_accounts.set_status(ctx.db, staff(ctx), customer.name, active=active)
     if not active:
         sessions.end_other_sessions(ctx.db, customer.id)  # logged out at once
-    audit.record(
-        ctx.db, ctx.me, "user.activate" if active else "user.suspend", f"user:{customer.id}",
-        customer.name, ctx.ip,
-    )
     ctx.flash("ok", ctx.t("{name} is now active.", name=customer.name) if active
               else ctx.t("{name} is now suspended.", name=customer.name))
     return _back_to_user(ctx, customer.id)
@@ -103,12 +100,7 @@ def set_status(ctx: Ctx) -> Response:
 def set_discount(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
     percent = amount_field(ctx, "discount", "discount")
-    before = customer.discount_percent
-    accounts.set_discount(ctx.db, customer, percent)
-    audit.record(
-        ctx.db, ctx.me, "user.discount", f"user:{customer.id}",
-        f"{customer.name}: {format_money(before)}% → {format_money(percent)}%", ctx.ip,
-    )
+    staff_accounts.set_discount(ctx.db, staff(ctx), customer, percent)
     ctx.flash("ok", ctx.t("Discount of {name} set to {percent}%.", name=customer.name,
                           percent=format_money(percent)))
     return _back_to_user(ctx, customer.id)

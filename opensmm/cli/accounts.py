@@ -8,8 +8,10 @@ import typer
 from sqlalchemy.orm import Session
 
 from opensmm.accounts import service as accounts
+from opensmm.accounts import staff
+from opensmm.audit.actor import Actor
 from opensmm.cli.output import emit_json, fail, in_write
-from opensmm.ledger import service as ledger
+from opensmm.ledger import deposits
 from opensmm.money import MoneyError, format_money, parse_money
 
 user_app = typer.Typer(help="Customers and staff.", no_args_is_help=True)
@@ -29,7 +31,9 @@ def user_create(
 ) -> None:
     """Create a user (a customer, or staff with --admin)."""
     user = in_write(
-        lambda s: accounts.create_user(s, name, email=email, password=password, is_admin=admin)
+        lambda s: staff.create_user(
+            s, Actor.cli(), name, email=email, password=password, is_admin=admin
+        )
     )
     if as_json:
         emit_json({"id": user.id, "name": user.name, "admin": user.is_admin})
@@ -38,7 +42,7 @@ def user_create(
 
 
 def _set_status(name: str, active: bool) -> None:
-    in_write(lambda s: accounts.set_status(s, name, active=active))
+    in_write(lambda s: staff.set_status(s, Actor.cli(), name, active=active))
     typer.echo(f"{name} is now {'active' if active else 'suspended'}")
 
 
@@ -58,7 +62,7 @@ def key_create(name: str, as_json: JsonFlag = False) -> None:
     """Create an API key for user NAME; it is shown only this once."""
 
     def work(session: Session) -> accounts.NewKey:
-        return accounts.create_key(session, accounts.get_user(session, name))
+        return staff.create_key(session, Actor.cli(), accounts.get_user(session, name))
 
     new = in_write(work)
     if as_json:
@@ -71,7 +75,7 @@ def key_create(name: str, as_json: JsonFlag = False) -> None:
 @key_app.command("revoke")
 def key_revoke(key: str) -> None:
     """Revoke a key: it is refused from the next request on."""
-    in_write(lambda s: accounts.revoke_key(s, key))
+    in_write(lambda s: staff.revoke_key(s, Actor.cli(), key))
     typer.echo("Key revoked")
 
 
@@ -80,23 +84,42 @@ def key_revoke(key: str) -> None:
 def funds_add(
     name: str,
     amount: Annotated[str, typer.Argument(help="May be negative; a balance never goes below 0.")],
-    memo: Annotated[str, typer.Option(help="Shown in the customer's history.")] = "",
+    memo: Annotated[
+        str, typer.Option(help="Required: shown in the customer's history.")
+    ] = "",
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Retry with the key printed by the first run: it credits only once "
+            "(default: a new key, printed).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Add (or, negative, remove) funds; every movement is a ledger entry."""
+    """Add (or, negative, remove) funds; every movement is a ledger entry.
+
+    Prints the idempotency key: running the command again with --idempotency-key KEY (after
+    a time-out, say) credits nothing more."""
     try:
         value = parse_money(amount)
     except MoneyError as exc:
         fail(f"Incorrect amount {amount!r}: {exc}")
+    key = deposits.new_key() if idempotency_key is None else idempotency_key
 
-    def work(session: Session) -> tuple[str, str]:
+    def work(session: Session) -> tuple[str, str, bool]:
         user = accounts.get_user(session, name)
-        ledger.add_funds(session, user.id, value, memo=memo, actor="cli")
+        deposit = deposits.staff_deposit(session, Actor.cli(), user, value, memo=memo, key=key)
         session.refresh(user)
-        return user.name, format_money(user.balance)
+        return user.name, format_money(user.balance), deposit.replayed
 
-    user_name, balance = in_write(work)
+    user_name, balance, replayed = in_write(work)
     if as_json:
-        emit_json({"user": user_name, "amount": format_money(value), "balance": balance})
+        emit_json({"user": user_name, "amount": format_money(value), "balance": balance,
+                   "idempotency_key": key, "replayed": replayed})
+        return
+    if replayed:
+        typer.echo(f"Already done with idempotency key {key}: nothing credited again")
     else:
-        typer.echo(f"{user_name}: balance {balance}")
+        typer.echo(f"Idempotency key {key} (give it with --idempotency-key to retry safely)")
+    typer.echo(f"{user_name}: balance {balance}")

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
+from opensmm.audit.actor import Actor
 from opensmm.catalog import service as catalog
+from opensmm.catalog import staff as catalog_staff
 from opensmm.catalog.models import Service
 from opensmm.cli.accounts import JsonFlag
 from opensmm.cli.output import emit_json, fail, in_read, in_write
@@ -77,8 +79,9 @@ def service_add(
         provider_id = None
         if provider is not None:
             provider_id = get_provider(s, provider).id
-        return catalog.add_service(
+        return catalog_staff.add_service(
             s,
+            Actor.cli(),
             name=name,
             category=category,
             rate=price,

@@ -13,6 +13,7 @@ from opensmm.cli.catalog import service_app
 from opensmm.cli.demo import demo
 from opensmm.cli.orders import ledger_app, order_app, refill_app
 from opensmm.cli.providers import provider_app
+from opensmm.cli.settings import settings_app
 from opensmm.cli.worker import worker
 from opensmm.settings import get_settings
 
@@ -33,6 +34,7 @@ app.add_typer(order_app, name="order")
 app.add_typer(refill_app, name="refill")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(provider_app, name="provider")
+app.add_typer(settings_app, name="settings")
 app.command("worker")(worker)
 app.command("demo")(demo)
 app.command("backup")(backup)

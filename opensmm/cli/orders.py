@@ -9,15 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
+from opensmm.audit.actor import Actor
 from opensmm.cli.accounts import JsonFlag
 from opensmm.cli.output import emit_json, fail, in_read, in_write
 from opensmm.fulfillment import held as held_orders
 from opensmm.ledger import service as ledger
 from opensmm.money import format_money
 from opensmm.orders import service as orders
+from opensmm.orders import staff as orders_staff
 from opensmm.orders import statuses
 from opensmm.orders.models import Order
-from opensmm.refills import service as refills
 
 order_app = typer.Typer(help="Orders.", no_args_is_help=True)
 refill_app = typer.Typer(help="Refills.", no_args_is_help=True)
@@ -133,8 +134,8 @@ def order_resolve(
 ) -> None:
     """Settle a held order, after checking at the provider (it is never resent by itself)."""
     order = in_write(
-        lambda s: held_orders.resolve_order(
-            s, order_id, upstream_id=upstream_id, resend=resend, actor="cli"
+        lambda s: orders_staff.resolve_order(
+            s, Actor.cli(), order_id, upstream_id=upstream_id, resend=resend
         )
     )
     state = (
@@ -156,7 +157,7 @@ def order_set(
     if status is None and start_count is None and remains is None:
         fail("Nothing to set: give --status, --start-count or --remains")
     update = orders.OrderUpdate(status=status, start_count=start_count, remains=remains)
-    order = in_write(lambda s: orders.apply_update(s, order_id, update, "cli"))
+    order = in_write(lambda s: orders_staff.update_order(s, Actor.cli(), order_id, update))
     typer.echo(
         f"Order {order.id}: {order.status}, remains {order.remains}, "
         f"refunded {format_money(order.refunded)}"
@@ -169,7 +170,9 @@ def refill_set(
     status: Annotated[str, typer.Option("--status")],
 ) -> None:
     """Set a refill's status (Pending, In progress, Completed, Rejected, Error)."""
-    refill = in_write(lambda s: refills.set_refill_status(s, refill_id, status, "cli"))
+    refill = in_write(
+        lambda s: orders_staff.set_refill_status(s, Actor.cli(), refill_id, status)
+    )
     typer.echo(f"Refill {refill.id}: {refill.status}")
 
 
@@ -186,8 +189,8 @@ def refill_resolve(
 ) -> None:
     """Settle a held refill, after checking at the provider."""
     refill = in_write(
-        lambda s: held_orders.resolve_refill(
-            s, refill_id, upstream_id=upstream_id, resend=resend, actor="cli"
+        lambda s: orders_staff.resolve_refill(
+            s, Actor.cli(), refill_id, upstream_id=upstream_id, resend=resend
         )
     )
     typer.echo(f"Refill {refill.id}: {refill.status}, {refill.send_state}")

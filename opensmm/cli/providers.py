@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
+from opensmm.audit.actor import Actor
 from opensmm.cli.accounts import JsonFlag
 from opensmm.cli.output import emit_json, fail, in_read, in_write, refusals_to_exit
 from opensmm.client import Service as UpstreamService
 from opensmm.money import MoneyError, format_money, parse_money
 from opensmm.providers import service as providers
+from opensmm.providers import staff as providers_staff
 from opensmm.providers.models import Provider
 from opensmm.providers.pricing import check_markup
 
@@ -74,10 +76,7 @@ def provider_add(
             balance = providers.fetch_balance(url.strip(), key.strip())
 
     def work(session: Session) -> Provider:
-        provider = providers.add_provider(session, name, url, key)
-        if balance is not None:
-            providers.record_balance(session, provider.id, balance)
-        return provider
+        return providers_staff.add_provider(session, Actor.cli(), name, url, key, balance)
 
     provider = in_write(work)
     if as_json:
@@ -126,7 +125,7 @@ def provider_balance(name: str, as_json: JsonFlag = False) -> None:
     provider_id, url, key = _connection(name)
     with refusals_to_exit():
         balance = providers.fetch_balance(url, key)
-    in_write(lambda s: providers.record_balance(s, provider_id, balance))
+    in_write(lambda s: providers_staff.record_balance(s, Actor.cli(), provider_id, balance))
     amount = format_money(balance.amount.quantize(Decimal("0.00001")))
     if as_json:
         emit_json({"provider": name, "balance": amount, "currency": balance.currency})
@@ -190,8 +189,9 @@ def provider_import(
     percent = _markup(markup)
     provider_id, upstream = _fetch_services(name)
     report = in_write(
-        lambda s: providers.import_services(
-            s, provider_id, upstream, markup_percent=percent, categories=category or ()
+        lambda s: providers_staff.import_services(
+            s, Actor.cli(), provider_id, upstream, markup_percent=percent,
+            categories=category or (),
         )
     )
     if as_json:
@@ -226,7 +226,9 @@ def provider_import(
 def _sync(
     provider_id: int, upstream: list[UpstreamService], keep_prices: bool, session: Session
 ) -> providers.SyncReport:
-    return providers.sync_services(session, provider_id, upstream, keep_prices=keep_prices)
+    return providers_staff.sync_services(
+        session, Actor.cli(), provider_id, upstream, keep_prices=keep_prices
+    )
 
 
 @provider_app.command("sync")

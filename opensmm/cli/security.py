@@ -7,11 +7,10 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from opensmm.accounts.models import ApiKey
-from opensmm.accounts.service import KeyNotFound
+from opensmm.accounts import staff
+from opensmm.audit.actor import Actor
 from opensmm.cli.accounts import key_app
 from opensmm.cli.output import in_write
-from opensmm.security.network import normalize_allow_list
 
 
 @key_app.command("allow-ips")
@@ -28,11 +27,7 @@ def key_allow_ips(
     """Let an API key be used only from the given addresses (takes effect at once)."""
 
     def work(session: Session) -> str | None:
-        row = session.get(ApiKey, key_id)
-        if row is None:
-            raise KeyNotFound()
-        row.allowed_ips = normalize_allow_list(addresses)
-        return row.allowed_ips
+        return staff.allow_ips(session, Actor.cli(), key_id, addresses)
 
     stored = in_write(work)
     if stored is None:

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
 from opensmm.db.pagination import Page, paginate
-from opensmm.ledger.models import LedgerEntry
+from opensmm.ledger.models import CHARGE, DEPOSIT, REFUND, LedgerEntry
 
-KINDS = ("deposit", "charge", "refund")
+KINDS = (DEPOSIT, CHARGE, REFUND)
 
 
 @dataclass(frozen=True)

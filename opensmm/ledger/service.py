@@ -25,7 +25,7 @@ from opensmm.accounts.models import User
 from opensmm.db import Money, utcnow
 from opensmm.db.statements import Statement
 from opensmm.errors import DomainError
-from opensmm.ledger.models import LedgerEntry
+from opensmm.ledger.models import DEPOSIT, LedgerEntry
 
 
 class NotEnoughFunds(DomainError):
@@ -154,7 +154,9 @@ def check(session: Session) -> list[Mismatch]:
 
 
 def add_funds(session: Session, user_id: int, amount: Decimal, *, memo: str, actor: str) -> bool:
-    """Staff add (or, negative, take back) funds. A balance never goes below zero."""
+    """Credit (or, negative, take back) funds under a fresh key: for seeding a panel (the demo,
+    tests). Staff deposits go through ``opensmm.ledger.deposits.staff_deposit``: audited, with
+    a memo, and replay-safe."""
 
     if amount == 0:
         raise DomainError("The amount must not be zero")
@@ -163,7 +165,7 @@ def add_funds(session: Session, user_id: int, amount: Decimal, *, memo: str, act
         session,
         user_id=user_id,
         amount=amount,
-        kind="deposit",
-        key=f"deposit:{uuid.uuid4().hex}",
+        kind=DEPOSIT,
+        key=f"{DEPOSIT}:{uuid.uuid4().hex}",
         memo=f"{text} (by {actor})",
     )

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.errors import DomainError
+from opensmm.panel_settings import service as panel_settings
 from opensmm.web import sessions
 from opensmm.web.context import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, local_path
 from opensmm.web.framework import Pages
@@ -46,11 +47,14 @@ def home(ctx: Ctx) -> Response:
 def signup_form(ctx: Ctx) -> Response:
     if ctx.user is not None:
         return ctx.redirect(_home_of(ctx))
-    return ctx.render("signup.html", values=ctx.form)
+    return ctx.render(
+        "signup.html", values=ctx.form, signups_open=panel_settings.signups_open(ctx.db)
+    )
 
 
 @pages.post("/signup", who="anyone", refused=signup_form)
 def signup(ctx: Ctx) -> Response:
+    panel_settings.check_signups_open(ctx.db)
     password = ctx.field("password")
     if password != ctx.field("password2"):
         raise DomainError("The two passwords do not match")

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from opensmm.accounts.models import User
 from opensmm.db import Database
+from opensmm.panel_settings import service as panel_settings
 from opensmm.security.network import client_ip
 from opensmm.settings import Settings
 from opensmm.web.i18n import LANGUAGES, Translator, language
@@ -96,6 +97,13 @@ class Ctx:
     def path_int(self, name: str) -> int:
         return int(self.request.path_params[name])
 
+    def panel_settings(self) -> dict[str, Any]:
+        """The panel settings (cached per process behind their stamp)."""
+        if self.session is not None:
+            return panel_settings.values(self.session)
+        with self.web.db.read() as session:
+            return panel_settings.values(session)
+
     # --- tokens ------------------------------------------------------------------------------
     def csrf(self) -> str:
         binding = self.session_token or self.anon
@@ -126,11 +134,13 @@ class Ctx:
         self.flashes = []
         if self.error:
             shown.append(("error", self.error))
+        panel = self.panel_settings()
         html = self.web.templates.get_template(template).render(
             ctx=self,
             _=self.t,
             lang=language(self.lang),
-            languages=LANGUAGES.values(),
+            languages=[LANGUAGES[code] for code in panel["languages"] if code in LANGUAGES],
+            panel_name=panel["panel_name"],
             user=self.user,
             csrf=self.csrf(),
             flashes=shown,

@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from opensmm.errors import DomainError, NotFound
+from opensmm.panel_settings import service as panel_settings
 from opensmm.web import sessions
 from opensmm.web.context import (
     ANON_COOKIE,
@@ -285,10 +286,12 @@ class PlainError:
     def response(web: Web, request: Request, status: int, message: str) -> HTMLResponse:
         lang = language(visitor_language(request))
         translate = Translator(lang)
+        panel = panel_settings.last_known(web.db)
         html = web.templates.get_template("error.html").render(
             _=translate,
             lang=lang,
-            languages=LANGUAGES.values(),
+            languages=[LANGUAGES[code] for code in panel["languages"] if code in LANGUAGES],
+            panel_name=panel["panel_name"],
             user=None,
             csrf="",
             flashes=[],

@@ -96,22 +96,26 @@ def test_user_key_and_funds_commands_drive_the_api(panel: Panel, in_process: Run
     api_key = str(key["key"])
     assert panel.api(api_key, "balance") == {"balance": "0.00", "currency": "USD"}
 
-    assert cli_json(panel, "funds", "add", name, "10.5") == {
+    added = cli_json(panel, "funds", "add", name, "10.5", "--memo", "wire 1")
+    assert added == {
         "user": name,
         "amount": "10.50",
         "balance": "10.50",
+        "idempotency_key": added["idempotency_key"],
+        "replayed": False,
     }
     # a negative amount is an amount, not an option
     removed = panel.cli("funds", "add", name, "-0.50001", "--memo", "correction")
-    assert removed.stdout.strip() == f"{name}: balance 9.99999"
+    assert removed.stdout.strip().splitlines()[-1] == f"{name}: balance 9.99999"
     assert panel.api(api_key, "balance")["balance"] == "9.99999"
 
     customer = Customer(int(str(created["id"])), name, api_key)
     before = footprint(panel, customer)
     nobody = "nobody-" + name
     for args, message in (
-        (("funds", "add", name, "-10"), "Not enough funds on balance"),  # below zero
-        (("funds", "add", name, "0"), "The amount must not be zero"),
+        (("funds", "add", name, "-10", "--memo", "m"), "Not enough funds on balance"),
+        (("funds", "add", name, "0", "--memo", "m"), "The amount must not be zero"),
+        (("funds", "add", name, "5"), "A memo is required"),
         (("funds", "add", nobody, "5"), f"No user named {nobody!r}"),
         (("user", "create", name), f"The user name {name!r} is taken"),
         (("user", "create", "bad name!"), "A user name is 2-64 letters"),

@@ -204,7 +204,9 @@ def test_parallel_negative_funds_through_the_cli(panel: Panel) -> None:
     processes = 6
 
     def run() -> tuple[int, str]:
-        result = panel.cli("funds", "add", customer.name, "--", "-1.50", check=False)
+        result = panel.cli(
+            "funds", "add", customer.name, "--memo", "test", "--", "-1.50", check=False
+        )
         return result.returncode, (result.stdout + result.stderr).strip()
 
     results = all_at_once([run] * processes)
@@ -233,7 +235,7 @@ def test_a_negative_fund_larger_than_the_balance_is_refused_whole(
 ) -> None:
     customer = panel.customer(balance="10.00" if amount != "-0.00001" else 0)
     before = panel.balance(customer)
-    result = panel.cli("funds", "add", customer.name, "--", amount, check=False)
+    result = panel.cli("funds", "add", customer.name, "--memo", "test", "--", amount, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {NOT_ENOUGH}"
     assert panel.balance(customer) == before
@@ -244,7 +246,7 @@ def test_a_negative_fund_larger_than_the_balance_is_refused_whole(
 def test_an_impossible_amount_is_a_clear_refusal(panel: Panel, amount: str) -> None:
     """Regression: ``funds add NAME 1e30`` died with a decimal.InvalidOperation traceback."""
     customer = panel.customer(balance="1.00")
-    result = panel.cli("funds", "add", customer.name, "--", amount, check=False)
+    result = panel.cli("funds", "add", customer.name, "--memo", "test", "--", amount, check=False)
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: Incorrect amount {amount!r}: "), result.stderr
     assert "Traceback" not in result.stderr + result.stdout

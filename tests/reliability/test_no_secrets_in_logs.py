@@ -98,7 +98,7 @@ def _busy_day(panel, upstream: FakePanel) -> tuple[str, dict[str, str]]:  # type
     service_id = json.loads(service.stdout)["id"]
     panel.cli("user", "create", "bob", "--password", PASSWORD, "--email", "bob@example.com")
     key = json.loads(panel.cli("key", "create", "bob", "--json").stdout)["key"]
-    panel.cli("funds", "add", "bob", "10")
+    panel.cli("funds", "add", "bob", "10", "--memo", "test")
 
     api = panel.api_url
     panel.http.get(api, params={"key": key, "action": "balance"})

@@ -16,6 +16,7 @@ from opensmm.ledger import service as ledger
 from tests.support.panel import Panel
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+DEPOSIT_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 PASSWORD = "correct horse battery"
 
 
@@ -45,6 +46,13 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def deposit_key_of(html: str) -> str:
+    """The one-time token of the staff funds form on a user's page."""
+    match = DEPOSIT_KEY.search(html)
+    assert match, "no idempotency key on the page"
+    return match.group(1)
+
+
 class WebClient:
     """One visitor: its own cookies, like one browser."""
 
@@ -71,6 +79,12 @@ class WebClient:
         if csrf and "csrf" not in fields:
             fields["csrf"] = self.token()
         return self.http.post(path, data=fields)
+
+    def deposit(self, user_id: int, amount: str, memo: str) -> httpx.Response:
+        """Submit the staff funds form as rendered (with its one-time token)."""
+        key = deposit_key_of(self.get(f"/admin/users/{user_id}").text)
+        return self.post(f"/admin/users/{user_id}/funds",
+                         {"amount": amount, "memo": memo, "idempotency_key": key})
 
     def login(self, person: Person) -> httpx.Response:
         answer = self.post("/login", {"login": person.name, "password": person.password})

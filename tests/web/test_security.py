@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from opensmm.accounts.models import ApiKey, User
-from opensmm.admin.models import AuditEntry
 from opensmm.admin.pages import all_pages
+from opensmm.audit.models import AuditEntry
 from opensmm.db import Database
 from opensmm.errors import DomainError
 from opensmm.ledger.models import LedgerEntry
@@ -344,14 +344,14 @@ def test_a_balance_adjustment_is_a_ledger_entry_and_an_audit_row(
 ) -> None:
     staff, customer = make_person(panel, staff=True), make_person(panel, balance="2")
     visitor.login(staff)
-    done = visitor.post(f"/admin/users/{customer.id}/funds", {"amount": "10.5", "memo": "wire 7"})
+    done = visitor.deposit(customer.id, "10.5", "wire 7")
     assert "changed by 10.50" in visitor.flash(done)
     assert panel.balance(customer) == Decimal("12.5")
     target = AuditEntry.target == f"user:{customer.id}"
     assert count(panel, AuditEntry, AuditEntry.actor == staff.name,
                  AuditEntry.action == "funds.adjust", target) == 1
     # Taking back more than the balance is refused: no ledger entry, no audit row.
-    refused = visitor.post(f"/admin/users/{customer.id}/funds", {"amount": "-50", "memo": "oops"})
+    refused = visitor.deposit(customer.id, "-50", "oops")
     assert "Not enough funds on balance" in visitor.flash(refused)
     assert panel.balance(customer) == Decimal("12.5")
     assert count(panel, AuditEntry, AuditEntry.action == "funds.adjust",

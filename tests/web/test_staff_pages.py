@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from opensmm.admin.models import AuditEntry
+from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import Category, Service
 from opensmm.fulfillment.config import HELD, NEW, SENT
 from opensmm.orders.models import Order
@@ -93,7 +93,7 @@ def test_services_are_created_edited_switched_and_ordered(
     assert listing.index(f'data-service="{second}"') < listing.index(f'data-service="{first}"')
     actions = audit_actions(panel, staff.name)
     for action in ("service.create", "service.edit", "service.disable", "service.enable",
-                   "service.move"):
+                   "service.move_up"):
         assert action in actions
     details = visitor.get("/admin/audit", params={"action": "service.edit"}).text
     assert "rate 1.50 → 2.25" in details
@@ -112,7 +112,7 @@ def test_categories_are_created_renamed_and_moved(
     visitor.post(f"/admin/categories/{ids['Beta cat']}/move", {"step": "up"})
     page = visitor.get("/admin/categories").text
     assert page.index("Gamma cat") < page.index("Alpha cat")
-    assert {"category.create", "category.rename", "category.move"} <= set(
+    assert {"category.create", "category.rename", "category.move_up"} <= set(
         audit_actions(panel, staff.name))
 
 
@@ -197,7 +197,8 @@ def test_a_held_order_is_settled_by_a_person(
         assert second is not None
         assert (first.send_state, first.upstream_id) == (SENT, 777)
         assert second.send_state == NEW
-    assert audit_actions(panel, staff.name).count("order.resolve") == 2
+    assert audit_actions(panel, staff.name).count("order.resolve") == 1
+    assert audit_actions(panel, staff.name).count("order.resend") == 1
     again = visitor.post(f"/admin/orders/{order_ids[0]}/resolve", {"choice": "resend"})
     assert again.status_code == 400
     assert "is not held" in again.text

@@ -381,6 +381,34 @@ MESSAGES: dict[str, str] = {
     "A label is at most 64 characters": "الوصف 64 حرفًا على الأكثر",
     "API key not found": "المفتاح غير موجود",
     "User not found": "المستخدم غير موجود",
+    # Panel settings, deposits and the audit log (issue 10).
+    "Settings": "الإعدادات",
+    "Door": "المدخل",
+    "Changes apply at once, in every server process, and are written to the audit log.":
+        "تسري التغييرات فورًا في كل عمليات الخادم، وتُسجَّل في سجل التدقيق.",
+    "Sign-ups are closed on this panel.": "التسجيل مغلق في هذه اللوحة.",
+    "{name} set to {value}.": "تم ضبط {name} على {value}.",
+    "This form was already submitted: the balance of {name} was not changed again.":
+        "أُرسل هذا النموذج من قبل: لم يتغير رصيد {name} مرة أخرى.",
+    "A memo is required: it tells the customer what the movement is":
+        "الملاحظة مطلوبة: فهي تخبر العميل بطبيعة الحركة",
+    "A memo is at most 500 characters": "الملاحظة 500 حرف على الأكثر",
+    "A memo must not contain control characters": "يجب ألا تحتوي الملاحظة على محارف تحكم",
+    "The idempotency key must be 8 to 100 letters, digits or . _ : -":
+        "يجب أن يكون مفتاح عدم التكرار من 8 إلى 100 حرف أو رقم أو . _ : -",
+    "This idempotency key was already used for another deposit (another user or amount); "
+    "nothing was changed":
+        "استُخدم مفتاح عدم التكرار هذا لإيداع آخر (مستخدم أو مبلغ آخر)؛ لم يتغير شيء",
+    "The value must not be empty": "يجب ألا تكون القيمة فارغة",
+    "The value must not contain control characters": "يجب ألا تحتوي القيمة على محارف تحكم",
+    "At least one language is required": "لغة واحدة على الأقل مطلوبة",
+    "The enabled languages must include the default language":
+        "يجب أن تشمل اللغات المفعلة اللغة الافتراضية",
+    "Adjusted the balance of {user} by {amount}: {memo}": "عُدّل رصيد {user} بمقدار {amount}: {memo}",
+    "Suspended {user}": "أُوقف {user}",
+    "Activated {user}": "فُعّل {user}",
+    "Changed the setting {name} from {before} to {after}":
+        "غُيّر الإعداد {name} من {before} إلى {after}",
 }
 
 # Refusals that carry a number or a name: the English pattern and its translation.

@@ -1,0 +1,79 @@
+"""What each audit action code means, in English, marked for translation.
+
+A row stores its code and parameters; the staff audit page shows ``describe(entry)`` through
+the translator. A code without a description here, or a row whose parameters do not fill its
+description (rows written before the codes, migration 0006), shows its parameters as they are.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from opensmm.i18n import N_
+
+# A code's descriptions, the most detailed first: a row shows the first one its parameters
+# fill ("service.edit" names the old and new rate only when the rate changed).
+DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
+    "funds.adjust": N_("Adjusted the balance of {user} by {amount}: {memo}"),
+    "user.create": N_("Created the user {user}"),
+    "user.create_staff": N_("Created the staff user {user}"),
+    "user.suspend": N_("Suspended {user}"),
+    "user.activate": N_("Activated {user}"),
+    "user.discount": N_("Changed the discount of {user} from {before}% to {after}%"),
+    "key.create": N_("Created API key {key} for {user}"),
+    "key.revoke": N_("Revoked API key {key} of {user}"),
+    "key.allow_ips": N_("Set the addresses allowed for API key {key} to: {ips}"),
+    "service.create": N_("Created the service {service}"),
+    "service.edit": (
+        N_("Edited the service {service}: rate {before} → {after}"),
+        N_("Edited the service {service}"),
+    ),
+    "service.enable": N_("Enabled the service {service}"),
+    "service.disable": N_("Disabled the service {service}"),
+    "service.move_up": N_("Moved the service {service} up"),
+    "service.move_down": N_("Moved the service {service} down"),
+    "category.create": N_("Created the category {category}"),
+    "category.rename": N_("Renamed the category {before} to {after}"),
+    "category.move_up": N_("Moved the category {category} up"),
+    "category.move_down": N_("Moved the category {category} down"),
+    "order.update": N_(
+        "Set order {order}: status {status}, remains {remains}, start count {start_count}; "
+        "refunded {refunded}"
+    ),
+    "order.cancel": N_("Canceled order {order}: {refunded} refunded"),
+    "order.resend": N_("Order {order} in doubt: sent again"),
+    "order.resolve": N_("Order {order} in doubt: exists upstream as {upstream_id}"),
+    "refill.update": N_("Set refill {refill} to {status}"),
+    "refill.resend": N_("Refill {refill} in doubt: sent again"),
+    "refill.resolve": N_("Refill {refill} in doubt: exists upstream as {upstream_id}"),
+    "provider.add": N_("Added the provider {provider} ({url})"),
+    "provider.balance": N_("Checked the balance of {provider}: {amount} {currency}"),
+    "provider.import": N_(
+        "Imported from {provider}: {created} created, {skipped} skipped, markup {markup}%"
+    ),
+    "provider.sync": N_(
+        "Synced {provider}: {repriced} repriced, {changed} changed, {disabled} disabled"
+    ),
+    "settings.set": N_("Changed the setting {name} from {before} to {after}"),
+}
+
+# Rows from before migration 0006: the English sentence they were stored with.
+LEGACY = N_("{details}")
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def describe(action: str, params: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
+    """The English template and the values to fill it with, for ``ctx.t(template, **values)``."""
+    values = {str(k): str(v) for k, v in (params or {}).items()}
+    described = DESCRIPTIONS.get(action, ())
+    for template in (described,) if isinstance(described, str) else described:
+        if _fields(template) <= values.keys():
+            return template, values
+    if set(values) == {"details"}:
+        return LEGACY, values
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
+    return LEGACY, {"details": f"{action} {shown}".strip()}

@@ -1,0 +1,135 @@
+"""Every panel setting: name, type, default, validation and help text for staff.
+
+A later issue adds a setting by adding one ``Setting`` to ``SETTINGS``. ``parse`` turns the
+text a person typed (a form field, a CLI argument) into the typed value or refuses it with
+a ``SettingRefused`` naming the problem; ``check`` sees every value, for rules between
+settings (``languages`` must include ``default_language``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opensmm.errors import DomainError
+from opensmm.i18n import N_
+from opensmm.web.i18n import LANGUAGES
+
+
+class SettingRefused(DomainError):
+    message = N_("Incorrect setting")
+
+
+class UnknownSetting(SettingRefused):
+    pass
+
+
+MAX_TEXT = 100
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # "text", "choice", "language", "languages": how the page shows its input
+    default: Any
+    help: str
+    parse: Callable[[str], Any]
+    choices: tuple[str, ...] = ()
+    check: Callable[[Any, Mapping[str, Any]], None] | None = None
+
+    def show(self, value: Any) -> str:
+        """The value as a person types it."""
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return str(value)
+
+
+def _printable(raw: str) -> bool:
+    return all(ch.isprintable() for ch in raw)
+
+
+def _text(max_length: int) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if not value:
+            raise SettingRefused(N_("The value must not be empty"))
+        if len(value) > max_length:
+            raise SettingRefused(f"The value is at most {max_length} characters")
+        if not _printable(value):
+            raise SettingRefused(N_("The value must not contain control characters"))
+        return value
+
+    return parse
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise SettingRefused(f"The value must be one of: {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _language(raw: str) -> str:
+    code = raw.strip().lower()
+    if code not in LANGUAGES:
+        raise SettingRefused(f"Unknown language; known: {', '.join(LANGUAGES)}")
+    return code
+
+
+def _languages(raw: str) -> list[str]:
+    codes: list[str] = []
+    for part in raw.replace(" ", ",").split(","):
+        if part.strip():
+            code = _language(part)
+            if code not in codes:
+                codes.append(code)
+    if not codes:
+        raise SettingRefused(N_("At least one language is required"))
+    return codes
+
+
+def _default_is_enabled(value: Any, values: Mapping[str, Any]) -> None:
+    if values["default_language"] not in values["languages"]:
+        raise SettingRefused(N_("The enabled languages must include the default language"))
+
+
+SIGNUPS_OPEN = "open"
+SIGNUPS_CLOSED = "closed"
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "panel_name", "text", "opensmm",
+            N_("The panel's name, shown in page titles and the header of every page."),
+            _text(MAX_TEXT),
+        ),
+        Setting(
+            "signups", "choice", SIGNUPS_OPEN,
+            N_("open: anyone may create an account; closed: the sign-up page refuses."),
+            _choice((SIGNUPS_OPEN, SIGNUPS_CLOSED)), choices=(SIGNUPS_OPEN, SIGNUPS_CLOSED),
+        ),
+        Setting(
+            "default_language", "language", "en",
+            N_("The language of visitors whose account and browser name none we have."),
+            _language, choices=tuple(LANGUAGES), check=_default_is_enabled,
+        ),
+        Setting(
+            "languages", "languages", list(LANGUAGES),
+            N_("The languages visitors may choose, comma-separated codes; must include the "
+               "default."),
+            _languages, choices=tuple(LANGUAGES), check=_default_is_enabled,
+        ),
+    )
+}
+
+
+def get_setting(name: str) -> Setting:
+    setting = SETTINGS.get(name)
+    if setting is None:
+        raise UnknownSetting(f"Unknown setting {name[:64]!r}; known: {', '.join(SETTINGS)}")
+    return setting
