@@ -13,6 +13,7 @@ from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
 from opensmm.fulfillment import held
 from opensmm.fulfillment.config import HELD
+from opensmm.i18n import N_
 from opensmm.money import format_money
 from opensmm.orders import queries
 from opensmm.orders import service as orders
@@ -34,7 +35,7 @@ def _optional_int(ctx: Ctx, name: str, label: str) -> int | None:
     raw = ctx.field(name).strip()
     if raw == "":
         return None
-    return parse_int(raw, DomainError(f"{label} must be a whole number"))
+    return parse_int(raw, DomainError(N_('{label} must be a whole number'), label=label))
 
 
 def _user_id(ctx: Ctx) -> int | None:
@@ -116,7 +117,8 @@ def cancel_order(ctx: Ctx) -> Response:
     refunded = format_money(order.refunded - before)
     audit.record(ctx.db, ctx.me, "order.cancel", f"order:{order.id}", f"refunded {refunded}",
                  ctx.ip)
-    ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id, amount=refunded))
+    ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
+                          amount=ctx.money(order.refunded - before)))
     return _to_order(ctx, order.id)
 
 

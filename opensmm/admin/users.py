@@ -10,6 +10,7 @@ from opensmm.accounts import service as accounts
 from opensmm.admin import audit
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
+from opensmm.i18n import N_, Term, formatting
 from opensmm.ledger import queries as ledger_queries
 from opensmm.ledger import service as ledger
 from opensmm.money import MoneyError, format_money, parse_money
@@ -27,7 +28,7 @@ def amount_field(ctx: Ctx, name: str, label: str) -> Decimal:
     try:
         return parse_money(raw)
     except MoneyError as exc:
-        raise DomainError(f"Incorrect {label}: {exc}") from None
+        raise DomainError(N_('Incorrect {label}: {exc}'), label=Term(label), exc=exc) from None
 
 
 def actor(ctx: Ctx) -> str:
@@ -65,18 +66,18 @@ def _back_to_user(ctx: Ctx, user_id: int) -> Response:
 @pages.post("/admin/users/{user_id:int}/funds", who="staff")
 def adjust_funds(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
-    amount = amount_field(ctx, "amount", "amount")
+    amount = amount_field(ctx, "amount", N_("amount"))
     memo = ctx.field("memo").strip()
     if not memo:
-        raise DomainError("A memo is required: it tells the customer what the movement is")
+        raise DomainError(N_('A memo is required: it tells the customer what the movement is'))
     if len(memo) > 500:
-        raise DomainError("A memo is at most 500 characters")
+        raise DomainError(N_('A memo is at most 500 characters'))
     ledger.add_funds(ctx.db, customer.id, amount, memo=memo, actor=actor(ctx))
     audit.record(
         ctx.db, ctx.me, "funds.adjust", f"user:{customer.id}",
         f"{customer.name}: {format_money(amount)} ({memo})", ctx.ip,
     )
-    ctx.flash("ok", ctx.t("Balance of {name} changed by {amount}.", amount=format_money(amount),
+    ctx.flash("ok", ctx.t("Balance of {name} changed by {amount}.", amount=ctx.money(amount),
                           name=customer.name))
     return _back_to_user(ctx, customer.id)
 
@@ -86,7 +87,7 @@ def set_status(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
     active = ctx.field("active") == "1"
     if customer.id == ctx.me.id and not active:
-        raise DomainError("You cannot suspend yourself")
+        raise DomainError(N_('You cannot suspend yourself'))
     accounts.set_status(ctx.db, customer.name, active=active)
     if not active:
         sessions.end_other_sessions(ctx.db, customer.id)  # logged out at once
@@ -102,7 +103,7 @@ def set_status(ctx: Ctx) -> Response:
 @pages.post("/admin/users/{user_id:int}/discount", who="staff")
 def set_discount(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
-    percent = amount_field(ctx, "discount", "discount")
+    percent = amount_field(ctx, "discount", N_("discount"))
     before = customer.discount_percent
     accounts.set_discount(ctx.db, customer, percent)
     audit.record(
@@ -110,5 +111,5 @@ def set_discount(ctx: Ctx) -> Response:
         f"{customer.name}: {format_money(before)}% → {format_money(percent)}%", ctx.ip,
     )
     ctx.flash("ok", ctx.t("Discount of {name} set to {percent}%.", name=customer.name,
-                          percent=format_money(percent)))
+                          percent=formatting.decimal(percent, ctx.lang)))
     return _back_to_user(ctx, customer.id)

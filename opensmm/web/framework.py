@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_
 from opensmm.web import sessions
 from opensmm.web.context import (
     ANON_COOKIE,
@@ -39,7 +40,13 @@ from opensmm.web.context import (
     query_with,
     referer_path,
 )
-from opensmm.web.i18n import LANGUAGES, Translator, from_accept_language, language
+from opensmm.web.i18n import (
+    LANGUAGES,
+    Translator,
+    from_accept_language,
+    language,
+    panel_default_language,
+)
 from opensmm.web.tokens import csrf_valid
 
 log = logging.getLogger("opensmm.web")
@@ -98,11 +105,15 @@ class Pages:
         ]
 
 
-def visitor_language(request: Request) -> str:
+def visitor_language(web: Web, request: Request) -> str:
+    """Before the visitor is known: the language picked in the switch (a cookie), else the
+    browser's ``Accept-Language``, else the panel's default. ``_admit`` then lets a
+    logged-in account's own language win."""
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    return from_accept_language(request.headers.get("accept-language", ""))
+    header = request.headers.get("accept-language", "")
+    return from_accept_language(header, default=panel_default_language(web))
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -136,7 +147,7 @@ async def _endpoint(web: Web, spec: PageSpec, request: Request) -> Response:
     try:
         form = await read_form(request) if request.method == "POST" else {}
     except FormRefused:
-        return PlainError.response(web, request, 400, "The form could not be read.")
+        return PlainError.response(web, request, 400, N_("The form could not be read."))
     try:
         return await anyio.to_thread.run_sync(
             partial(_run, web, spec, request, form), limiter=web.limiter
@@ -144,7 +155,7 @@ async def _endpoint(web: Web, spec: PageSpec, request: Request) -> Response:
     except Exception:
         # Logged with its context; the visitor sees an error page, never a traceback.
         log.exception("page %s %s failed", request.method, request.url.path)
-        return PlainError.response(web, request, 500, "Something went wrong on our side.")
+        return PlainError.response(web, request, 500, N_("Something went wrong on our side."))
 
 
 @contextmanager
@@ -163,7 +174,7 @@ def _new_ctx(web: Web, request: Request, form: dict[str, str]) -> Ctx:
         request=request,
         web=web,
         form=form,
-        lang=visitor_language(request),
+        lang=visitor_language(web, request),
         session_token=request.cookies.get(SESSION_COOKIE) or None,
         anon=request.cookies.get(ANON_COOKIE) or None,
     )
@@ -173,6 +184,8 @@ def _admit(ctx: Ctx, spec: PageSpec, session: Session) -> Response | None:
     """Find the visitor; the response that turns them away, or None to go on."""
     ctx.session = session
     ctx.user = sessions.session_user(session, ctx.session_token)
+    if ctx.user is not None and ctx.user.language in LANGUAGES:
+        ctx.lang = ctx.user.language  # the account's own language wins after log-in
     if ctx.user is None:
         if ctx.session_token:
             ctx.set_cookie(SESSION_COOKIE, "", 0)  # expired or ended elsewhere
@@ -215,7 +228,7 @@ def _run(web: Web, spec: PageSpec, request: Request, form: dict[str, str]) -> Re
 def _show_refusal(ctx: Ctx, spec: PageSpec, exc: DomainError) -> Response:
     """A page that cannot be shown answers 404 (or 400) with the reason; a refused form is
     shown again by its ``refused`` view, or the reason is flashed on the previous page."""
-    message = ctx.t.message(exc.message)
+    message = ctx.t.error(exc)
     if ctx.request.method == "GET":
         status = 404 if isinstance(exc, NotFound) else 400
         return PlainError.response(ctx.web, ctx.request, status, message)
@@ -283,10 +296,13 @@ class PlainError:
 
     @staticmethod
     def response(web: Web, request: Request, status: int, message: str) -> HTMLResponse:
-        lang = language(visitor_language(request))
+        lang = language(visitor_language(web, request))
         translate = Translator(lang)
         html = web.templates.get_template("error.html").render(
             _=translate,
+            gettext=translate.gettext,
+            ngettext=translate.ngettext,
+            _n=translate.ngettext,
             lang=lang,
             languages=LANGUAGES.values(),
             user=None,
