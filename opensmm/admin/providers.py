@@ -137,8 +137,9 @@ def import_services(ctx: Ctx) -> Response:
             )
     except DomainError as exc:
         return _refused_here(ctx, exc)
-    ctx.flash("ok", ctx.t("{created} services imported, {skipped} skipped.",
-                          created=len(report.created), skipped=len(report.skipped)))
+    ctx.flash("ok", ctx.t.ngettext("{n} service imported, {skipped} skipped.",
+                                   "{n} services imported, {skipped} skipped.",
+                                   len(report.created), skipped=len(report.skipped)))
     return _show(ctx, provider_id, imported=report)
 
 

@@ -28,7 +28,9 @@ def amount_field(ctx: Ctx, name: str, label: str) -> Decimal:
     try:
         return parse_money(raw)
     except MoneyError as exc:
-        raise DomainError(N_('Incorrect {label}: {exc}'), label=Term(label), exc=exc) from None
+        raise DomainError(
+            N_('Incorrect {label}: {exc}'), label=Term(label), exc=Term(str(exc))
+        ) from None
 
 
 def actor(ctx: Ctx) -> str:

@@ -178,7 +178,7 @@ def problems(lang: str) -> list[Problem]:
 
 
 # --- the translators' commands -------------------------------------------------------------
-def extract() -> None:
+def extract(out: Path = TEMPLATE) -> None:
     """Templates and code → ``messages.pot`` (what ``pybabel extract -F babel.cfg`` does)."""
     from babel.messages.extract import extract_from_dir
 
@@ -206,8 +206,8 @@ def extract() -> None:
             context=context,
             flags=("python-brace-format",) if _braces(message) else (),
         )
-    with TEMPLATE.open("wb") as out:
-        write_po(out, template, width=100, sort_output=True, omit_header=False)
+    with out.open("wb") as target:
+        write_po(target, template, width=100, sort_output=True, omit_header=False)
 
 
 def _braces(message: str | tuple[str, ...]) -> bool:

@@ -199,7 +199,11 @@ def mass_order(ctx: Ctx) -> Response:
         except DomainError as exc:
             results.append(MassLine(number, line, None, ctx.t.error(exc)))
     if len(lines) > MAX_MASS_LINES:
-        ctx.error = ctx.t("Only the first {n} lines were read.", n=MAX_MASS_LINES)
+        ctx.error = ctx.t.ngettext(
+            "Only the first {n} line was read.",
+            "Only the first {n} lines were read.",
+            MAX_MASS_LINES,
+        )
     with ctx.web.db.read() as session:
         ctx.session = session
         ctx.user = session.get(User, ctx.me.id)

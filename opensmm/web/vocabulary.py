@@ -34,4 +34,8 @@ WORDS = (
     # what a held item or an alert is about (staff dashboard)
     N_("order"),
     N_("refill"),
+    # why an amount typed in a form is refused (opensmm.money.MoneyError)
+    N_("not an amount"),
+    N_("amount too large"),
+    N_("at most 5 decimal places"),
 )
