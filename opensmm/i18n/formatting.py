@@ -1,11 +1,14 @@
 """Numbers, money and dates in the reader's language, with Babel (CLDR): one rule for all.
 
 Money: the panel's one currency (``OPENSMM_CURRENCY``), the locale's pattern (where the
-sign and the symbol go, the separators, the bidi marks of right-to-left languages), and
-**at least two decimals, up to five where the amount needs them** (amounts are exact to
-0.00001): ``$0.90``, ``$98.515``, ``$0.00125``; in Arabic ``0.90 US$`` and ``-0.005 US$``
-each after CLDR's right-to-left mark (U+200F), so that a negative amount reads right to left
-as "minus 0.005 dollars" inside an Arabic sentence, never ``$0.005-``.
+sign and the symbol go, the separators), and **at least two decimals, up to five where the
+amount needs them** (amounts are exact to 0.00001): ``$0.90``, ``$98.515``, ``$0.00125``.
+
+Right to left (Arabic), an amount is one left-to-right unit inside the sentence: it is
+wrapped in Unicode isolates (U+2066 ... U+2069, which work in HTML, in plain text and in
+JSON read by the page's script) and its minus is the locale's own sign (CLDR's "left-to-right
+mark, hyphen"), so that a negative amount shows ``-0.005 US$``: never ``$0.005-``, and the
+symbol is never split into ``$US``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from babel.dates import format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_minus_sign_symbol
 
+from opensmm.i18n.languages import language
 from opensmm.money import QUANTUM
+
+LRI, PDI = "\u2066", "\u2069"  # left-to-right isolate, pop directional isolate
 
 
 def _exact(amount: Decimal) -> Decimal:
@@ -28,10 +34,13 @@ def _exact(amount: Decimal) -> Decimal:
 
 
 def money(amount: Decimal, currency: str, lang: str) -> str:
-    """``Decimal("98.515")`` → ``$98.515`` (en), U+200F ``98.515 US$`` (ar)."""
-    return format_currency(
-        _exact(amount), currency, locale=lang, decimal_quantization=False
-    )
+    """``Decimal("98.515")`` → ``$98.515`` (en); in Arabic an isolated ``98.515 US$``."""
+    text = format_currency(_exact(amount), currency, locale=lang, decimal_quantization=False)
+    if language(lang).direction != "rtl":
+        return text
+    if amount < 0:
+        text = text.replace("-", get_minus_sign_symbol(lang), 1)
+    return f"{LRI}{text}{PDI}"
 
 
 def decimal(value: Decimal | int, lang: str, *, min_places: int = 0) -> str:

@@ -193,14 +193,44 @@ def test_one_money_rule_in_every_language() -> None:
     assert [en("98.515"), en("98.52"), en("0.9"), en("0.00125"), en("1234.5"), en("-0.005")] == [
         "$98.515", "$98.52", "$0.90", "$0.00125", "$1,234.50", "-$0.005"]
     assert formatting.money(Decimal("0.90000"), "EUR", "en") == "€0.90"
-    rlm, nbsp = "\u200f", "\xa0"
-    assert formatting.money(Decimal("0.9"), "USD", "ar") == f"{rlm}0.90{nbsp}US$"
-    # Negative, right to left: the mark, then the sign before the figure (CLDR's pattern):
-    # an Arabic reader reads "minus 0.005 dollars", never "$0.005-".
-    assert formatting.money(Decimal("-0.005"), "USD", "ar") == f"{rlm}-0.005{nbsp}US$"
+    # Right to left: CLDR's pattern (a right-to-left mark first), one isolated left-to-right
+    # unit, and the locale's own minus (a left-to-right mark, then the hyphen).
+    lri, pdi, rlm, lrm, nbsp = "\u2066", "\u2069", "\u200f", "\u200e", "\xa0"
+    assert formatting.money(Decimal("0.9"), "USD", "ar") == f"{lri}{rlm}0.90{nbsp}US${pdi}"
+    assert formatting.money(Decimal("-0.005"), "USD", "ar") == (
+        f"{lri}{rlm}{lrm}-0.005{nbsp}US${pdi}")
     moment = datetime(2026, 1, 2, 3, 4)
     assert formatting.when(moment, "en") == "1/2/26, 3:04\u202fAM"
     assert formatting.when(moment, "ar") == "2\u200f/1\u200f/2026، 3:04 ص"
+
+
+@pytest.mark.browser
+def test_a_negative_amount_reads_right_in_an_arabic_sentence() -> None:
+    """Chromium lays the amount out: the minus left of the figure, ``US$`` whole (today's
+    ``$0.005-`` and CLDR's bare pattern, which shows ``$US 0.005-``, both fail this)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    amount = formatting.money(Decimal("-0.005"), "USD", "ar")
+    page_html = (f'<html dir="rtl" lang="ar"><body style="font-size:40px">'
+                 f'<p id="x">خُصم {amount} من رصيدك</p></body></html>')
+    positions = """() => { const node = document.getElementById('x').firstChild; const out = [];
+      for (let i = 0; i < node.length; i++) { const r = document.createRange();
+        r.setStart(node, i); r.setEnd(node, i + 1);
+        if (/[-0-9.US$]/.test(node.data[i])) out.push(Math.round(r.getBoundingClientRect().left));
+      } return out; }"""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_content(page_html)
+            lefts = page.evaluate(positions)
+        finally:
+            browser.close()
+    # "-", "0", ".", "0", "0", "5", "U", "S", "$" in their logical order, left to right.
+    assert len(lefts) == 9
+    assert lefts == sorted(lefts)
 
 
 # --- the language ----------------------------------------------------------------------------
@@ -396,6 +426,9 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
         shop.close()
         staff.close()
     assert all('<html lang="ar" dir="rtl">' in page for page in shown.values())
+    # The staff's -0.005 on the customer's Funds page, as CLDR writes it right to left.
+    assert f">{formatting.money(Decimal('-0.005'), 'USD', 'ar')}<" in shown["/funds"]
+    assert ">$" not in shown["/funds"]
     english: dict[str, set[str]] = {}
     left: dict[str, set[str]] = {}
     for where, page in shown.items():
