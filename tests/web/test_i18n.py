@@ -342,9 +342,9 @@ def visible_text(page: str) -> str:
 
 
 def latin_words(text: str, data: list[str]) -> set[str]:
-    text = re.sub(r"https?://\S*", " ", text)  # links and example addresses are data
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
+    text = re.sub(r"https?://\S*", " ", text)  # links and example addresses are data
     return {w for w in re.findall(r"[A-Za-z][A-Za-z'’]*", text) if w not in ALLOWED}
 
 
@@ -364,7 +364,7 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
     data = [boss.name, customer.name, f"{customer.name}@example.test",
             f"{boss.name}@example.test", "Insta Followers HQ", "Insta Growth",
             "Tube Views Basic", "Tube", *links, "example.test", "YOUR_API_KEY", "bonus fix",
-            "bad line",
+            "bad line", "my script", "bigpanel",
             # the API's service type names (spec §3), identifiers like the actions' names
             *SERVICE_TYPES]
     shop = WebClient(panel.url, **{"Accept-Language": "ar"})
@@ -399,6 +399,22 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
         shown["mass order"] = shop.post("/order/mass", {
             "orders": f"{service} | {links[0]} | 5\n999999 | {links[0]} | 100\nbad line\n"
                       f"{plain} | {links[1]} | 100"}).text
+        with panel.write() as session:
+            from opensmm.accounts.service import create_key
+            from opensmm.providers.service import add_provider, fetch_balance
+
+            owner = session.get(User, customer.id)
+            assert owner is not None
+            data.append(create_key(session, owner, label="my script").prefix)
+            provider_id = add_provider(session, "bigpanel", "http://127.0.0.1:9/api/v2", "k").id
+        try:  # what the upstream client says is data, like a link: only the sentence is ours
+            fetch_balance("http://127.0.0.1:9/api/v2", "k")
+        except DomainError as exc:
+            data.append(str(exc.params["exc"]))
+        unreachable = staff.post(f"/admin/providers/{provider_id}/balance")
+        assert unreachable.status_code == 400
+        shown["provider refusal"] = unreachable.text
+        assert "تعذرت قراءة رصيد المزوّد" in unreachable.text
         adjusted = staff.post(f"/admin/users/{customer.id}/funds",
                               {"amount": "-0.005", "memo": "bonus fix"})
         shown["staff flash"] = staff.flash(adjusted)
@@ -412,7 +428,8 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
         for path in ("/admin", "/admin/orders", f"/admin/orders/{ids[1]}", "/admin/refills",
                      "/admin/users", f"/admin/users/{customer.id}", "/admin/services",
                      "/admin/services/new", f"/admin/services/{service}", "/admin/categories",
-                     "/admin/providers", "/admin/ledger", "/admin/audit"):
+                     "/admin/providers", f"/admin/providers/{provider_id}", "/admin/ledger",
+                     "/admin/audit"):
             page = staff.get(path)
             assert page.status_code == 200, path
             shown[path] = page.text
@@ -420,6 +437,8 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
         try:
             for path in ("/", "/login", "/signup", "/services", "/api", "/no-such-page"):
                 shown["anonymous " + path] = anonymous.get(path).text
+            shown["signup refusal"] = anonymous.post("/signup", {
+                "name": "x y", "email": "a@b.test", "password": "p", "password2": "q"}).text
         finally:
             anonymous.close()
     finally:
