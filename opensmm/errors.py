@@ -1,26 +1,37 @@
 """The one exception type that business rules raise.
 
-Every refusal carries its public, human message: the API answers it as
-``{"error": message}``, the web pages flash it, the CLI prints it. Anything else that
-escapes a service is a bug: it is logged and answered with a generic error.
+Every refusal carries its public message as a template and its parameters:
+``DomainError(N_("Quantity less than minimal {min}"), min=50)``. ``str(error)`` and
+``error.message`` are the English the API answers as ``{"error": message}`` (spec §6: that
+English never changes) and the CLI prints; the web pages show ``t(error.template,
+**error.params)`` in the visitor's language. The template is marked with ``N_`` so Babel
+puts it in the catalogs. Anything else that escapes a service is a bug: it is logged and
+answered with a generic error.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from opensmm.i18n import N_
 
 
 class DomainError(Exception):
     """A refusal that is safe to show to the person or script that asked."""
 
-    message: str = "Incorrect request"
+    message: str = N_("Incorrect request")
 
-    def __init__(self, message: str | None = None) -> None:
-        if message is not None:
-            self.message = message
+    def __init__(self, message: str | None = None, /, **params: Any) -> None:
+        template = message if message is not None else type(self).message
+        self.template: str = template
+        self.params: dict[str, Any] = params
+        if message is not None or params:
+            self.message = template.format(**params) if params else template
         super().__init__(self.message)
 
 
 class IncorrectRequest(DomainError):
-    message = "Incorrect request"
+    message = N_("Incorrect request")
 
 
 class NotFound(DomainError):

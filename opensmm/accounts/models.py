@@ -29,7 +29,8 @@ class User(Base):
     balance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     # Percent off every rate for this customer (a reseller's negotiated price).
     discount_percent: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
-    language: Mapped[str] = mapped_column(String(8), default="en")
+    # The language its owner chose ("" until they do: then the browser's, then the panel's).
+    language: Mapped[str] = mapped_column(String(8), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

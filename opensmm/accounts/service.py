@@ -21,23 +21,24 @@ from opensmm.accounts.passwords import (
 from opensmm.db import utcnow
 from opensmm.db.pagination import Page, paginate
 from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{1,63}$")
 
 
 class UserNotFound(NotFound):
-    message = "User not found"
+    message = N_("User not found")
 
 
 class KeyNotFound(NotFound):
-    message = "API key not found"
+    message = N_("API key not found")
 
 
 def validate_name(name: str) -> str:
     if not NAME_PATTERN.match(name):
         raise DomainError(
-            "A user name is 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            N_("A user name is 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit"),  # noqa: E501
         )
     return name
 
@@ -45,7 +46,9 @@ def validate_name(name: str) -> str:
 def validate_password(password: str) -> str:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise DomainError(
-            f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long"
+            N_('A password is {min} to {max} characters long'),
+            min=MIN_PASSWORD_LENGTH,
+            max=MAX_PASSWORD_LENGTH,
         )
     return password
 
@@ -62,11 +65,11 @@ def create_user(
     if email is not None:
         email = email.strip().lower()
         if not EMAIL_PATTERN.match(email):
-            raise DomainError("That email address does not look valid")
+            raise DomainError(N_('That email address does not look valid'))
         if session.scalar(select(User.id).where(User.email == email)) is not None:
-            raise DomainError("That email address is already registered")
+            raise DomainError(N_('That email address is already registered'))
     if session.scalar(select(User.id).where(User.name == name)) is not None:
-        raise DomainError(f"The user name {name!r} is taken")
+        raise DomainError(N_('The user name {name!r} is taken'), name=name)
     user = User(
         name=name,
         email=email,
@@ -81,7 +84,7 @@ def create_user(
 def get_user(session: Session, name: str) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
-        raise UserNotFound(f"No user named {name!r}")
+        raise UserNotFound(N_('No user named {name!r}'), name=name)
     return user
 
 
@@ -164,7 +167,7 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
 
 
 class WrongPassword(DomainError):
-    message = "The current password is not correct"
+    message = N_("The current password is not correct")
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
@@ -176,7 +179,7 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
 def set_discount(session: Session, user: User, percent: Decimal) -> User:
     """A customer's percent off every rate (0 for none)."""
     if not Decimal(0) <= percent <= Decimal(100):
-        raise DomainError("A discount is a percent from 0 to 100")
+        raise DomainError(N_('A discount is a percent from 0 to 100'))
     user.discount_percent = percent
     return user
 

@@ -13,6 +13,7 @@ from opensmm.catalog import staff as catalog_staff
 from opensmm.catalog.models import Service
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.errors import DomainError
+from opensmm.i18n import N_, Term
 from opensmm.money import format_money
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
@@ -27,7 +28,7 @@ MAX_DESCRIPTION = 10_000
 def _int_field(ctx: Ctx, name: str, label: str) -> int:
     raw = ctx.field(name).strip()
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        raise DomainError(f"{label} must be a whole number")
+        raise DomainError(N_('{label} must be a whole number'), label=Term(label))
     return int(raw)
 
 
@@ -35,16 +36,16 @@ def _service_fields(ctx: Ctx) -> dict[str, Any]:
     """The service form, checked field by field with messages that name the field."""
     description = ctx.field("description").strip()
     if len(description) > MAX_DESCRIPTION:
-        raise DomainError(f"A description is at most {MAX_DESCRIPTION} characters")
+        raise DomainError(N_('A description is at most {max} characters'), max=MAX_DESCRIPTION)
     return {
         "name": ctx.field("name"),
         "category": ctx.field("category"),
         "type": ctx.field("type", "Default"),
-        "rate": amount_field(ctx, "rate", "rate"),
-        "min_quantity": _int_field(ctx, "min_quantity", "Min"),
-        "max_quantity": _int_field(ctx, "max_quantity", "Max"),
+        "rate": amount_field(ctx, "rate", N_("rate")),
+        "min_quantity": _int_field(ctx, "min_quantity", N_("Min")),
+        "max_quantity": _int_field(ctx, "max_quantity", N_("Max")),
         "refill": ctx.field("refill") == "1",
-        "refill_days": _int_field(ctx, "refill_days", "Refill days"),
+        "refill_days": _int_field(ctx, "refill_days", N_("Refill days")),
         "cancel": ctx.field("cancel") == "1",
         "dripfeed": ctx.field("dripfeed") == "1",
         "one_active_per_link": ctx.field("one_active_per_link") == "1",

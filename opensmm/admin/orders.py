@@ -11,7 +11,7 @@ from opensmm.db.pagination import page_number
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
 from opensmm.fulfillment.config import HELD
-from opensmm.money import format_money
+from opensmm.i18n import N_
 from opensmm.orders import queries
 from opensmm.orders import service as orders
 from opensmm.orders import staff as orders_staff
@@ -33,7 +33,7 @@ def _optional_int(ctx: Ctx, name: str, label: str) -> int | None:
     raw = ctx.field(name).strip()
     if raw == "":
         return None
-    return parse_int(raw, DomainError(f"{label} must be a whole number"))
+    return parse_int(raw, DomainError(N_('{label} must be a whole number'), label=label))
 
 
 def _user_id(ctx: Ctx) -> int | None:
@@ -104,8 +104,8 @@ def cancel_order(ctx: Ctx) -> Response:
     order = orders_staff.update_order(
         ctx.db, staff(ctx), order_id, orders.OrderUpdate(status=st.CANCELED)
     )
-    refunded = format_money(order.refunded - before)
-    ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id, amount=refunded))
+    ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
+                          amount=ctx.money(order.refunded - before)))
     return _to_order(ctx, order.id)
 
 

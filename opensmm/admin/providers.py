@@ -12,7 +12,7 @@ from starlette.responses import Response
 from opensmm.accounts.models import User
 from opensmm.admin.users import amount_field, staff
 from opensmm.errors import DomainError
-from opensmm.money import format_money
+from opensmm.i18n import N_, formatting
 from opensmm.providers import service as providers
 from opensmm.providers import staff as providers_staff
 from opensmm.providers.models import Provider
@@ -81,7 +81,7 @@ def provider_detail(ctx: Ctx) -> Response:
 
 
 def _refused_here(ctx: Ctx, exc: DomainError) -> Response:
-    ctx.error = ctx.t.message(exc.message)
+    ctx.error = ctx.t.error(exc)
     response = _show(ctx, ctx.path_int("provider_id"))
     response.status_code = 400
     return response
@@ -98,7 +98,8 @@ def check_balance(ctx: Ctx) -> Response:
     except DomainError as exc:
         return _refused_here(ctx, exc)
     ctx.flash("ok", ctx.t("Balance of {name}: {amount} {currency}", name=name,
-                          amount=format_money(balance.amount), currency=balance.currency or ""))
+                          amount=formatting.decimal(balance.amount, ctx.lang, min_places=2),
+                          currency=balance.currency or ""))
     return ctx.redirect(f"/admin/providers/{provider_id}")
 
 
@@ -111,7 +112,7 @@ def _categories(ctx: Ctx) -> list[str]:
 def import_services(ctx: Ctx) -> Response:
     provider_id = ctx.path_int("provider_id")
     try:
-        markup: Decimal = amount_field(ctx, "markup", "markup")
+        markup: Decimal = amount_field(ctx, "markup", N_("markup"))
         _name, url, key = _credentials(ctx, provider_id)
         upstream = providers.fetch_services(url, key)
         with ctx.web.db.write() as session:
@@ -121,8 +122,9 @@ def import_services(ctx: Ctx) -> Response:
             )
     except DomainError as exc:
         return _refused_here(ctx, exc)
-    ctx.flash("ok", ctx.t("{created} services imported, {skipped} skipped.",
-                          created=len(report.created), skipped=len(report.skipped)))
+    ctx.flash("ok", ctx.t.ngettext("{n} service imported, {skipped} skipped.",
+                                   "{n} services imported, {skipped} skipped.",
+                                   len(report.created), skipped=len(report.skipped)))
     return _show(ctx, provider_id, imported=report)
 
 

@@ -11,9 +11,10 @@ from opensmm.accounts import staff as staff_accounts
 from opensmm.audit.actor import Actor
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
+from opensmm.i18n import N_, Term, formatting
 from opensmm.ledger import deposits
 from opensmm.ledger import queries as ledger_queries
-from opensmm.money import MoneyError, format_money, parse_money
+from opensmm.money import MoneyError, parse_money
 from opensmm.orders import queries as order_queries
 from opensmm.web import sessions
 from opensmm.web.context import Ctx
@@ -28,7 +29,9 @@ def amount_field(ctx: Ctx, name: str, label: str) -> Decimal:
     try:
         return parse_money(raw)
     except MoneyError as exc:
-        raise DomainError(f"Incorrect {label}: {exc}") from None
+        raise DomainError(
+            N_('Incorrect {label}: {exc}'), label=Term(label), exc=Term(str(exc))
+        ) from None
 
 
 def staff(ctx: Ctx) -> Actor:
@@ -68,17 +71,19 @@ def _back_to_user(ctx: Ctx, user_id: int) -> Response:
 @pages.post("/admin/users/{user_id:int}/funds", who="staff")
 def adjust_funds(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
-    amount = amount_field(ctx, "amount", "amount")
+    amount = amount_field(ctx, "amount", N_("amount"))
     deposit = deposits.staff_deposit(
         ctx.db, staff(ctx), customer, amount, memo=ctx.field("memo"),
         key=ctx.field("idempotency_key"),
     )
     if deposit.replayed:
-        already = "This form was already submitted: the balance of {name} was not changed again."
-        ctx.flash("ok", ctx.t(already, name=customer.name))
+        ctx.flash("ok", ctx.t(
+            "This form was already submitted: the balance of {name} was not changed again.",
+            name=customer.name,
+        ))
     else:
         ctx.flash("ok", ctx.t("Balance of {name} changed by {amount}.",
-                              amount=format_money(amount), name=customer.name))
+                              amount=ctx.money(amount), name=customer.name))
     return _back_to_user(ctx, customer.id)
 
 
@@ -87,7 +92,7 @@ def set_status(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
     active = ctx.field("active") == "1"
     if customer.id == ctx.me.id and not active:
-        raise DomainError("You cannot suspend yourself")
+        raise DomainError(N_('You cannot suspend yourself'))
     staff_accounts.set_status(ctx.db, staff(ctx), customer.name, active=active)
     if not active:
         sessions.end_other_sessions(ctx.db, customer.id)  # logged out at once
@@ -99,8 +104,8 @@ def set_status(ctx: Ctx) -> Response:
 @pages.post("/admin/users/{user_id:int}/discount", who="staff")
 def set_discount(ctx: Ctx) -> Response:
     customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
-    percent = amount_field(ctx, "discount", "discount")
+    percent = amount_field(ctx, "discount", N_("discount"))
     staff_accounts.set_discount(ctx.db, staff(ctx), customer, percent)
     ctx.flash("ok", ctx.t("Discount of {name} set to {percent}%.", name=customer.name,
-                          percent=format_money(percent)))
+                          percent=formatting.decimal(percent, ctx.lang)))
     return _back_to_user(ctx, customer.id)

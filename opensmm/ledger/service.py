@@ -25,11 +25,12 @@ from opensmm.accounts.models import User
 from opensmm.db import Money, utcnow
 from opensmm.db.statements import Statement
 from opensmm.errors import DomainError
+from opensmm.i18n import N_
 from opensmm.ledger.models import DEPOSIT, LedgerEntry
 
 
 class NotEnoughFunds(DomainError):
-    message = "Not enough funds on balance"
+    message = N_("Not enough funds on balance")
 
 
 def _insert_ignoring_duplicates(dialect_name: str) -> sqlite.Insert | postgresql.Insert:
@@ -159,7 +160,7 @@ def add_funds(session: Session, user_id: int, amount: Decimal, *, memo: str, act
     a memo, and replay-safe."""
 
     if amount == 0:
-        raise DomainError("The amount must not be zero")
+        raise DomainError(N_('The amount must not be zero'))
     text = memo or ("Funds added" if amount > 0 else "Funds removed")
     return post(
         session,

@@ -14,6 +14,7 @@ from typing import Any
 from opensmm.catalog.models import Service
 from opensmm.catalog.types import ServiceType, Units, service_type
 from opensmm.errors import DomainError
+from opensmm.i18n import N_, Term
 
 MAX_LINK_LENGTH = 2048
 MAX_TEXT_LENGTH = 65_536
@@ -29,11 +30,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class IncorrectLink(DomainError):
-    message = "Incorrect link"
+    message = N_("Incorrect link")
 
 
 class IncorrectQuantity(DomainError):
-    message = "Incorrect quantity"
+    message = N_("Incorrect quantity")
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,11 @@ def _text(params: dict[str, object], name: str, label: str) -> str:
     if isinstance(value, list):
         value = "\n".join(str(v) for v in value)
     if not isinstance(value, str) or not value.strip():
-        raise DomainError(f"{label} required for this service")
+        raise DomainError(N_('{label} required for this service'), label=Term(label))
     if len(value) > MAX_TEXT_LENGTH:
-        raise DomainError(f"{label} too long")
+        raise DomainError(N_('{label} too long'), label=Term(label))
     if "\x00" in value:  # no database text holds it (PostgreSQL refuses it outright)
-        raise DomainError(f"{label} not allowed to contain NUL characters")
+        raise DomainError(N_('{label} not allowed to contain NUL characters'), label=Term(label))
     return value.strip()
 
 
@@ -97,15 +98,19 @@ def _lines(text: str) -> list[str]:
 def _check_total(units: int, what: str) -> int:
     """An order's units fit the database's columns: quantity × runs, max × posts."""
     if units > MAX_INT:
-        raise DomainError(f"The order is too large: {what} must be at most {MAX_INT}")
+        raise DomainError(
+            N_('The order is too large: {what} must be at most {max}'),
+            what=Term(what),
+            max=MAX_INT,
+        )
     return units
 
 
 def _check_bounds(units: int, service: Service) -> None:
     if units < service.min_quantity:
-        raise DomainError(f"Quantity less than minimal {service.min_quantity}")
+        raise DomainError(N_('Quantity less than minimal {min}'), min=service.min_quantity)
     if units > service.max_quantity:
-        raise DomainError(f"Quantity more than maximal {service.max_quantity}")
+        raise DomainError(N_('Quantity more than maximal {max}'), max=service.max_quantity)
 
 
 def _line_count(params: dict[str, object], name: str, label: str, service: Service) -> tuple[
@@ -118,7 +123,7 @@ def _line_count(params: dict[str, object], name: str, label: str, service: Servi
     if given not in (None, "", "0", 0):
         quantity = parse_int(given, IncorrectQuantity())
         if quantity not in (0, count):
-            raise DomainError(f"Quantity must equal the number of lines ({count})")
+            raise DomainError(N_('Quantity must equal the number of lines ({count})'), count=count)
     _check_bounds(count, service)
     return count, text
 
@@ -132,39 +137,39 @@ def _dripfeed(params: dict[str, object], service: Service) -> tuple[int | None, 
     if not _asks_dripfeed(params):
         return None, None
     if not service.dripfeed:
-        raise DomainError("Drip-feed is not available for this service")
-    runs = parse_int(runs_raw, DomainError("Incorrect runs: a whole number from 1 to 1000"))
+        raise DomainError(N_('Drip-feed is not available for this service'))
+    runs = parse_int(runs_raw, DomainError(N_('Incorrect runs: a whole number from 1 to 1000')))
     if not 1 <= runs <= MAX_RUNS:
-        raise DomainError("Incorrect runs: a whole number from 1 to 1000")
+        raise DomainError(N_('Incorrect runs: a whole number from 1 to 1000'))
     interval = parse_int(
-        interval_raw, DomainError("Incorrect interval: whole minutes from 1 to 43200")
+        interval_raw, DomainError(N_('Incorrect interval: whole minutes from 1 to 43200'))
     )
     if not 1 <= interval <= MAX_INTERVAL_MINUTES:
-        raise DomainError("Incorrect interval: whole minutes from 1 to 43200")
+        raise DomainError(N_('Incorrect interval: whole minutes from 1 to 43200'))
     return runs, interval
 
 
 def _subscription(params: dict[str, object], service: Service) -> OrderRequest:
-    username = _text(params, "username", "A username is")
-    low = parse_int(params.get("min"), DomainError("Incorrect min"))
-    high = parse_int(params.get("max"), DomainError("Incorrect max"))
+    username = _text(params, "username", N_("A username is"))
+    low = parse_int(params.get("min"), DomainError(N_('Incorrect min')))
+    high = parse_int(params.get("max"), DomainError(N_('Incorrect max')))
     if low > high:
-        raise DomainError("Incorrect min: it must not be more than max")
+        raise DomainError(N_('Incorrect min: it must not be more than max'))
     _check_bounds(low, service)
     _check_bounds(high, service)
     if params.get("posts") in (None, ""):
         # Without a number of posts the total cannot be known, so it cannot be paid up front.
-        raise DomainError("Posts required: subscriptions are paid up front for max × posts")
-    posts = parse_int(params.get("posts"), DomainError("Incorrect posts"))
+        raise DomainError(N_('Posts required: subscriptions are paid up front for max × posts'))
+    posts = parse_int(params.get("posts"), DomainError(N_('Incorrect posts')))
     if not 1 <= posts <= 10_000:
-        raise DomainError("Incorrect posts: a whole number from 1 to 10000")
+        raise DomainError(N_('Incorrect posts: a whole number from 1 to 10000'))
     old_posts = 0
     if params.get("old_posts") not in (None, ""):
-        old_posts = parse_int(params.get("old_posts"), DomainError("Incorrect old_posts"))
-    delay = parse_int(params.get("delay"), DomainError("Incorrect delay"))
+        old_posts = parse_int(params.get("old_posts"), DomainError(N_('Incorrect old_posts')))
+    delay = parse_int(params.get("delay"), DomainError(N_('Incorrect delay')))
     if delay not in SUBSCRIPTION_DELAYS:
         allowed = ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
-        raise DomainError(f"Incorrect delay: one of {allowed} minutes")
+        raise DomainError(N_('Incorrect delay: one of {allowed} minutes'), allowed=allowed)
     expiry = params.get("expiry")
     fields: dict[str, Any] = {
         "username": username,
@@ -178,27 +183,27 @@ def _subscription(params: dict[str, object], service: Service) -> OrderRequest:
         try:
             when = datetime.strptime(str(expiry).strip(), "%d/%m/%Y").replace(tzinfo=UTC)
         except ValueError:
-            raise DomainError("Incorrect expiry: a date as d/m/Y") from None
+            raise DomainError(N_('Incorrect expiry: a date as d/m/Y')) from None
         if when.date() < datetime.now(UTC).date():
-            raise DomainError("Incorrect expiry: the date has passed")
+            raise DomainError(N_('Incorrect expiry: the date has passed'))
         fields["expiry"] = when.strftime("%d/%m/%Y")
     link = params.get("link")
     return OrderRequest(
         link=validate_link(link) if link not in (None, "") else "",
         quantity=high,
-        units=_check_total(high * posts, "max × posts"),
+        units=_check_total(high * posts, N_("max × posts")),
         fields=fields,
     )
 
 
 EXTRA_LABELS = {
-    "usernames": "Usernames are",
-    "hashtags": "Hashtags are",
-    "hashtag": "A hashtag is",
-    "username": "A username is",
-    "media": "A media link is",
-    "groups": "Groups are",
-    "comments": "Comments are",
+    "usernames": N_("Usernames are"),
+    "hashtags": N_("Hashtags are"),
+    "hashtag": N_("A hashtag is"),
+    "username": N_("A username is"),
+    "media": N_("A media link is"),
+    "groups": N_("Groups are"),
+    "comments": N_("Comments are"),
 }
 
 
@@ -211,22 +216,24 @@ def validate_order(service: Service, params: dict[str, object]) -> OrderRequest:
     fields: dict[str, Any] = {}
     for name in kind.required:
         if name == "answer_number":
-            fields[name] = parse_int(params.get(name), DomainError("Incorrect answer number"))
+            fields[name] = parse_int(params.get(name), DomainError(N_('Incorrect answer number')))
             if fields[name] < 1:
-                raise DomainError("Incorrect answer number")
+                raise DomainError(N_('Incorrect answer number'))
         else:
             fields[name] = _text(params, name, EXTRA_LABELS[name])
     runs = interval = None
     if kind.units is not Units.QUANTITY and _asks_dripfeed(params):
         # Runs multiply a quantity; a package or a list of lines has none to repeat.
-        raise DomainError("Drip-feed is not available for this service")
+        raise DomainError(N_('Drip-feed is not available for this service'))
     if kind.units is Units.FLAT:
         quantity = units = 1
     elif kind.units is Units.COMMENT_LINES:
-        quantity, fields["comments"] = _line_count(params, "comments", "Comments are", service)
+        quantity, fields["comments"] = _line_count(params, "comments", N_("Comments are"), service)
         units = quantity
     elif kind.units is Units.USERNAME_LINES:
-        quantity, fields["usernames"] = _line_count(params, "usernames", "Usernames are", service)
+        quantity, fields["usernames"] = _line_count(
+            params, "usernames", N_("Usernames are"), service
+        )
         units = quantity
     else:
         if params.get("quantity") in (None, ""):
@@ -234,7 +241,7 @@ def validate_order(service: Service, params: dict[str, object]) -> OrderRequest:
         quantity = parse_int(params.get("quantity"), IncorrectQuantity())
         _check_bounds(quantity, service)
         runs, interval = _dripfeed(params, service)
-        units = _check_total(quantity * (runs or 1), "quantity × runs")
+        units = _check_total(quantity * (runs or 1), N_("quantity × runs"))
     return OrderRequest(
         link=link, quantity=quantity, units=units, runs=runs, interval=interval, fields=fields
     )

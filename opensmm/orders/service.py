@@ -20,6 +20,7 @@ from opensmm.db import utcnow
 from opensmm.db.statements import Statement
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_, Term
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import CHARGE, REFUND
 from opensmm.money import MAX_AMOUNT, QUANTUM, charge_for, refund_share
@@ -29,11 +30,11 @@ from opensmm.orders.models import Order, OrderEvent
 
 
 class OrderNotFound(NotFound):
-    message = "Incorrect order ID"
+    message = N_("Incorrect order ID")
 
 
 class ActiveOrderWithLink(DomainError):
-    message = "You have active order with this link. Please wait until order being completed."
+    message = N_("You have active order with this link. Please wait until order being completed.")
 
 
 @dataclass(frozen=True)
@@ -268,10 +269,15 @@ def _check_transition(order: Order, new: str) -> None:
     if new == order.status:
         return
     if order.status == st.CANCELED:
-        raise StatusChangeRefused(f"Order {order.id} is canceled and refunded; it cannot change")
+        raise StatusChangeRefused(
+            N_('Order {id} is canceled and refunded; it cannot change'),
+            id=order.id,
+        )
     if order.status in st.REFUNDS_REMAINS and new not in st.REFUNDS_ALL:
         raise StatusChangeRefused(
-            f"Order {order.id} is {order.status} and partly refunded; it can only be canceled"
+            N_('Order {id} is {status} and partly refunded; it can only be canceled'),
+            id=order.id,
+            status=Term(order.status),
         )
 
 
@@ -288,27 +294,36 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
     if update.status is not None:
         found = st.canonical(update.status, allowed)
         if found is None:
-            raise DomainError(f"Unknown status {update.status!r}; one of: {', '.join(allowed)}")
+            raise DomainError(
+                N_('Unknown status {status!r}; one of: {allowed}'),
+                status=update.status,
+                allowed=', '.join(allowed,
+            ))
         new_status = found
     _check_transition(order, new_status)
     if update.start_count is not None:
         if not 0 <= update.start_count <= 2_000_000_000:
-            raise DomainError("The start count must be a whole number from 0")
+            raise DomainError(N_('The start count must be a whole number from 0'))
         order.start_count = update.start_count
     remains = order.remains if update.remains is None else update.remains
     if not 0 <= remains <= order.units:
-        raise DomainError(f"Remains must be between 0 and {order.units}")
+        raise DomainError(N_('Remains must be between 0 and {units}'), units=order.units)
     stays_partial = order.status in st.REFUNDS_REMAINS and new_status == order.status
     if stays_partial and remains != order.remains:
         # The remains' share was refunded once, under its own ledger key: other remains
         # would show an undelivered part that no longer matches what was paid back.
         raise StatusChangeRefused(
-            f"Order {order.id} is {order.status} and partly refunded; its remains cannot change"
+            N_('Order {id} is {status} and partly refunded; its remains cannot change'),
+            id=order.id,
+            status=Term(order.status),
         )
     if new_status == st.COMPLETED and update.remains is None:
         remains = 0
     if new_status in st.REFUNDS_REMAINS and remains == 0:
-        raise DomainError(f"{new_status} needs remains above zero (what was not delivered)")
+        raise DomainError(
+            N_('{new_status} needs remains above zero (what was not delivered)'),
+            new_status=Term(new_status,
+        ))
     changes = []
     if new_status != order.status:
         changes.append(f"status {order.status} → {new_status}")
@@ -348,23 +363,23 @@ def cancel_by_customer(session: Session, user: User, order_id: int) -> Order:
     order = lock_order(session, order_id, user.id)
     service = session.get(Service, order.service_id)
     if service is None or not service.cancel:
-        raise CancelRefused("Cancel is not available for this service")
+        raise CancelRefused(N_('Cancel is not available for this service'))
     if order.status == st.CANCELED:
-        raise CancelRefused("The order is already canceled")
+        raise CancelRefused(N_('The order is already canceled'))
     if order.send_state in ("sending", "sent", "held"):
         return _request_upstream_cancel(session, user, order)
     if order.status != st.PENDING:
-        raise CancelRefused("The order has already started and can no longer be canceled")
+        raise CancelRefused(N_('The order has already started and can no longer be canceled'))
     return apply_update(session, order.id, OrderUpdate(status=st.CANCELED), f"user:{user.name}")
 
 
 def _request_upstream_cancel(session: Session, user: User, order: Order) -> Order:
     if order.status not in st.RUNNING + st.SUBSCRIPTION_RUNNING:
-        raise CancelRefused("The order is already finished and can no longer be canceled")
+        raise CancelRefused(N_('The order is already finished and can no longer be canceled'))
     if order.cancel_state == "requested":
-        raise CancelRefused("A cancel for this order is already requested")
+        raise CancelRefused(N_('A cancel for this order is already requested'))
     if order.cancel_state == "sent":
-        raise CancelRefused("A cancel for this order was already sent")
+        raise CancelRefused(N_('A cancel for this order was already sent'))
     # Never asked, or refused by the provider before: it may say yes this time.
     order.cancel_state = "requested"
     # The worker forwards it at its next pass (held orders wait for a person).

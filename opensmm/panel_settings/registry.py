@@ -55,7 +55,7 @@ def _text(max_length: int) -> Callable[[str], str]:
         if not value:
             raise SettingRefused(N_("The value must not be empty"))
         if len(value) > max_length:
-            raise SettingRefused(f"The value is at most {max_length} characters")
+            raise SettingRefused(N_("The value is at most {n} characters"), n=max_length)
         if not _printable(value):
             raise SettingRefused(N_("The value must not contain control characters"))
         return value
@@ -67,7 +67,7 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
         if value not in choices:
-            raise SettingRefused(f"The value must be one of: {', '.join(choices)}")
+            raise SettingRefused(N_("The value must be one of: {choices}"), choices=", ".join(choices))
         return value
 
     return parse
@@ -76,7 +76,7 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 def _language(raw: str) -> str:
     code = raw.strip().lower()
     if code not in LANGUAGES:
-        raise SettingRefused(f"Unknown language; known: {', '.join(LANGUAGES)}")
+        raise SettingRefused(N_("Unknown language; known: {codes}"), codes=", ".join(LANGUAGES))
     return code
 
 
@@ -131,5 +131,6 @@ SETTINGS: dict[str, Setting] = {
 def get_setting(name: str) -> Setting:
     setting = SETTINGS.get(name)
     if setting is None:
-        raise UnknownSetting(f"Unknown setting {name[:64]!r}; known: {', '.join(SETTINGS)}")
+        raise UnknownSetting(N_("Unknown setting {name!r}; known: {known}"), name=name[:64],
+                             known=", ".join(SETTINGS))
     return setting

@@ -87,7 +87,7 @@ def set_value(session: Session, name: str, raw: str, actor: Actor) -> Any:
     """Parse, validate, store and audit one setting. Refusals change nothing."""
     setting = get_setting(name)
     if not isinstance(raw, str) or len(raw) > MAX_RAW:
-        raise SettingRefused(f"The value is at most {MAX_RAW} characters")
+        raise SettingRefused(N_("The value is at most {n} characters"), n=MAX_RAW)
     value = setting.parse(raw)
     current = _stored(session)
     before = current[name]

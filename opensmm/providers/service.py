@@ -22,6 +22,7 @@ from opensmm.client import Balance, Client, ClientError, InvalidArgument
 from opensmm.client import Service as UpstreamService
 from opensmm.db import utcnow
 from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_
 from opensmm.money import QUANTUM, format_money
 from opensmm.providers.models import Provider
 from opensmm.providers.pricing import check_markup, price_with_markup
@@ -31,7 +32,7 @@ DEFAULT_TIMEOUT = 30.0
 
 
 class ProviderNotFound(NotFound):
-    message = "Provider not found"
+    message = N_("Provider not found")
 
 
 class ProviderCallFailed(DomainError):
@@ -41,8 +42,7 @@ class ProviderCallFailed(DomainError):
 def validate_name(name: str) -> str:
     if not NAME_PATTERN.match(name):
         raise DomainError(
-            "A provider name is 1-64 letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit"
+            N_("A provider name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"),  # noqa: E501
         )
     return name
 
@@ -54,11 +54,11 @@ def add_provider(session: Session, name: str, url: str, api_key: str) -> Provide
     try:
         Client(url, api_key).close()  # the client's own checks of the URL and key
     except InvalidArgument as exc:
-        raise DomainError(f"Incorrect provider: {exc}") from None
+        raise DomainError(N_('Incorrect provider: {exc}'), exc=exc) from None
     if len(api_key) > 255:
-        raise DomainError("The API key is too long (at most 255 characters)")
+        raise DomainError(N_('The API key is too long (at most 255 characters)'))
     if session.scalar(select(Provider.id).where(Provider.name == name)) is not None:
-        raise DomainError(f"A provider named {name!r} already exists")
+        raise DomainError(N_('A provider named {name!r} already exists'), name=name)
     provider = Provider(name=name, url=url, api_key=api_key)
     session.add(provider)
     session.flush()
@@ -68,7 +68,7 @@ def add_provider(session: Session, name: str, url: str, api_key: str) -> Provide
 def get_provider(session: Session, name: str) -> Provider:
     provider = session.scalar(select(Provider).where(Provider.name == name))
     if provider is None:
-        raise ProviderNotFound(f"No provider named {name!r}")
+        raise ProviderNotFound(N_('No provider named {name!r}'), name=name)
     return provider
 
 
@@ -92,7 +92,10 @@ def fetch_balance(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> B
         with Client(url, api_key, timeout=timeout) as client:
             return client.balance()
     except ClientError as exc:
-        raise ProviderCallFailed(f"The provider's balance could not be read: {exc}") from None
+        raise ProviderCallFailed(
+            N_("The provider's balance could not be read: {exc}"),
+            exc=exc,
+        ) from None
 
 
 def fetch_services(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> list[
@@ -102,7 +105,10 @@ def fetch_services(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> 
         with Client(url, api_key, timeout=timeout) as client:
             return client.services()
     except ClientError as exc:
-        raise ProviderCallFailed(f"The provider's services could not be read: {exc}") from None
+        raise ProviderCallFailed(
+            N_("The provider's services could not be read: {exc}"),
+            exc=exc,
+        ) from None
 
 
 def record_balance(session: Session, provider_id: int, balance: Balance) -> Provider:

@@ -12,6 +12,7 @@ from opensmm.catalog.models import Service
 from opensmm.db import utcnow
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_
 from opensmm.orders import statuses as order_statuses
 from opensmm.orders.service import lock_order, record
 from opensmm.refills.models import Refill
@@ -26,7 +27,7 @@ OPEN = (PENDING, IN_PROGRESS)
 
 
 class RefillNotFound(NotFound):
-    message = "Refill not found"
+    message = N_("Refill not found")
 
 
 class RefillRefused(DomainError):
@@ -38,16 +39,19 @@ def request_refill(session: Session, user: User, order_id: int) -> Refill:
     order = lock_order(session, order_id, user.id)
     service = session.get(Service, order.service_id)
     if service is None or not service.refill:
-        raise RefillRefused("Refill is not available for this service")
+        raise RefillRefused(N_('Refill is not available for this service'))
     if order.status not in order_statuses.FINISHED or order.finished_at is None:
-        raise RefillRefused("Refill is available only for completed or partial orders")
+        raise RefillRefused(N_('Refill is available only for completed or partial orders'))
     if utcnow() > order.finished_at + timedelta(days=service.refill_days):
-        raise RefillRefused(f"The refill period of {service.refill_days} days has ended")
+        raise RefillRefused(
+            N_('The refill period of {refill_days} days has ended'),
+            refill_days=service.refill_days,
+        )
     open_refill = session.scalar(
         select(Refill.id).where(Refill.order_id == order.id, Refill.status.in_(OPEN))
     )
     if open_refill is not None:
-        raise RefillRefused("A refill for this order is already in progress")
+        raise RefillRefused(N_('A refill for this order is already in progress'))
     # A refill of an order that went upstream goes there too (the worker sends it).
     send_state = "new" if order.send_state == "sent" else None
     refill = Refill(order_id=order.id, user_id=user.id, status=PENDING, send_state=send_state)
@@ -67,7 +71,11 @@ def get_refill(session: Session, refill_id: int, user_id: int | None = None) -> 
 def set_refill_status(session: Session, refill_id: int, status: str, actor: str) -> Refill:
     found = order_statuses.canonical(status, REFILL_STATUSES)
     if found is None:
-        raise DomainError(f"Unknown refill status {status!r}; one of: {', '.join(REFILL_STATUSES)}")
+        raise DomainError(
+            N_('Unknown refill status {status!r}; one of: {allowed}'),
+            status=status,
+            allowed=', '.join(REFILL_STATUSES,
+        ))
     if parse_id(refill_id) is None:  # no row has it (and PostgreSQL would refuse to bind it)
         raise RefillNotFound()
     refill = session.scalar(select(Refill).where(Refill.id == refill_id).with_for_update())

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from opensmm.errors import DomainError
+from opensmm.i18n import N_
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_ALLOW_LIST_ENTRIES = 50
@@ -70,13 +71,16 @@ def normalize_allow_list(text: str) -> str | None:
             network = ipaddress.ip_network(entry if "/" in entry else _plain(entry), strict=False)
         except ValueError:
             raise BadAllowList(
-                f"Not an IP address or network: {entry[:60]!r} (examples: 203.0.113.7, "
-                "198.51.100.0/24, 2001:db8::/32)"
+                N_('Not an IP address or network: {entry!r} (examples: 203.0.113.7, 198.51.100.0/24, 2001:db8::/32)'),  # noqa: E501
+                entry=entry[:60],
             ) from None
         if str(network) not in networks:
             networks.append(str(network))
     if len(networks) > MAX_ALLOW_LIST_ENTRIES:
-        raise BadAllowList(f"At most {MAX_ALLOW_LIST_ENTRIES} addresses or networks per key")
+        raise BadAllowList(
+            N_('At most {max} addresses or networks per key'),
+            max=MAX_ALLOW_LIST_ENTRIES,
+        )
     return ",".join(networks) or None
 
 

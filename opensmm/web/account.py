@@ -10,6 +10,7 @@ from opensmm.accounts import service as accounts
 from opensmm.catalog.service import list_services, search_services
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
+from opensmm.i18n import N_
 from opensmm.ledger import queries as ledger_queries
 from opensmm.orders import queries
 from opensmm.web.apidocs import api_examples
@@ -35,7 +36,7 @@ def dashboard(ctx: Ctx) -> Response:
 @pages.get("/services", who="anyone")
 def services(ctx: Ctx) -> Response:
     search = ctx.arg("q")
-    rows = [service_payload(s, c, ctx.user) for s, c in search_services(ctx.db, search)]
+    rows = [service_payload(s, c, ctx.user, ctx.money) for s, c in search_services(ctx.db, search)]
     grouped = [(name, list(items)) for name, items in groupby(rows, lambda r: r["category"])]
     return ctx.render("services.html", grouped=grouped, search=search, count=len(rows))
 
@@ -60,7 +61,7 @@ def keys(ctx: Ctx) -> Response:
 def create_key(ctx: Ctx) -> Response:
     label = ctx.field("label").strip()
     if len(label) > 64:
-        raise DomainError("A label is at most 64 characters")
+        raise DomainError(N_('A label is at most 64 characters'))
     created = accounts.create_key(ctx.db, ctx.me, label)
     # Shown on this response only: the key is not stored anywhere we could show it from again.
     return _keys_page(ctx, created.key)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from opensmm.catalog.models import Service
 from opensmm.catalog.types import Units, service_type
+from opensmm.i18n import N_
 
 KEY = "YOUR_API_KEY"
 
@@ -32,9 +33,9 @@ EXAMPLE_VALUES: dict[str, str] = {
 
 
 ADD_DESCRIPTIONS = {
-    "service": "Service ID",
-    "link": "Link to page",
-    "quantity": "Needed quantity",
+    "service": N_("Service ID"),
+    "link": N_("Link to page"),
+    "quantity": N_("Needed quantity"),
 }
 
 
@@ -122,7 +123,9 @@ def _doc(
         action=action,
         title=title,
         parameters=(
-            Parameter("key", "Your API key"), Parameter("action", "Action name"), *parameters
+            Parameter("key", N_("Your API key")),
+            Parameter("action", N_("Action name")),
+            *parameters,
         ),
         response=json.dumps(response, indent=2, ensure_ascii=False),
         curl=_curl(endpoint, params),
@@ -146,17 +149,17 @@ def api_examples(endpoint: str, catalog: list[tuple[Service, str]]) -> list[Acti
     }
     add_params = _add_params(service)
     add_fields = tuple(
-        Parameter(name, ADD_DESCRIPTIONS.get(name, "The service's own field"))
+        Parameter(name, ADD_DESCRIPTIONS.get(name, N_("The service's own field")))
         for name in add_params
     )
     return [
-        _doc(endpoint, "services", "Service list", (), {}, [listed]),
-        _doc(endpoint, "add", "Add order", add_fields, add_params, {"order": 23501}),
+        _doc(endpoint, "services", N_("Service list"), (), {}, [listed]),
+        _doc(endpoint, "add", N_("Add order"), add_fields, add_params, {"order": 23501}),
         _doc(
             endpoint,
             "status",
-            "Order status",
-            (Parameter("order", "Order ID"),),
+            N_("Order status"),
+            (Parameter("order", N_("Order ID")),),
             {"order": "23501"},
             {
                 "charge": "0.27819",
@@ -169,8 +172,8 @@ def api_examples(endpoint: str, catalog: list[tuple[Service, str]]) -> list[Acti
         _doc(
             endpoint,
             "status",
-            "Multiple orders status",
-            (Parameter("orders", "Order IDs separated by a comma (up to 100)"),),
+            N_("Multiple orders status"),
+            (Parameter("orders", N_("Order IDs separated by a comma (up to 100)")),),
             {"orders": "1,10,100"},
             {
                 "1": {"charge": "0.27819", "start_count": "3572", "status": "Partial",
@@ -178,23 +181,24 @@ def api_examples(endpoint: str, catalog: list[tuple[Service, str]]) -> list[Acti
                 "10": {"error": "Incorrect order ID"},
             },
         ),
-        _doc(endpoint, "refill", "Create refill", (Parameter("order", "Order ID"),),
+        _doc(endpoint, "refill", N_("Create refill"), (Parameter("order", N_("Order ID")),),
              {"order": "23501"}, {"refill": "1"}),
         _doc(
             endpoint,
             "refill",
-            "Create multiple refills",
-            (Parameter("orders", "Order IDs separated by a comma (up to 100)"),),
+            N_("Create multiple refills"),
+            (Parameter("orders", N_("Order IDs separated by a comma (up to 100)")),),
             {"orders": "1,2,3"},
             [{"order": 1, "refill": 1}, {"order": 3, "refill": {"error": "Incorrect order ID"}}],
         ),
-        _doc(endpoint, "refill_status", "Refill status", (Parameter("refill", "Refill ID"),),
+        _doc(endpoint, "refill_status", N_("Refill status"),
+             (Parameter("refill", N_("Refill ID")),),
              {"refill": "1"}, {"status": "Completed"}),
         _doc(
             endpoint,
             "refill_status",
-            "Multiple refills status",
-            (Parameter("refills", "Refill IDs separated by a comma (up to 100)"),),
+            N_("Multiple refills status"),
+            (Parameter("refills", N_("Refill IDs separated by a comma (up to 100)")),),
             {"refills": "1,2"},
             [
                 {"refill": 1, "status": "Completed"},
@@ -204,12 +208,17 @@ def api_examples(endpoint: str, catalog: list[tuple[Service, str]]) -> list[Acti
         _doc(
             endpoint,
             "cancel",
-            "Cancel orders",
-            (Parameter("orders", "Order IDs separated by a comma (up to 100)"),),
+            N_("Cancel orders"),
+            (Parameter("orders", N_("Order IDs separated by a comma (up to 100)")),),
             {"orders": "2,9"},
             [{"order": 9, "cancel": {"error": "Incorrect order ID"}}, {"order": 2, "cancel": 1}],
         ),
         _doc(
-            endpoint, "balance", "User balance", (), {}, {"balance": "100.84292", "currency": "USD"}
+            endpoint,
+            "balance",
+            N_("User balance"),
+            (),
+            {},
+            {"balance": "100.84292", "currency": "USD"},
         ),
     ]

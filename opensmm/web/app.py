@@ -13,6 +13,7 @@ from pathlib import Path
 
 import anyio
 import jinja2
+from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,7 +24,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensmm.db import Database
-from opensmm.money import format_money
+from opensmm.i18n import N_, formatting
+from opensmm.i18n.languages import DEFAULT_LANGUAGE
+from opensmm.i18n.translate import Translator
 from opensmm.security.network import parse_trusted_proxies
 from opensmm.settings import Settings
 from opensmm.web.context import Web
@@ -33,7 +36,6 @@ from opensmm.web.secret import SecretKey
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 SECURITY_HEADERS = [
     (
@@ -79,31 +81,73 @@ def _static_version() -> str:
 
 
 def template_environment(settings: Settings) -> jinja2.Environment:
+    """Templates translate with ``_("…", name=value)`` and ``_n("{n} order", "{n} orders",
+    n)`` (the visitor's ``Translator``, passed with each render; ``jinja2.ext.i18n`` makes
+    ``{% trans %}`` use the same callables) and format with the filters below, each in the
+    visitor's language: ``money``, ``decimal``, ``number``, ``when``."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    sign = CURRENCY_SIGNS.get(settings.currency)
+    english = Translator("en")
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        english.gettext, english.ngettext, newstyle=True
+    )
+    currency = settings.currency
 
-    def money(amount: Decimal | None) -> str:
-        if amount is None:
+    def code(context: Context) -> str:
+        lang = context.get("lang")
+        return str(getattr(lang, "code", DEFAULT_LANGUAGE))
+
+    @jinja2.pass_context
+    def money(context: Context, amount: Decimal | None) -> str:
+        return "" if amount is None else formatting.money(amount, currency, code(context))
+
+    @jinja2.pass_context
+    def decimal(context: Context, value: Decimal | None, min_places: int = 2) -> str:
+        if value is None:
             return ""
-        text = format_money(amount)
-        if sign is None:
-            return f"{text} {settings.currency}"
-        return f"-{sign}{text[1:]}" if text.startswith("-") else f"{sign}{text}"
+        return formatting.decimal(value, code(context), min_places=min_places)
 
-    def when(moment: datetime | None) -> Markup:
-        # Left to right also in Arabic pages, or the time would come before the date.
+    @jinja2.pass_context
+    def number(context: Context, value: int | None) -> str:
+        return "" if value is None else formatting.number(value, code(context))
+
+    @jinja2.pass_context
+    def when(context: Context, moment: datetime | None) -> Markup:
         if moment is None:
             return Markup("")
-        return Markup('<bdi dir="ltr">{}</bdi>').format(moment.strftime("%Y-%m-%d %H:%M"))
+        return Markup('<time datetime="{}">{}</time>').format(
+            moment.strftime("%Y-%m-%dT%H:%MZ"), formatting.when(moment, code(context))
+        )
+
+    @jinja2.pass_context
+    def event_text(context: Context, event: object, english: str = "message") -> str:
+        """A stored event (a ledger entry, an order's history line) in the reader's language:
+        from its ``template`` (an English msgid marked ``N_``) and ``params`` when it has
+        them, else its English text (the attribute ``english``) as stored before. A
+        ``Decimal`` parameter is an amount: shown with the money rule and the currency."""
+        template = getattr(event, "template", None)
+        if template:
+            translate = context["_"]
+            params = {
+                name: formatting.money(value, currency, code(context))
+                if isinstance(value, Decimal)
+                else value
+                for name, value in (getattr(event, "params", None) or {}).items()
+            }
+            return str(translate(template, **params))
+        return str(getattr(event, english, "") or "")
 
     env.filters["money"] = money
-    env.filters["plain_money"] = format_money
+    env.filters["event_text"] = event_text
+    env.filters["plain_money"] = decimal  # a figure without the panel's currency
+    env.filters["decimal"] = decimal
+    env.filters["number"] = number
     env.filters["when"] = when
     env.filters["status_class"] = lambda status: str(status).lower().replace(" ", "-")
     env.globals["static_version"] = _static_version()
@@ -132,9 +176,11 @@ def build(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        message = {404: "This page does not exist.", 405: "This page does not accept that."}.get(
-            status, "Something went wrong on our side."
-        )
+        messages = {
+            404: N_("This page does not exist."),
+            405: N_("This page does not accept that."),
+        }
+        message = messages.get(status, N_("Something went wrong on our side."))
         return PlainError.response(web, request, status, message)
 
     app = Starlette(

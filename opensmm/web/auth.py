@@ -7,11 +7,12 @@ from starlette.responses import Response
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.errors import DomainError
+from opensmm.i18n import N_
 from opensmm.panel_settings import service as panel_settings
 from opensmm.web import sessions
 from opensmm.web.context import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, local_path
 from opensmm.web.framework import Pages
-from opensmm.web.i18n import LANGUAGES
+from opensmm.web.i18n import enabled_languages
 
 pages = Pages()
 
@@ -30,7 +31,9 @@ def _log_in(ctx: Ctx, user: User, next_path: str | None = None) -> Response:
     max_age = int(sessions.SESSION_LIFETIME.total_seconds())
     ctx.set_cookie(SESSION_COOKIE, token, max_age)
     ctx.set_cookie(ANON_COOKIE, "", 0)
-    if user.language in LANGUAGES and LANG_COOKIE not in ctx.request.cookies:
+    # The account's language, also on pages without a session.
+    if user.language in enabled_languages(ctx.web):
+        ctx.lang = user.language
         ctx.set_cookie(LANG_COOKIE, user.language, YEAR_SECONDS, http_only=False)
     return ctx.redirect(local_path(next_path, _home_of(ctx)))
 
@@ -57,10 +60,10 @@ def signup(ctx: Ctx) -> Response:
     panel_settings.check_signups_open(ctx.db)
     password = ctx.field("password")
     if password != ctx.field("password2"):
-        raise DomainError("The two passwords do not match")
+        raise DomainError(N_('The two passwords do not match'))
     email = ctx.field("email").strip()
     if not email:
-        raise DomainError("An email address is required")
+        raise DomainError(N_('An email address is required'))
     user = accounts.create_user(ctx.db, ctx.field("name").strip(), email=email, password=password)
     user.language = ctx.lang
     ctx.flash("ok", ctx.t("Welcome, {name}! Your account is ready.", name=user.name))
@@ -90,15 +93,15 @@ def login(ctx: Ctx) -> Response:
         blocked = sessions.login_blocked(session, name, ctx.ip)
         found = None if blocked else accounts.authenticate(session, name, password)
     if blocked:
-        return again("Too many failed log-ins. Please wait 15 minutes and try again.", 429)
+        return again(N_("Too many failed log-ins. Please wait 15 minutes and try again."), 429)
     with ctx.web.db.write() as session:
         # Committed also when the password was wrong: that is what the limit counts.
         sessions.record_attempt(session, name, ctx.ip, succeeded=found is not None)
         user = session.get(User, found.id) if found is not None else None
         if user is None:
-            return again("Wrong user name or password.", 400)
+            return again(N_("Wrong user name or password."), 400)
         if user.status != USER_ACTIVE:
-            return again("Your account is suspended", 403)
+            return again(N_("Your account is suspended"), 403)
         ctx.session = session
         return _log_in(ctx, user, next_path)
 
@@ -121,7 +124,7 @@ def password_form(ctx: Ctx) -> Response:
 @pages.post("/account/password", refused=password_form)
 def change_password(ctx: Ctx) -> Response:
     if ctx.field("new_password") != ctx.field("new_password2"):
-        raise DomainError("The two passwords do not match")
+        raise DomainError(N_('The two passwords do not match'))
     accounts.change_password(ctx.db, ctx.me, ctx.field("password"), ctx.field("new_password"))
     # Whoever knew the old password is logged out everywhere else.
     sessions.end_other_sessions(ctx.db, ctx.me.id, keep=ctx.session_token)
@@ -130,10 +133,13 @@ def change_password(ctx: Ctx) -> Response:
 
 
 # --- language ------------------------------------------------------------------------------
-@pages.get("/lang/{code}", who="anyone")
+@pages.get("/lang/{code}", who="anyone", unit="write")
 def switch_language(ctx: Ctx) -> Response:
+    """The switch: remembered in a cookie, and as the account's language when logged in."""
     code = ctx.request.path_params["code"]
-    if code in LANGUAGES:
+    if code in enabled_languages(ctx.web):
         ctx.lang = code
         ctx.set_cookie(LANG_COOKIE, code, YEAR_SECONDS, http_only=False)
+        if ctx.user is not None:
+            ctx.user.language = code
     return ctx.redirect(local_path(ctx.arg("next"), "/"))

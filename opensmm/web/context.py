@@ -4,6 +4,7 @@ how it answers (a template, a redirect with a flash message, JSON), plus the coo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -16,6 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from opensmm.accounts.models import User
 from opensmm.db import Database
+from opensmm.i18n import formatting
 from opensmm.panel_settings import service as panel_settings
 from opensmm.security.network import client_ip
 from opensmm.settings import Settings
@@ -80,7 +82,12 @@ class Ctx:
 
     @property
     def t(self) -> Translator:
+        """``ctx.t("Order {id} placed", id=5)``, ``ctx.t.ngettext(…)``, ``ctx.t.error(exc)``."""
         return Translator(language(self.lang))
+
+    def money(self, amount: Decimal) -> str:
+        """An amount in the panel's currency, formatted for the visitor's language."""
+        return formatting.money(amount, self.web.settings.currency, self.lang)
 
     @property
     def ip(self) -> str:
@@ -135,9 +142,13 @@ class Ctx:
         if self.error:
             shown.append(("error", self.error))
         panel = self.panel_settings()
+        t = self.t
         html = self.web.templates.get_template(template).render(
             ctx=self,
-            _=self.t,
+            _=t,
+            gettext=t.gettext,
+            ngettext=t.ngettext,
+            _n=t.ngettext,
             lang=language(self.lang),
             languages=[LANGUAGES[code] for code in panel["languages"] if code in LANGUAGES],
             panel_name=panel["panel_name"],

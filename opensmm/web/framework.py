@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_
 from opensmm.panel_settings import service as panel_settings
 from opensmm.web import sessions
 from opensmm.web.context import (
@@ -40,7 +41,14 @@ from opensmm.web.context import (
     query_with,
     referer_path,
 )
-from opensmm.web.i18n import LANGUAGES, Translator, from_accept_language, language
+from opensmm.web.i18n import (
+    LANGUAGES,
+    Translator,
+    enabled_languages,
+    from_accept_language,
+    language,
+    panel_default_language,
+)
 from opensmm.web.tokens import csrf_valid
 
 log = logging.getLogger("opensmm.web")
@@ -99,11 +107,16 @@ class Pages:
         ]
 
 
-def visitor_language(request: Request) -> str:
+def visitor_language(web: Web, request: Request) -> str:
+    """Before the visitor is known: the language picked in the switch (a cookie), else the
+    browser's ``Accept-Language``, else the panel's default. ``_admit`` then lets a
+    logged-in account's own language win."""
+    enabled = enabled_languages(web)
     chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LANGUAGES:
+    if chosen in enabled:
         return chosen
-    return from_accept_language(request.headers.get("accept-language", ""))
+    header = request.headers.get("accept-language", "")
+    return from_accept_language(header, default=panel_default_language(web), enabled=enabled)
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -137,7 +150,7 @@ async def _endpoint(web: Web, spec: PageSpec, request: Request) -> Response:
     try:
         form = await read_form(request) if request.method == "POST" else {}
     except FormRefused:
-        return PlainError.response(web, request, 400, "The form could not be read.")
+        return PlainError.response(web, request, 400, N_("The form could not be read."))
     try:
         return await anyio.to_thread.run_sync(
             partial(_run, web, spec, request, form), limiter=web.limiter
@@ -145,7 +158,7 @@ async def _endpoint(web: Web, spec: PageSpec, request: Request) -> Response:
     except Exception:
         # Logged with its context; the visitor sees an error page, never a traceback.
         log.exception("page %s %s failed", request.method, request.url.path)
-        return PlainError.response(web, request, 500, "Something went wrong on our side.")
+        return PlainError.response(web, request, 500, N_("Something went wrong on our side."))
 
 
 @contextmanager
@@ -164,7 +177,7 @@ def _new_ctx(web: Web, request: Request, form: dict[str, str]) -> Ctx:
         request=request,
         web=web,
         form=form,
-        lang=visitor_language(request),
+        lang=visitor_language(web, request),
         session_token=request.cookies.get(SESSION_COOKIE) or None,
         anon=request.cookies.get(ANON_COOKIE) or None,
     )
@@ -174,6 +187,8 @@ def _admit(ctx: Ctx, spec: PageSpec, session: Session) -> Response | None:
     """Find the visitor; the response that turns them away, or None to go on."""
     ctx.session = session
     ctx.user = sessions.session_user(session, ctx.session_token)
+    if ctx.user is not None and ctx.user.language in enabled_languages(ctx.web):
+        ctx.lang = ctx.user.language  # the account's own language wins after log-in
     if ctx.user is None:
         if ctx.session_token:
             ctx.set_cookie(SESSION_COOKIE, "", 0)  # expired or ended elsewhere
@@ -216,7 +231,7 @@ def _run(web: Web, spec: PageSpec, request: Request, form: dict[str, str]) -> Re
 def _show_refusal(ctx: Ctx, spec: PageSpec, exc: DomainError) -> Response:
     """A page that cannot be shown answers 404 (or 400) with the reason; a refused form is
     shown again by its ``refused`` view, or the reason is flashed on the previous page."""
-    message = ctx.t.message(exc.message)
+    message = ctx.t.error(exc)
     if ctx.request.method == "GET":
         status = 404 if isinstance(exc, NotFound) else 400
         return PlainError.response(ctx.web, ctx.request, status, message)
@@ -284,11 +299,14 @@ class PlainError:
 
     @staticmethod
     def response(web: Web, request: Request, status: int, message: str) -> HTMLResponse:
-        lang = language(visitor_language(request))
+        lang = language(visitor_language(web, request))
         translate = Translator(lang)
         panel = panel_settings.last_known(web.db)
         html = web.templates.get_template("error.html").render(
             _=translate,
+            gettext=translate.gettext,
+            ngettext=translate.ngettext,
+            _n=translate.ngettext,
             lang=lang,
             languages=[LANGUAGES[code] for code in panel["languages"] if code in LANGUAGES],
             panel_name=panel["panel_name"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from starlette.responses import Response
@@ -13,6 +15,7 @@ from opensmm.catalog.service import list_services, services_by_id
 from opensmm.catalog.types import Units, service_type
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
+from opensmm.i18n import N_
 from opensmm.money import format_money
 from opensmm.orders import queries
 from opensmm.orders import service as orders
@@ -38,22 +41,22 @@ class FormField:
 
 # Every field an order form may need; each service shows the ones its type asks for.
 ORDER_FIELDS = (
-    FormField("link", "Link", "text"),
-    FormField("quantity", "Quantity", "number"),
-    FormField("comments", "Comments", "textarea", "One per line"),
-    FormField("usernames", "Usernames", "textarea", "One per line"),
-    FormField("hashtags", "Hashtags", "textarea", "One per line"),
-    FormField("hashtag", "Hashtag", "text"),
-    FormField("username", "Username", "text"),
-    FormField("media", "Media link", "text"),
-    FormField("groups", "Groups", "textarea", "One per line"),
-    FormField("answer_number", "Answer number", "number"),
-    FormField("min", "Minimum per post", "number"),
-    FormField("max", "Maximum per post", "number"),
-    FormField("posts", "Posts", "number"),
-    FormField("old_posts", "Old posts", "number"),
-    FormField("delay", "Delay (minutes)", "select"),
-    FormField("expiry", "Expiry (d/m/Y)", "text", "Optional"),
+    FormField("link", N_("Link"), "text"),
+    FormField("quantity", N_("Quantity"), "number"),
+    FormField("comments", N_("Comments"), "textarea", N_("One per line")),
+    FormField("usernames", N_("Usernames"), "textarea", N_("One per line")),
+    FormField("hashtags", N_("Hashtags"), "textarea", N_("One per line")),
+    FormField("hashtag", N_("Hashtag"), "text"),
+    FormField("username", N_("Username"), "text"),
+    FormField("media", N_("Media link"), "text"),
+    FormField("groups", N_("Groups"), "textarea", N_("One per line")),
+    FormField("answer_number", N_("Answer number"), "number"),
+    FormField("min", N_("Minimum per post"), "number"),
+    FormField("max", N_("Maximum per post"), "number"),
+    FormField("posts", N_("Posts"), "number"),
+    FormField("old_posts", N_("Old posts"), "number"),
+    FormField("delay", N_("Delay (minutes)"), "select"),
+    FormField("expiry", N_("Expiry (d/m/Y)"), "text", N_("Optional")),
 )
 ORDER_FIELD_NAMES = frozenset(f.name for f in ORDER_FIELDS) | {"runs", "interval", "service"}
 SUBSCRIPTION_FIELDS = ("link", "username", "min", "max", "posts", "old_posts", "delay", "expiry")
@@ -70,8 +73,14 @@ def fields_for(service: Service) -> list[str]:
     return [f.name for f in ORDER_FIELDS if f.name in wanted]
 
 
-def service_payload(service: Service, category: str, user: User | None) -> dict[str, Any]:
-    """What the order form's script needs to know about a service."""
+def service_payload(
+    service: Service,
+    category: str,
+    user: User | None,
+    shown: Callable[[Decimal], str] = format_money,
+) -> dict[str, Any]:
+    """What the order form's script needs to know about a service (``shown``: the rate as
+    the visitor reads money)."""
     rate = orders.customer_rate(service, user) if user is not None else service.rate
     kind = service_type(service.type)
     return {
@@ -80,6 +89,7 @@ def service_payload(service: Service, category: str, user: User | None) -> dict[
         "category": category,
         "type": service.type,
         "rate": format_money(rate),
+        "rate_shown": shown(rate),
         "min": service.min_quantity,
         "max": service.max_quantity,
         "desc": service.description,
@@ -105,7 +115,7 @@ def _order_params(form: dict[str, str]) -> dict[str, object]:
 # --- new order -----------------------------------------------------------------------------
 @pages.get("/order/new")
 def new_order_form(ctx: Ctx) -> Response:
-    services = [service_payload(s, c, ctx.me) for s, c in list_services(ctx.db)]
+    services = [service_payload(s, c, ctx.me, ctx.money) for s, c in list_services(ctx.db)]
     categories = list(dict.fromkeys(item["category"] for item in services))
     values = dict(ctx.form) if ctx.form else {"service": ctx.arg("service")}
     chosen = next((s for s in services if str(s["id"]) == values.get("service")), None)
@@ -125,7 +135,7 @@ def new_order_form(ctx: Ctx) -> Response:
 @pages.post("/order/new", refused=new_order_form)
 def place_order(ctx: Ctx) -> Response:
     order = orders.place_order(ctx.db, ctx.me, _order_params(ctx.form))
-    charge = format_money(order.charge)
+    charge = ctx.money(order.charge)
     ctx.flash("ok", ctx.t("Order {id} placed: {charge} charged.", id=order.id, charge=charge))
     return ctx.redirect("/orders")
 
@@ -136,16 +146,16 @@ def quote(ctx: Ctx) -> Response:
     try:
         found = queries.quote_order(ctx.db, ctx.me, _order_params(ctx.form))
     except DomainError as exc:  # read-only: nothing to roll back
-        return ctx.json({"error": ctx.t.message(exc.message)})
+        return ctx.json({"error": ctx.t.error(exc)})
     enough = found.charge <= ctx.me.balance
     return ctx.json(
         {
             "charge": format_money(found.charge),
-            "shown": ctx.web.templates.filters["money"](found.charge),
+            "shown": ctx.money(found.charge),
             "units": found.units,
             "rate": format_money(found.rate),
             "enough": enough,
-            "note": "" if enough else ctx.t.message("Not enough funds on balance"),
+            "note": "" if enough else ctx.t("Not enough funds on balance"),
         }
     )
 
@@ -162,7 +172,7 @@ class MassLine:
 def _split_line(line: str) -> dict[str, object]:
     parts = [part.strip() for part in line.split("|")]
     if len(parts) != 3:
-        raise DomainError("Each line is: service | link | quantity")
+        raise DomainError(N_('Each line is: service | link | quantity'))
     return {"service": parts[0], "link": parts[1], "quantity": parts[2]}
 
 
@@ -184,12 +194,16 @@ def mass_order(ctx: Ctx) -> Response:
                 assert user is not None
                 order = orders.place_order(session, user, _split_line(line))
                 message = ctx.t("Order {id} placed: {charge} charged.", id=order.id,
-                                charge=format_money(order.charge))
+                                charge=ctx.money(order.charge))
                 results.append(MassLine(number, line, order.id, message))
         except DomainError as exc:
-            results.append(MassLine(number, line, None, ctx.t.message(exc.message)))
+            results.append(MassLine(number, line, None, ctx.t.error(exc)))
     if len(lines) > MAX_MASS_LINES:
-        ctx.error = ctx.t("Only the first {n} lines were read.", n=MAX_MASS_LINES)
+        ctx.error = ctx.t.ngettext(
+            "Only the first {n} line was read.",
+            "Only the first {n} lines were read.",
+            MAX_MASS_LINES,
+        )
     with ctx.web.db.read() as session:
         ctx.session = session
         ctx.user = session.get(User, ctx.me.id)
@@ -235,7 +249,7 @@ def ask_refill(ctx: Ctx) -> Response:
 def cancel_order(ctx: Ctx) -> Response:
     order = orders.cancel_by_customer(ctx.db, ctx.me, ctx.path_int("order_id"))
     ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
-                          amount=format_money(order.refunded)))
+                          amount=ctx.money(order.refunded)))
     return ctx.back("/orders")
 
 

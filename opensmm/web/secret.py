@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from opensmm.db import Database
 from opensmm.errors import DomainError
+from opensmm.i18n import N_
 from opensmm.web.models import AppSecret
 
 SECRET_NAME = "web"  # noqa: S105 - the row's name, not a secret
@@ -51,7 +52,10 @@ class SecretKey:
 
     def __init__(self, db: Database, configured: str) -> None:
         if configured and len(configured) < MIN_SECRET_LENGTH:
-            raise DomainError(f"OPENSMM_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+            raise DomainError(
+                N_('OPENSMM_SECRET_KEY must be at least {min} characters'),
+                min=MIN_SECRET_LENGTH,
+            )
         self._db = db
         self._value = configured.encode() if configured else None
         self._lock = threading.Lock()

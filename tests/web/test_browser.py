@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from sqlalchemy import update
 
 from opensmm.admin.pages import all_pages
 from opensmm.db import utcnow
+from opensmm.i18n import formatting
 from opensmm.orders.models import Order
 from tests.fakepanel import FakePanel
 from tests.support.panel import Panel
@@ -165,7 +167,7 @@ def test_a_customer_signs_up_is_funded_orders_and_gets_a_refill(
     page.click("#order-form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/orders$"))
     flash = page.locator(".flash-ok").inner_text()
-    placed = re.search(r"Order (\d+) placed: 0.90 charged.", flash)
+    placed = re.search(r"Order (\d+) placed: \$0.90 charged.", flash)
     assert placed, flash
     order_id = placed.group(1)
     row = f"tr[data-order='{order_id}']"
@@ -216,7 +218,7 @@ def test_staff_import_a_providers_services_with_a_markup(
         page.click("#provider-form button[type=submit]")
         expect(page.locator(".flash-ok")).to_contain_text("added")
         page.click("text=Check balance")
-        expect(page.locator("#provider-balance")).to_have_text("1520.75 USD")
+        expect(page.locator("#provider-balance")).to_have_text("1,520.75 USD")
         page.fill("#import-form input[name=markup]", "25")
         page.click("#import-form button[type=submit]")
         expect(page.locator("#import-report")).to_contain_text("Premium Followers")
@@ -372,7 +374,8 @@ def test_screenshots_of_the_main_pages(
                     if name == "new-order":
                         page.fill("input[name=link]", "https://www.instagram.com/p/demo/")
                         page.fill("input[name=quantity]", "2500")
-                        expect(page.locator("#quote-charge")).to_have_text("$2.25")
+                        expect(page.locator("#quote-charge")).to_have_text(
+                            formatting.money(Decimal("2.25"), "USD", lang))
                     _shoot(page, screenshots, name, lang, width)
                     saved += 1
                 page.context.clear_cookies()

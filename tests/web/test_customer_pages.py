@@ -89,7 +89,7 @@ def test_an_order_from_the_form_is_charged_and_listed(panel: Panel, visitor: Web
                                          "interval": "10", "category": "Instagram"})
     [order] = orders_of(panel, customer.id)
     assert (order.units, order.runs, order.interval, order.charge) == (300, 3, 10, Decimal("0.27"))
-    assert f"Order {order.id} placed: 0.27 charged." in visitor.flash(placed)
+    assert f"Order {order.id} placed: $0.27 charged." in visitor.flash(placed)
     assert panel.balance(customer) == Decimal("9.73")
     listed = visitor.get("/orders").text
     assert f'data-order="{order.id}"' in listed
@@ -183,7 +183,7 @@ def test_refill_and_cancel_where_the_service_allows(panel: Panel, visitor: WebCl
     assert "A refill for this order is already in progress" in visitor.flash(twice)
     assert f"<td class=\"num\">{done.id}</td>" in visitor.get("/refills").text
     cancel = visitor.post(f"/orders/{waiting.id}/cancel", {"back": "/orders"})
-    assert f"Order {waiting.id} canceled: 0.10 refunded." in visitor.flash(cancel)
+    assert f"Order {waiting.id} canceled: $0.10 refunded." in visitor.flash(cancel)
     assert panel.balance(customer) == Decimal("9.9")
 
 

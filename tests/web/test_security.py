@@ -345,7 +345,7 @@ def test_a_balance_adjustment_is_a_ledger_entry_and_an_audit_row(
     staff, customer = make_person(panel, staff=True), make_person(panel, balance="2")
     visitor.login(staff)
     done = visitor.deposit(customer.id, "10.5", "wire 7")
-    assert "changed by 10.50" in visitor.flash(done)
+    assert "changed by $10.50" in visitor.flash(done)
     assert panel.balance(customer) == Decimal("12.5")
     target = AuditEntry.target == f"user:{customer.id}"
     assert count(panel, AuditEntry, AuditEntry.actor == staff.name,

@@ -135,10 +135,10 @@ def test_staff_set_status_and_refund_exactly_once(
     assert wrong.status_code == 400
     assert "Remains must be a whole number" in wrong.text
     canceled = visitor.post(f"/admin/orders/{order_id}/cancel")
-    assert f"Order {order_id} canceled: 0.75 refunded." in visitor.flash(canceled)
+    assert f"Order {order_id} canceled: $0.75 refunded." in visitor.flash(canceled)
     assert panel.balance(customer) == Decimal("10")
     twice = visitor.post(f"/admin/orders/{order_id}/cancel")  # a replay refunds nothing
-    assert f"Order {order_id} canceled: 0.00 refunded." in visitor.flash(twice)
+    assert f"Order {order_id} canceled: $0.00 refunded." in visitor.flash(twice)
     assert panel.balance(customer) == Decimal("10")
     reopen = visitor.post(f"/admin/orders/{order_id}", {"status": "In progress"})
     assert reopen.status_code == 400

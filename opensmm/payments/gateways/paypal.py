@@ -330,9 +330,9 @@ class PayPalCheckout:
             first = transactions[0] if transactions else {}
             amount, currency = _money(resource["dispute_amount"])
             refs = tuple(
-                t["seller_transaction_id"]
-                for t in transactions
-                if isinstance(t.get("seller_transaction_id"), str)
+                disputed["seller_transaction_id"]
+                for disputed in transactions
+                if isinstance(disputed.get("seller_transaction_id"), str)
             )
             return VerifiedEvent(
                 **common,

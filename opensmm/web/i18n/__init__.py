@@ -1,73 +1,44 @@
-"""Translations: English source strings are the keys (as with gettext), each language has a
-dict from those strings to its own. A string missing from a catalog shows in English, and
-a test checks that every string the templates use has its Arabic translation.
-
-Domain refusals arrive as English sentences (the API's messages); the catalogs translate the
-fixed ones exactly and the ones with a number through patterns.
-"""
+"""The pages' languages and translator, on the gettext catalogs of :mod:`opensmm.i18n`
+(kept here so that pages import them from one web place)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from opensmm.web.i18n.ar import MESSAGES as AR_MESSAGES
-from opensmm.web.i18n.ar import PATTERNS as AR_PATTERNS
-from opensmm.web.i18n.en import MESSAGES as EN_MESSAGES
+from opensmm.i18n.languages import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    Language,
+    from_accept_language,
+    language,
+)
+from opensmm.i18n.translate import Translator
+from opensmm.panel_settings import service as panel_settings
 
-
-@dataclass(frozen=True)
-class Language:
-    code: str
-    name: str  # in its own language, for the switch
-    direction: str  # "ltr" or "rtl"
-    messages: Mapping[str, str]
-    patterns: tuple[tuple[re.Pattern[str], str], ...]
+if TYPE_CHECKING:
+    from opensmm.web.context import Web
 
 
-LANGUAGES: dict[str, Language] = {
-    "en": Language("en", "English", "ltr", EN_MESSAGES, ()),
-    "ar": Language("ar", "العربية", "rtl", AR_MESSAGES, AR_PATTERNS),
-}
-DEFAULT_LANGUAGE = "en"
+def panel_default_language(web: Web) -> str:
+    """The panel setting ``default_language``, as this process last read it (pages read the
+    settings on every render, so a change made elsewhere is seen from the next page on)."""
+    code = str(panel_settings.last_known(web.db)["default_language"])
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def language(code: str | None) -> Language:
-    return LANGUAGES.get(code or "", LANGUAGES[DEFAULT_LANGUAGE])
+def enabled_languages(web: Web) -> list[str]:
+    """The panel setting ``languages``: the codes a visitor may see and pick."""
+    codes = panel_settings.last_known(web.db)["languages"]
+    return [code for code in codes if code in LANGUAGES] or [DEFAULT_LANGUAGE]
 
 
-def from_accept_language(header: str) -> str:
-    """The first language of an ``Accept-Language`` header that we have, else English."""
-    for part in header.split(",")[:20]:
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return DEFAULT_LANGUAGE
-
-
-class Translator:
-    """``_("Orders")``, ``_("Order {id} placed", id=5)``: the callable the templates use."""
-
-    def __init__(self, lang: Language) -> None:
-        self.lang = lang
-
-    def __call__(self, text: str, **values: Any) -> str:
-        translated = self.lang.messages.get(text, text)
-        if values:
-            try:
-                return translated.format(**values)
-            except (KeyError, IndexError, ValueError):
-                return text.format(**values)
-        return translated
-
-    def message(self, text: str) -> str:
-        """A domain message (a refusal): exact translation, else a pattern, else English."""
-        if text in self.lang.messages:
-            return self.lang.messages[text]
-        for pattern, template in self.lang.patterns:
-            match = pattern.match(text)
-            if match:
-                return template.format(*match.groups())
-        return text
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "Language",
+    "Translator",
+    "enabled_languages",
+    "from_accept_language",
+    "language",
+    "panel_default_language",
+]

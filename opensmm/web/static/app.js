@@ -71,7 +71,7 @@
     var item = byId[service.value];
     if (!item) { return; }
     $("#service-desc").textContent = item.desc;
-    $("#service-rate").textContent = item.rate;
+    $("#service-rate").textContent = item.rate_shown || item.rate;
     $("#service-min").textContent = item.min;
     $("#service-max").textContent = item.max;
     $("#service-type").textContent = item.type;

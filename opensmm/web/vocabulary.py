@@ -1,0 +1,41 @@
+"""Words the pages translate from data (``{{ _(order.status) }}``): statuses, ledger kinds,
+fulfillment modes, account states. Babel cannot see a msgid inside a variable, so each word
+is marked here; ``tests/web/test_i18n.py`` checks that every value of those vocabularies is
+listed."""
+
+from __future__ import annotations
+
+from opensmm.i18n import N_
+
+WORDS = (
+    # order, subscription and refill statuses
+    N_("Pending"),
+    N_("In progress"),
+    N_("Processing"),
+    N_("Completed"),
+    N_("Partial"),
+    N_("Canceled"),
+    N_("Active"),
+    N_("Paused"),
+    N_("Expired"),
+    N_("Rejected"),
+    N_("Error"),
+    # ledger entry kinds
+    N_("deposit"),
+    N_("charge"),
+    N_("refund"),
+    # fulfillment modes
+    N_("manual"),
+    N_("provider"),
+    N_("simulator"),
+    # account states
+    N_("active"),
+    N_("suspended"),
+    # what a held item or an alert is about (staff dashboard)
+    N_("order"),
+    N_("refill"),
+    # why an amount typed in a form is refused (opensmm.money.MoneyError)
+    N_("not an amount"),
+    N_("amount too large"),
+    N_("at most 5 decimal places"),
+)
