@@ -67,7 +67,9 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
         if value not in choices:
-            raise SettingRefused(N_("The value must be one of: {choices}"), choices=", ".join(choices))
+            raise SettingRefused(
+                N_("The value must be one of: {choices}"), choices=", ".join(choices)
+            )
         return value
 
     return parse
