@@ -149,7 +149,7 @@ def test_a_double_submitted_form_credits_once(
     customer = make_person(panel)
     form = _form(visitor, customer.id, "7.5", "wire 3")
     first = visitor.post(f"/admin/users/{customer.id}/funds", form)
-    assert "changed by 7.50" in visitor.flash(first)
+    assert "changed by $7.50" in visitor.flash(first)
     second = visitor.post(f"/admin/users/{customer.id}/funds", form)
     assert second.status_code == 303
     assert "already submitted" in visitor.flash(second)
