@@ -66,8 +66,11 @@ class Message:
             return t(self.template, **values)
         except (KeyError, IndexError, ValueError, AttributeError, TypeError):
             # A row whose parameters do not fit its template (written by an older or newer
-            # version): show the English words with what is there, never an error page.
-            return self.template.format_map(_Lenient(values))
+            # version): the words with what is there, never an error page.
+            try:
+                return t(self.template).format_map(_Lenient(values))
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+                return self.template
 
     @property
     def english(self) -> str:
@@ -128,6 +131,16 @@ def event(
     kind = EventType(code, template, words, build)
     _TYPES[code] = kind
     return kind
+
+
+def event_types() -> list[EventType]:
+    """Every code defined so far (each domain's events module defines its own on import)."""
+    return list(_TYPES.values())
+
+
+def actor_templates() -> list[str]:
+    """The phrases actors are shown with."""
+    return [*_NAMED.values(), *_UNNAMED.values()]
 
 
 def describe(code: str | None, params: Mapping[str, Any] | None, fallback: str) -> Message:
