@@ -5,6 +5,7 @@ were stored."""
 
 from __future__ import annotations
 
+import json
 import string
 from decimal import Decimal
 
@@ -290,3 +291,26 @@ def test_the_services_store_codes_and_typed_memos_only(panel: Panel) -> None:
             select(LedgerEntry).where(LedgerEntry.user_id == customer.id)).all()
     assert [(e.code, e.params, e.memo) for e in entries] == [
         ("ledger.funds_memo", {"actor": {"kind": "other", "name": "test"}}, "test")]
+
+
+def test_the_command_line_shows_an_orders_history(panel: Panel) -> None:
+    customer = panel.customer(balance="5")
+    service = panel.service(rate="1")
+    order_id = panel.api(customer.key, "add", service=service, link="https://x.test/cli",
+                         quantity=1000)["order"]
+    panel.cli("order", "set", str(order_id), "--status", "Partial", "--remains", "400")
+    lines = panel.cli("order", "history", str(order_id)).stdout.splitlines()
+    assert [line.split("  ", 1)[1] for line in lines] == [
+        "the customer: Placed for 1.00000 (1000 units)",
+        "command line: status Pending → Partial; remains 1000 → 400; refunded 0.40000",
+    ]
+    answer = json.loads(panel.cli("order", "history", str(order_id), "--json").stdout)
+    assert [(e["actor_kind"], e["code"]) for e in answer["events"]] == [
+        ("customer", "order.placed"), ("cli", "order.changed")]
+    assert answer["events"][1]["params"] == {
+        "status": ["Pending", "Partial"], "remains": [1000, 400], "refunded": "0.40000"}
+    with panel.write() as session:
+        entries = session.scalars(select(LedgerEntry).where(
+            LedgerEntry.order_id == order_id).order_by(LedgerEntry.id)).all()
+    assert [e.description.english for e in entries] == [
+        f"Order {order_id}: Followers", f"Order {order_id}: partial refund"]
