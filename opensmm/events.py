@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from opensmm.i18n import N_
 
 # Longest string parameter kept: enough for any upstream message a person needs to read.
@@ -167,6 +169,12 @@ def params(**values: Any) -> dict[str, Any]:
     return {name: _stored(value) for name, value in values.items()}
 
 
+def dumps(stored: Mapping[str, Any]) -> str:
+    """Stored params as the JSON text a compiled statement binds (``bindparam(type_=Text)``):
+    orjson costs a fraction of the JSON type's own serializer on the hot path of ``add``."""
+    return orjson.dumps(stored).decode()
+
+
 def _stored(value: Any) -> Any:
     if isinstance(value, Actor):
         return value.as_param()
@@ -174,6 +182,8 @@ def _stored(value: Any) -> Any:
         return clip(value)
     if isinstance(value, (int, float)) or value is None:
         return value
+    if isinstance(value, Mapping):
+        return {str(key): _stored(item) for key, item in value.items()}
     if isinstance(value, Iterable):
         return [_stored(item) for item in value]
     return clip(str(value))  # Decimal: its exact digits

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from opensmm.accounts.models import User
 from opensmm.db import Money, utcnow
 from opensmm.db.statements import Statement
+from opensmm.db.types import JSONText
 from opensmm.errors import DomainError
-from opensmm.events import Actor, EventType
+from opensmm.events import Actor, EventType, dumps
 from opensmm.events import params as event_params
 from opensmm.ledger import events
 from opensmm.ledger.models import LedgerEntry
@@ -65,7 +66,8 @@ _INSERT_ENTRY = Statement.by_dialect(
         key=bindparam("key"),
         memo=bindparam("memo"),
         code=bindparam("code"),
-        params=bindparam("params"),
+        # JSON text made by opensmm.events.dumps (faster than the JSON type's processor).
+        params=bindparam("params", type_=JSONText()),
         order_id=bindparam("order_id"),
         created_at=bindparam("created_at"),
     )
@@ -128,7 +130,7 @@ def post(
         key=key,
         memo=memo,
         code=event.code,
-        params=params,
+        params=dumps(params),
         order_id=order_id,
         created_at=utcnow(),
     )

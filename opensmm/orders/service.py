@@ -19,9 +19,9 @@ from opensmm.catalog.service import MANUAL, ServiceNotFound
 from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
 from opensmm.db.statements import Statement
-from opensmm.db.types import parse_id
+from opensmm.db.types import JSONText, parse_id
 from opensmm.errors import DomainError, NotFound
-from opensmm.events import CUSTOMER, Actor, EventType
+from opensmm.events import CUSTOMER, Actor, EventType, dumps
 from opensmm.events import params as event_params
 from opensmm.ledger import events as ledger_events
 from opensmm.ledger import service as ledger
@@ -121,7 +121,7 @@ _INSERT_EVENT = Statement(
         actor_kind=bindparam("actor_kind"),
         actor=bindparam("actor"),
         code=bindparam("code"),
-        params=bindparam("params"),
+        params=bindparam("params", type_=JSONText()),  # JSON text: opensmm.events.dumps
         message=bindparam("message"),
         created_at=bindparam("created_at"),
     )
@@ -165,7 +165,7 @@ def place(session: Session, customer: User | Customer, params: dict[str, object]
         actor_kind=CUSTOMER,
         actor="",
         code=events.PLACED.code,
-        params=event_params(charge=charge, units=request.units),
+        params=dumps(event_params(charge=charge, units=request.units)),
         message="",
         created_at=now,
     )
