@@ -19,6 +19,7 @@ Rows written before codes existed have none: they show their English text as it 
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -130,6 +131,9 @@ def event(
     """Define an event once: its code must never change (rows store it), its template may."""
     if code in _TYPES:
         raise RuntimeError(f"event code {code!r} is defined twice")
+    # The translator takes the template as ``text``: a value of that name would collide.
+    if "text" in {name for _, name, _, _ in string.Formatter().parse(template)}:
+        raise RuntimeError(f"event {code!r}: a parameter cannot be named 'text'")
     kind = EventType(code, template, words, build)
     _TYPES[code] = kind
     return kind
@@ -150,7 +154,7 @@ def describe(code: str | None, params: Mapping[str, Any] | None, fallback: str) 
     kind = _TYPES.get(code) if code else None
     if kind is None:
         return Message.as_is(fallback)
-    return kind.describe(params or {})
+    return kind.describe(params if isinstance(params, Mapping) else {})
 
 
 def decode(value: Any) -> Any:
@@ -170,7 +174,7 @@ def params(**values: Any) -> dict[str, Any]:
 
 
 def dumps(stored: Mapping[str, Any]) -> str:
-    """Stored params as the JSON text a compiled statement binds (``bindparam(type_=Text)``):
+    """Stored params as the JSON text a compiled statement binds (``db.types.JSONText``):
     orjson costs a fraction of the JSON type's own serializer on the hot path of ``add``."""
     return orjson.dumps(stored).decode()
 

@@ -188,6 +188,7 @@ def test_a_row_that_does_not_fit_its_template_still_shows() -> None:
     assert missing.render(AR).startswith("أُرسلت إعادة التعبئة 3")
     odd = describe(E.CHANGED.code, {"status": "not a pair", "remains": {"x": 1}}, "")
     assert odd.render(EN) == ""
+    assert describe(E.HELD.code, ["not", "a", "mapping"], "").render(AR) == "معلّق: {reason}"  # type: ignore[arg-type]
     nested = describe(E.HELD.code, {"reason": {"kind": "staff", "name": "<b>"}}, "")
     assert nested.render(EN) == "Held: staff <b>"
 
