@@ -15,6 +15,7 @@ from opensmm.cli.output import emit_json, fail, in_read, in_write
 from opensmm.fulfillment import held as held_orders
 from opensmm.ledger import service as ledger
 from opensmm.money import format_money
+from opensmm.orders import queries as order_queries
 from opensmm.orders import service as orders
 from opensmm.orders import staff as orders_staff
 from opensmm.orders import statuses
@@ -119,6 +120,36 @@ def _list_held(as_json: bool) -> None:
         typer.echo(
             f"{label} {name} of {item.user}{where}{upstream}, {item.status}: {item.reason}"
         )
+
+
+@order_app.command("history")
+def order_history(
+    order_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonFlag = False
+) -> None:
+    """An order's history, oldest first: when, who, what (in English)."""
+
+    def work(session: Session) -> list[dict[str, object]]:
+        if session.get(Order, order_id) is None:
+            fail(f"Order {order_id} not found")
+        return [
+            {
+                "at": event.created_at.isoformat(),
+                "actor_kind": event.actor_kind,
+                "actor": event.actor,
+                "by": event.by.english,
+                "code": event.code,
+                "params": event.params,
+                "text": event.description.english,
+            }
+            for event in order_queries.events(session, order_id)
+        ]
+
+    rows = in_read(work)
+    if as_json:
+        emit_json({"order": order_id, "events": rows})
+        return
+    for row in rows:
+        typer.echo(f"{row['at']}  {row['by']}: {row['text']}")
 
 
 @order_app.command("resolve")

@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from opensmm.db import utcnow
+from opensmm.events import Actor, params
+from opensmm.orders import events
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order, OrderEvent
 from opensmm.orders.service import OrderUpdate
@@ -62,14 +64,14 @@ class Completion:
     order: LockedOrder
     start_count: int | None  # what the upstream said; None keeps ours
 
-    def message(self) -> str:
-        """The event ``apply_update`` records for the same change, word for word."""
-        changes = [f"status {self.order.status} → {st.COMPLETED}"]
+    def changes(self) -> dict[str, Any]:
+        """The ``events.CHANGED`` params ``apply_update`` records for the same change."""
+        changes: dict[str, Any] = {"status": [self.order.status, st.COMPLETED]}
         if self.order.remains != 0:
-            changes.append(f"remains {self.order.remains} → 0")
+            changes["remains"] = [self.order.remains, 0]
         if self.start_count is not None:
-            changes.append(f"start count {self.start_count}")
-        return "; ".join(changes)
+            changes["start_count"] = self.start_count
+        return changes
 
 
 def plain_completion(row: LockedOrder | None, change: OrderUpdate) -> Completion | None:
@@ -114,6 +116,7 @@ def write_completions(session: Session, completions: Sequence[Completion], actor
     if not completions:
         return
     now = utcnow()
+    who = Actor.of(actor)
     session.execute(
         _COMPLETE,
         [
@@ -134,8 +137,11 @@ def write_completions(session: Session, completions: Sequence[Completion], actor
         [
             {
                 "order_id": done.order.id,
-                "actor": actor,
-                "message": done.message(),
+                "actor_kind": who.kind,
+                "actor": who.name,
+                "code": events.CHANGED.code,
+                "params": params(**done.changes()),
+                "message": "",
                 "created_at": now,
             }
             for done in completions

@@ -20,9 +20,10 @@ from opensmm.db import utcnow
 from opensmm.errors import DomainError, NotFound
 from opensmm.fulfillment.config import CANCEL_REQUESTED, HELD, NEW, SENT
 from opensmm.i18n import N_, Term
+from opensmm.orders import events
 from opensmm.orders import service as orders
 from opensmm.orders import statuses as st
-from opensmm.orders.models import Order, OrderEvent
+from opensmm.orders.models import Order
 from opensmm.providers.models import Provider
 from opensmm.refills import service as refills
 from opensmm.refills.models import Refill
@@ -161,19 +162,19 @@ def resolve_order(
         order.upstream_id = upstream_id
         order.sent_at = order.sent_at or now
         order.next_poll_at = now
-        orders.record(session, order, actor, f"Resolved: exists upstream as order {upstream_id}")
+        orders.record(session, order, actor, events.RESOLVED_EXISTS, upstream=upstream_id)
         return order
     if order.cancel_state == CANCEL_REQUESTED:
         order.send_state = None
         order.cancel_state = None
-        orders.record(session, order, actor, "Resolved: never created upstream; canceled as asked")
+        orders.record(session, order, actor, events.RESOLVED_CANCELED)
         return orders.apply_update(
             session, order.id, orders.OrderUpdate(status=st.CANCELED), actor
         )
     order.send_state = NEW
     order.upstream_id = None
     order.next_poll_at = None
-    orders.record(session, order, actor, "Resolved: never created upstream; to be sent again")
+    orders.record(session, order, actor, events.RESOLVED_RESEND)
     return order
 
 
@@ -195,11 +196,16 @@ def resolve_refill(
         refill.upstream_id = upstream_id
         refill.sent_at = refill.sent_at or now
         refill.next_poll_at = now
-        message = f"Refill {refill.id} resolved: exists upstream as refill {upstream_id}"
+        row = orders.event_row(
+            refill.order_id, actor, events.REFILL_RESOLVED_EXISTS,
+            refill=refill.id, upstream=upstream_id,
+        )
     else:
         refill.send_state = NEW
         refill.upstream_id = None
         refill.next_poll_at = None
-        message = f"Refill {refill.id} resolved: never opened upstream; to be sent again"
-    session.add(OrderEvent(order_id=refill.order_id, actor=actor, message=message))
+        row = orders.event_row(
+            refill.order_id, actor, events.REFILL_RESOLVED_RESEND, refill=refill.id
+        )
+    session.add(row)
     return refill

@@ -28,6 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from opensmm.catalog.models import Service
 from opensmm.catalog.service import PROVIDER, SIMULATOR
 from opensmm.db import Database, utcnow
+from opensmm.events import Actor
 from opensmm.fulfillment.config import (
     CANCEL_REQUESTED,
     HELD,
@@ -47,9 +48,10 @@ from opensmm.fulfillment.protocol import (
     SendOutcome,
 )
 from opensmm.fulfillment.provider import quantity_to_send
+from opensmm.orders import events
 from opensmm.orders import statuses as st
-from opensmm.orders.models import Order, OrderEvent
-from opensmm.orders.service import record
+from opensmm.orders.models import Order
+from opensmm.orders.service import event_row, record
 from opensmm.refills import service as refills
 from opensmm.refills.models import Refill
 
@@ -126,7 +128,7 @@ def recover(db: Database, tally: Tally) -> None:
         for order in stuck:
             order.send_state = HELD
             order.held_reason = in_doubt_reason("created it", detail, order.id, "order")
-            record(session, order, "worker", f"Held: {order.held_reason}")
+            record(session, order, "worker", events.HELD, reason=order.held_reason)
             log.error("ALERT order %s held: %s", order.id, order.held_reason)
         stuck_refills = session.scalars(
             select(Refill)
@@ -240,7 +242,7 @@ def _hold(session: Session, order: Order, reason: str) -> None:
     order.send_state = HELD
     order.held_reason = reason
     order.lease_owner = order.lease_until = None
-    record(session, order, "worker", f"Held: {reason}")
+    record(session, order, "worker", events.HELD, reason=reason)
     log.error("ALERT order %s held: %s", order.id, reason)
 
 
@@ -264,7 +266,7 @@ def _mark_sent(
     # tells at the first look when it will change next.
     soon = local or order.cancel_state == CANCEL_REQUESTED
     order.next_poll_at = now if soon else config.next_poll(now)
-    record(session, order, "worker", f"Sent to {by}: upstream order {upstream_id}")
+    record(session, order, "worker", events.SENT, by=Actor.of(by), upstream=upstream_id)
 
 
 def release(db: Database, owner: str, order_ids: Sequence[int]) -> None:
@@ -455,10 +457,9 @@ def _record_refill(
         refill.attempts = 0
         refill.held_reason = refill.alert = None
         session.add(
-            OrderEvent(
-                order_id=refill.order_id,
-                actor="worker",
-                message=f"Refill {refill.id} sent to {by}: upstream refill {outcome.upstream_id}",
+            event_row(
+                refill.order_id, "worker", events.REFILL_SENT,
+                refill=refill.id, by=Actor.of(by), upstream=outcome.upstream_id,
             )
         )
         tally.refills_sent += 1
@@ -477,10 +478,9 @@ def _record_refill(
         refill.send_state = HELD
         refill.held_reason = in_doubt_reason("opened it", outcome.reason, refill.id, "refill")
     session.add(
-        OrderEvent(
-            order_id=refill.order_id,
-            actor="worker",
-            message=f"Refill {refill.id} held: {refill.held_reason}",
+        event_row(
+            refill.order_id, "worker", events.REFILL_HELD,
+            refill=refill.id, reason=refill.held_reason,
         )
     )
     log.error("ALERT refill %s held: %s", refill.id, refill.held_reason)

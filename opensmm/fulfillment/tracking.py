@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from opensmm.catalog.models import Service
 from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError
+from opensmm.events import Actor
 from opensmm.fulfillment.completions import (
     LOCKED_COLUMNS,
     Completion,
@@ -46,9 +47,10 @@ from opensmm.fulfillment.protocol import (
     Tracked,
     TrackedRefill,
 )
+from opensmm.orders import events
 from opensmm.orders import service as orders
 from opensmm.orders import statuses as st
-from opensmm.orders.models import Order, OrderEvent
+from opensmm.orders.models import Order
 from opensmm.refills import service as refills
 from opensmm.refills.models import Refill
 
@@ -248,7 +250,7 @@ def _alert(
     if order.alert == message:
         return False
     order.alert = message
-    orders.record(session, order, "worker", f"Alert: {message}")
+    orders.record(session, order, "worker", events.ALERT, message=message)
     log.error("ALERT order %s: %s", order.id, message)
     return True
 
@@ -379,11 +381,12 @@ def record_cancels(
             tally.cancels += 1
             if answer.accepted:
                 order.cancel_state = CANCEL_SENT
-                orders.record(session, order, "worker", f"Cancel forwarded to {by}: accepted")
+                orders.record(session, order, "worker", events.CANCEL_FORWARDED, by=Actor.of(by))
             else:
                 order.cancel_state = CANCEL_REFUSED
                 orders.record(
-                    session, order, "worker", f"{by} refused the cancel: {answer.reason}"
+                    session, order, "worker", events.CANCEL_REFUSED,
+                    by=Actor.of(by), reason=answer.reason,
                 )
             if answer.observation is not None:
                 _apply(session, item, answer.observation, by, config, now, tally)
@@ -458,10 +461,9 @@ def record_refill_observations(
                 if refill.alert != problem:
                     refill.alert = problem
                     session.add(
-                        OrderEvent(
-                            order_id=refill.order_id,
-                            actor="worker",
-                            message=f"Refill {refill.id} alert: {problem}",
+                        orders.event_row(
+                            refill.order_id, "worker", events.REFILL_ALERT,
+                            refill=refill.id, message=problem,
                         )
                     )
                     log.error("ALERT refill %s: %s", refill.id, problem)

@@ -10,10 +10,11 @@ parameters, never by parsing its English.
 from __future__ import annotations
 
 import gettext
+from decimal import Decimal
 from typing import Any
 
 from opensmm.errors import DomainError
-from opensmm.i18n import Term, catalogs
+from opensmm.i18n import Term, catalogs, formatting
 from opensmm.i18n.languages import Language, language
 
 
@@ -28,9 +29,19 @@ def _fill(translated: str, english: str, values: dict[str, Any]) -> str:
 
 
 class Translator:
-    def __init__(self, lang: Language | str) -> None:
+    def __init__(self, lang: Language | str, currency: str | None = None) -> None:
         self.lang = lang if isinstance(lang, Language) else language(lang)
+        # The panel's currency, for amounts inside messages (``money``).
+        self.currency = currency
         self._catalog: gettext.NullTranslations = catalogs.load(self.lang.code)
+
+    def money(self, amount: Decimal | str) -> str:
+        """An amount inside a message, by the one money rule: with the panel's currency
+        when this translator knows it, else the bare figure in this language."""
+        value = Decimal(amount)
+        if self.currency:
+            return formatting.money(value, self.currency, self.lang.code)
+        return formatting.decimal(value, self.lang.code, min_places=2)
 
     def __call__(self, text: str, **values: Any) -> str:
         translated = self._catalog.gettext(text) if text else text

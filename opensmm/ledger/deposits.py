@@ -21,7 +21,10 @@ from opensmm.accounts.models import User
 from opensmm.audit import service as audit
 from opensmm.audit.actor import Actor
 from opensmm.errors import DomainError
+from opensmm.events import Actor as EventActor
+from opensmm.events import params as event_params
 from opensmm.i18n import N_
+from opensmm.ledger import events
 from opensmm.ledger.models import DEPOSIT, LedgerEntry
 from opensmm.ledger.service import post
 from opensmm.money import format_money
@@ -80,7 +83,7 @@ def staff_deposit(
     key = check_key(key)
     memo = check_memo(memo)
     if amount == 0:
-        raise DepositRefused("The amount must not be zero")
+        raise DepositRefused(N_("The amount must not be zero"))
     ledger_key = f"{DEPOSIT}:{key}"
     moved = post(
         session,
@@ -88,7 +91,9 @@ def staff_deposit(
         amount=amount,
         kind=DEPOSIT,
         key=ledger_key,
-        memo=f"{memo} (by {actor.label})",
+        event=events.FUNDS_WITH_MEMO,
+        params=event_params(actor=EventActor.of(actor.label)),
+        memo=memo,
     )
     if not moved:
         earlier = session.execute(

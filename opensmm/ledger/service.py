@@ -14,8 +14,10 @@ Lock order everywhere: an order's row, then its account's row, then the ledger.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Update, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,8 +26,12 @@ from sqlalchemy.orm import Session
 from opensmm.accounts.models import User
 from opensmm.db import Money, utcnow
 from opensmm.db.statements import Statement
+from opensmm.db.types import JSONText
 from opensmm.errors import DomainError
+from opensmm.events import Actor, EventType, dumps
+from opensmm.events import params as event_params
 from opensmm.i18n import N_
+from opensmm.ledger import events
 from opensmm.ledger.models import DEPOSIT, LedgerEntry
 
 
@@ -60,6 +66,9 @@ _INSERT_ENTRY = Statement.by_dialect(
         kind=bindparam("kind"),
         key=bindparam("key"),
         memo=bindparam("memo"),
+        code=bindparam("code"),
+        # JSON text made by opensmm.events.dumps (faster than the JSON type's processor).
+        params=bindparam("params", type_=JSONText()),
         order_id=bindparam("order_id"),
         created_at=bindparam("created_at"),
     )
@@ -94,10 +103,15 @@ def post(
     amount: Decimal,
     kind: str,
     key: str,
+    event: EventType,
+    params: Mapping[str, Any],
     memo: str = "",
     order_id: int | None = None,
 ) -> bool:
     """Move ``amount`` (negative: a debit) once per ``key``. False if already moved.
+
+    ``event`` and ``params`` say what the entry is (opensmm.ledger.events, values made by
+    ``opensmm.events.params``); ``memo`` is only for words a person typed.
 
     Raises ``NotEnoughFunds`` when a debit would take the balance below zero; the caller's
     transaction must then be rolled back (the unit of work does that).
@@ -116,6 +130,8 @@ def post(
         kind=kind,
         key=key,
         memo=memo,
+        code=event.code,
+        params=dumps(params),
         order_id=order_id,
         created_at=utcnow(),
     )
@@ -161,12 +177,17 @@ def add_funds(session: Session, user_id: int, amount: Decimal, *, memo: str, act
 
     if amount == 0:
         raise DomainError(N_('The amount must not be zero'))
-    text = memo or ("Funds added" if amount > 0 else "Funds removed")
+    if memo:
+        event = events.FUNDS_WITH_MEMO
+    else:
+        event = events.FUNDS_ADDED if amount > 0 else events.FUNDS_REMOVED
     return post(
         session,
         user_id=user_id,
         amount=amount,
         kind=DEPOSIT,
         key=f"{DEPOSIT}:{uuid.uuid4().hex}",
-        memo=f"{text} (by {actor})",
+        event=event,
+        params=event_params(actor=Actor.of(actor)),
+        memo=memo,
     )

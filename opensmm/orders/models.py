@@ -8,6 +8,8 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
+from opensmm.events import Actor, Message, describe
+from opensmm.orders import events as _events  # noqa: F401 - defines the codes read here
 
 
 class Order(Base):
@@ -74,6 +76,26 @@ class OrderEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    # Who: a kind of opensmm.events ("staff", "customer", "cli", "worker", "provider", ...)
+    # and a name (a user's, a provider's; may be empty). Rows written before kinds existed
+    # have none, and ``actor`` holds the whole string ("staff:boss", "user:alice", "cli").
+    actor_kind: Mapped[str | None] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))
-    message: Mapped[str] = mapped_column(Text)
+    # What: a code of opensmm.orders.events and its parameters (opensmm.events), translated
+    # when shown. Rows written before codes have none, and ``message`` holds their English.
+    code: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def description(self) -> Message:
+        """What happened: ``event.description.render(_)`` on a page."""
+        return describe(self.code, self.params, self.message)
+
+    @property
+    def by(self) -> Message:
+        """Who did it, as a phrase: ``event.by.render(_)``."""
+        if self.actor_kind is None:
+            return Message.as_is(self.actor)
+        return Actor(self.actor_kind, self.actor).message()

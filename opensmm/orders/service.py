@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.orm import Session
@@ -18,12 +19,16 @@ from opensmm.catalog.service import MANUAL, ServiceNotFound
 from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
 from opensmm.db.statements import Statement
-from opensmm.db.types import parse_id
+from opensmm.db.types import JSONText, parse_id
 from opensmm.errors import DomainError, NotFound
+from opensmm.events import CUSTOMER, Actor, EventType, dumps
+from opensmm.events import params as event_params
 from opensmm.i18n import N_, Term
+from opensmm.ledger import events as ledger_events
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import CHARGE, REFUND
 from opensmm.money import MAX_AMOUNT, QUANTUM, charge_for, refund_share
+from opensmm.orders import events
 from opensmm.orders import statuses as st
 from opensmm.orders.fields import OrderRequest, validate_order
 from opensmm.orders.models import Order, OrderEvent
@@ -114,7 +119,10 @@ _INSERT_ORDER = Statement(
 _INSERT_EVENT = Statement(
     lambda: insert(OrderEvent).values(
         order_id=bindparam("order_id"),
+        actor_kind=bindparam("actor_kind"),
         actor=bindparam("actor"),
+        code=bindparam("code"),
+        params=bindparam("params", type_=JSONText()),  # JSON text: opensmm.events.dumps
         message=bindparam("message"),
         created_at=bindparam("created_at"),
     )
@@ -155,8 +163,11 @@ def place(session: Session, customer: User | Customer, params: dict[str, object]
     _INSERT_EVENT.run_count(
         session,
         order_id=order_id,
-        actor="customer",
-        message=f"Placed for {charge} ({request.units} units)",
+        actor_kind=CUSTOMER,
+        actor="",
+        code=events.PLACED.code,
+        params=dumps(event_params(charge=charge, units=request.units)),
+        message="",
         created_at=now,
     )
     ledger.post(
@@ -165,7 +176,8 @@ def place(session: Session, customer: User | Customer, params: dict[str, object]
         amount=-charge,
         kind=CHARGE,
         key=f"order:{order_id}:charge",
-        memo=f"Order {order_id}: {service.name}",
+        event=ledger_events.ORDER_CHARGE,
+        params=event_params(order=order_id, service=service.name),
         order_id=order_id,
     )
     return PlacedOrder(order_id, charge)
@@ -220,8 +232,23 @@ def place_order(session: Session, user: User, params: dict[str, object]) -> Orde
     return order
 
 
-def record(session: Session, order: Order, actor: str, message: str) -> None:
-    session.add(OrderEvent(order_id=order.id, actor=actor, message=message))
+def event_row(order_id: int, actor: str | Actor, event: EventType, **values: Any) -> OrderEvent:
+    """A row of an order's history: ``event`` of opensmm.orders.events with its values."""
+    who = Actor.of(actor)
+    return OrderEvent(
+        order_id=order_id,
+        actor_kind=who.kind,
+        actor=who.name,
+        code=event.code,
+        params=event_params(**values),
+        message="",
+    )
+
+
+def record(
+    session: Session, order: Order, actor: str | Actor, event: EventType, **values: Any
+) -> None:
+    session.add(event_row(order.id, actor, event, **values))
 
 
 def lock_order(session: Session, order_id: int, user_id: int | None = None) -> Order:
@@ -245,7 +272,8 @@ def _refund(session: Session, order: Order, amount: Decimal, reason: str) -> Dec
         amount=amount,
         kind=REFUND,
         key=f"order:{order.id}:refund:{reason}",
-        memo=f"Order {order.id}: {reason} refund",
+        event=ledger_events.REFUNDS.get(reason, ledger_events.ORDER_REFUND),
+        params=event_params(order=order.id, reason=reason),
         order_id=order.id,
     )
     if not moved:
@@ -322,29 +350,29 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
     if new_status in st.REFUNDS_REMAINS and remains == 0:
         raise DomainError(
             N_('{new_status} needs remains above zero (what was not delivered)'),
-            new_status=Term(new_status,
-        ))
-    changes = []
+            new_status=Term(new_status),
+        )
+    changes: dict[str, Any] = {}  # the params of events.CHANGED
     if new_status != order.status:
-        changes.append(f"status {order.status} → {new_status}")
+        changes["status"] = [order.status, new_status]
     if remains != order.remains:
-        changes.append(f"remains {order.remains} → {remains}")
+        changes["remains"] = [order.remains, remains]
     order.status, order.remains = new_status, remains
     if new_status in st.REFUNDS_REMAINS:
         paid = _refund(session, order, refund_share(order.charge, remains, order.units), "partial")
         if paid:
-            changes.append(f"refunded {paid}")
+            changes["refunded"] = paid
     elif new_status in st.REFUNDS_ALL:
         paid = _refund(session, order, order.charge - order.refunded, "cancel")
         if paid:
-            changes.append(f"refunded {paid}")
+            changes["refunded"] = paid
     if new_status in (*st.FINISHED, st.EXPIRED) and order.finished_at is None:
         order.finished_at = utcnow()
     if update.start_count is not None:
-        changes.append(f"start count {update.start_count}")
+        changes["start_count"] = update.start_count
     order.updated_at = utcnow()
     if changes:
-        record(session, order, actor, "; ".join(changes))
+        record(session, order, actor, events.CHANGED, **changes)
     return order
 
 
@@ -384,5 +412,5 @@ def _request_upstream_cancel(session: Session, user: User, order: Order) -> Orde
     order.cancel_state = "requested"
     # The worker forwards it at its next pass (held orders wait for a person).
     order.next_poll_at = utcnow()
-    record(session, order, f"user:{user.name}", "Cancel requested; forwarded to the provider")
+    record(session, order, f"user:{user.name}", events.CANCEL_REQUESTED)
     return order

@@ -13,6 +13,7 @@ from opensmm.db import utcnow
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
+from opensmm.orders import events
 from opensmm.orders import statuses as order_statuses
 from opensmm.orders.service import lock_order, record
 from opensmm.refills.models import Refill
@@ -57,7 +58,7 @@ def request_refill(session: Session, user: User, order_id: int) -> Refill:
     refill = Refill(order_id=order.id, user_id=user.id, status=PENDING, send_state=send_state)
     session.add(refill)
     session.flush()
-    record(session, order, f"user:{user.name}", f"Refill {refill.id} requested")
+    record(session, order, f"user:{user.name}", events.REFILL_REQUESTED, refill=refill.id)
     return refill
 
 
@@ -83,7 +84,10 @@ def set_refill_status(session: Session, refill_id: int, status: str, actor: str)
         raise RefillNotFound()
     if refill.status != found:
         order = lock_order(session, refill.order_id)
-        record(session, order, actor, f"Refill {refill.id}: {refill.status} → {found}")
+        record(
+            session, order, actor, events.REFILL_STATUS,
+            refill=refill.id, old=refill.status, new=found,
+        )
         refill.status = found
         refill.updated_at = utcnow()
     return refill

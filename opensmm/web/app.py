@@ -125,26 +125,7 @@ def template_environment(settings: Settings) -> jinja2.Environment:
             moment.strftime("%Y-%m-%dT%H:%MZ"), formatting.when(moment, code(context))
         )
 
-    @jinja2.pass_context
-    def event_text(context: Context, event: object, english: str = "message") -> str:
-        """A stored event (a ledger entry, an order's history line) in the reader's language:
-        from its ``template`` (an English msgid marked ``N_``) and ``params`` when it has
-        them, else its English text (the attribute ``english``) as stored before. A
-        ``Decimal`` parameter is an amount: shown with the money rule and the currency."""
-        template = getattr(event, "template", None)
-        if template:
-            translate = context["_"]
-            params = {
-                name: formatting.money(value, currency, code(context))
-                if isinstance(value, Decimal)
-                else value
-                for name, value in (getattr(event, "params", None) or {}).items()
-            }
-            return str(translate(template, **params))
-        return str(getattr(event, english, "") or "")
-
     env.filters["money"] = money
-    env.filters["event_text"] = event_text
     env.filters["plain_money"] = decimal  # a figure without the panel's currency
     env.filters["decimal"] = decimal
     env.filters["number"] = number

@@ -83,7 +83,7 @@ class Ctx:
     @property
     def t(self) -> Translator:
         """``ctx.t("Order {id} placed", id=5)``, ``ctx.t.ngettext(…)``, ``ctx.t.error(exc)``."""
-        return Translator(language(self.lang))
+        return Translator(language(self.lang), self.web.settings.currency)
 
     def money(self, amount: Decimal) -> str:
         """An amount in the panel's currency, formatted for the visitor's language."""

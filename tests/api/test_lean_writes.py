@@ -25,6 +25,7 @@ from opensmm.api.auth import key_hash_of
 from opensmm.catalog import service as catalog
 from opensmm.db import Database
 from opensmm.db.statements import Statement
+from opensmm.ledger import events as ledger_events
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import LedgerEntry
 from opensmm.orders import service as orders
@@ -95,12 +96,15 @@ def test_the_charge_is_one_exact_ledger_entry_and_one_event(db: Database) -> Non
         assert (entry.user_id, entry.kind, entry.key) == (
             user_id, "charge", f"order:{order_id}:charge")
         assert (entry.amount, entry.balance_after) == (-CHARGE, START - CHARGE)
-        assert entry.memo == f"Order {order_id}: Followers"
+        assert (entry.code, entry.params, entry.memo) == (
+            "ledger.order_charge", {"order": order_id, "service": "Followers"}, "")
+        assert entry.description.english == f"Order {order_id}: Followers"
         assert entry.created_at.tzinfo is not None
         assert session.scalar(select(User.balance).where(User.id == user_id)) == START - CHARGE
         [event] = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id))
-        assert (event.actor, event.message) == (
-            "customer", f"Placed for {CHARGE} ({QUANTITY} units)")
+        assert (event.actor_kind, event.actor, event.code, event.params) == (
+            "customer", "", "order.placed", {"charge": str(CHARGE), "units": QUANTITY})
+        assert event.description.english == f"Placed for {CHARGE} ({QUANTITY} units)"
         assert ledger.check(session) == []
 
 
@@ -141,7 +145,8 @@ def test_a_movement_sees_what_the_unit_has_not_flushed_yet(db: Database) -> None
         session.add(LedgerEntry(user_id=user_id, amount=Decimal(0), balance_after=START,
                                 kind="deposit", key="test:pending", memo=""))
         assert not ledger.post(session, user_id=user_id, amount=Decimal("3.5"),
-                               kind="deposit", key="test:pending")
+                               kind="deposit", key="test:pending",
+                               event=ledger_events.FUNDS_ADDED, params={})
     with db.read() as session:
         assert session.scalar(select(User.balance).where(User.id == user_id)) == START
 

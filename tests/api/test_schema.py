@@ -30,7 +30,8 @@ def test_ledger_entries_cannot_be_updated_or_deleted(db: Database) -> None:
         with pytest.raises(DatabaseError, match="append-only"), db.write() as session:
             session.execute(text(statement))
     with db.read() as session:
-        rows = session.execute(text("SELECT amount, memo FROM ledger_entries")).all()
-    assert [(int(amount), memo) for amount, memo in rows] == [(500_000, "seed (by test)")]
+        rows = session.execute(text("SELECT amount, memo, code FROM ledger_entries")).all()
+    assert [(int(amount), memo, code) for amount, memo, code in rows] == [
+        (500_000, "seed", "ledger.funds_memo")]
     with db.read() as session:
         assert ledger.check(session) == []

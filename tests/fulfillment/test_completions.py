@@ -8,6 +8,7 @@ Their order rows, events and money must then be the same.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -132,14 +133,17 @@ def _row(db: Database, order_id: int) -> dict[str, Any]:
     return row
 
 
-def _events(db: Database, order_id: int) -> list[tuple[str, str]]:
+def _events(db: Database, order_id: int) -> list[tuple[Any, ...]]:
     with db.read() as session:
         rows = session.execute(
-            select(OrderEvent.actor, OrderEvent.message)
+            select(OrderEvent.actor_kind, OrderEvent.actor, OrderEvent.code, OrderEvent.params,
+                   OrderEvent.message)
             .where(OrderEvent.order_id == order_id)
             .order_by(OrderEvent.id)
         ).all()
-    return [(row.actor, _anonymous(row.message, order_id)) for row in rows]
+    return [(row.actor_kind, row.actor, row.code,
+             _anonymous(json.dumps(row.params), order_id), _anonymous(row.message, order_id))
+            for row in rows]
 
 
 def _money(db: Database, order_id: int) -> list[tuple[Decimal, str, str]]:

@@ -144,7 +144,7 @@ def test_staff_set_status_and_refund_exactly_once(
     assert reopen.status_code == 400
     assert "is canceled and refunded" in reopen.text
     history = visitor.get(f"/admin/orders/{order_id}").text
-    assert f"staff:{staff.name}" in history
+    assert f"staff {staff.name}" in history
     assert "refunded 0.25" in history
     assert audit_actions(panel, staff.name).count("order.update") == 2
     assert panel.ledger_mismatches() == []
