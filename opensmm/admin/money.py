@@ -52,4 +52,5 @@ def audit_page(ctx: Ctx) -> Response:
     return ctx.render(
         "admin/audit.html", page=page, actor=ctx.arg("actor"), action=ctx.arg("action"),
         door=ctx.arg("door"), describe=audit_actions.describe,
+        door_labels=audit_actions.DOOR_LABELS,
     )

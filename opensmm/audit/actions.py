@@ -10,10 +10,14 @@ from __future__ import annotations
 import string
 from typing import Any
 
+from opensmm.audit.models import DOOR_API, DOOR_CLI, DOOR_WEB
 from opensmm.i18n import N_
 
 # A code's descriptions, the most detailed first: a row shows the first one its parameters
 # fill ("service.edit" names the old and new rate only when the rate changed).
+# How each door reads on the audit page.
+DOOR_LABELS = {DOOR_WEB: N_("Back office"), DOOR_CLI: N_("Command line"), DOOR_API: N_("API")}
+
 DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "funds.adjust": N_("Adjusted the balance of {user} by {amount}: {memo}"),
     "user.create": N_("Created the user {user}"),

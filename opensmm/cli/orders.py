@@ -127,6 +127,10 @@ def order_history(
     order_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonFlag = False
 ) -> None:
     """An order's history, oldest first: when, who, what (in English)."""
+    from opensmm.i18n.translate import Translator
+    from opensmm.settings import get_settings
+
+    english = Translator("en", get_settings().currency)  # amounts by the money rule
 
     def work(session: Session) -> list[dict[str, object]]:
         if session.get(Order, order_id) is None:
@@ -136,10 +140,10 @@ def order_history(
                 "at": event.created_at.isoformat(),
                 "actor_kind": event.actor_kind,
                 "actor": event.actor,
-                "by": event.by.english,
+                "by": event.by.render(english),
                 "code": event.code,
                 "params": event.params,
-                "text": event.description.english,
+                "text": event.description.render(english),
             }
             for event in order_queries.events(session, order_id)
         ]

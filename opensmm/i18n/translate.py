@@ -43,7 +43,7 @@ class Translator:
             return formatting.money(value, self.currency, self.lang.code)
         return formatting.decimal(value, self.lang.code, min_places=2)
 
-    def __call__(self, text: str, **values: Any) -> str:
+    def __call__(self, text: str, /, **values: Any) -> str:
         translated = self._catalog.gettext(text) if text else text
         return _fill(translated, text, self._terms(values))
 

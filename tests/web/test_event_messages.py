@@ -5,12 +5,12 @@ were stored."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import string
 from decimal import Decimal
 
 import pytest
-from opensmm.web.i18n.ar import MESSAGES as ARABIC
 from sqlalchemy import select
 
 from opensmm.accounts.models import User
@@ -23,6 +23,7 @@ from opensmm.events import (
     event_types,
     params,
 )
+from opensmm.i18n.catalogs import po_path, read_catalog
 from opensmm.ledger import events as ledger_events
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import LedgerEntry
@@ -33,7 +34,13 @@ from opensmm.web.i18n import Translator, language
 from tests.support.panel import Panel
 from tests.web.support import WebClient, make_person
 
-EN = Translator(language("en"))
+ARABIC = {
+    message.id: message.string
+    for message in read_catalog(po_path("ar"), locale="ar")
+    if message.id and isinstance(message.id, str) and message.string
+}
+EN = Translator(language("en"))  # no currency: amounts as bare figures
+AR_USD = Translator(language("ar"), "USD").money  # as the pages show amounts
 AR = Translator(language("ar"))
 HOSTILE = "<script>alert(1)</script> {0} {memo} {__class__} %s }{"
 
@@ -94,11 +101,13 @@ def test_each_ledger_entry_reads_in_english_and_arabic(
 E = order_events
 HISTORY_ROWS = [
     (E.PLACED, params(charge=Decimal("0.90000"), units=1000),
-     "Placed for 0.90000 (1000 units)", "أُنشئ بمبلغ 0.90000 (1000 وحدة)"),
+     f"Placed for {EN.money('0.9')} (1000 units)", f"أُنشئ بمبلغ {AR.money('0.9')} (1000 وحدة)"),
     (E.CHANGED, params(status=["Pending", "Partial"], remains=[1000, 250],
                        refunded=Decimal("0.22500"), start_count=50),
-     "status Pending → Partial; remains 1000 → 250; refunded 0.22500; start count 50",
-     "الحالة قيد الانتظار ← جزئي؛ المتبقي 1000 ← 250؛ أُعيد 0.22500؛ العدد عند البدء 50"),
+     f"status Pending → Partial; remains 1000 → 250; refunded {EN.money('0.225')}; "
+     "start count 50",
+     f"الحالة قيد الانتظار ← جزئي؛ المتبقي 1000 ← 250؛ أُعيد {AR.money('0.225')}؛ "
+     "العدد عند البدء 50"),
     (E.CANCEL_REQUESTED, {}, "Cancel requested; forwarded to the provider",
      "طُلب الإلغاء؛ أُحيل إلى المزوّد"),
     (E.REFILL_REQUESTED, params(refill=3), "Refill 3 requested", "طُلبت إعادة التعبئة 3"),
@@ -265,20 +274,21 @@ def test_funds_page_and_staff_pages_show_each_row_in_the_visitors_language(
 
     other_visitor.login(staff)
     history = other_visitor.get(f"/admin/orders/{first}").text
-    for text in ("the customer", "Placed for 1.00000 (1000 units)", f"staff {staff.name}",
-                 "status Pending → Partial; remains 1000 → 250; refunded 0.25000; start count 50",
+    for text in ("the customer", "Placed for $1.00 (1000 units)", f"staff {staff.name}",
+                 "status Pending → Partial; remains 1000 → 250; refunded $0.25; start count 50",
                  "Alert: &lt;script&gt;alert(1)&lt;/script&gt; {0} {memo}", "staff:old",
                  "status A → B"):
         assert text in history, text
     assert "y" * (MAX_PARAM - len(HOSTILE)) not in history  # clipped
     arabic_history = _arabic(other_visitor, f"/admin/orders/{first}")
-    for text in ("أُنشئ بمبلغ 1.00000 (1000 وحدة)", f"الموظف {staff.name}",
-                 "الحالة قيد الانتظار ← جزئي؛ المتبقي 1000 ← 250؛ أُعيد 0.25000؛ العدد عند البدء 50",
+    for text in (f"أُنشئ بمبلغ {AR_USD('1')} (1000 وحدة)", f"الموظف {staff.name}",
+                 f"الحالة قيد الانتظار ← جزئي؛ المتبقي 1000 ← 250؛ أُعيد {AR_USD('0.25')}؛ "
+                 "العدد عند البدء 50",
                  "تنبيه: &lt;script&gt;", "المعالج الآلي", "staff:old", "status A → B"):
         assert text in arabic_history, text
     canceled = _arabic(other_visitor, f"/admin/orders/{second}")
     assert f"العميل {customer.name}" in canceled
-    assert "الحالة قيد الانتظار ← ملغى؛ أُعيد 1.00000" in canceled
+    assert f"الحالة قيد الانتظار ← ملغى؛ أُعيد {AR_USD('1')}" in canceled
     for path in ("/admin/ledger", f"/admin/users/{customer.id}"):
         staff_arabic = _arabic(other_visitor, path)
         assert f"الطلب {second}: استرداد الإلغاء" in staff_arabic, path
@@ -302,8 +312,9 @@ def test_the_command_line_shows_an_orders_history(panel: Panel) -> None:
     panel.cli("order", "set", str(order_id), "--status", "Partial", "--remains", "400")
     lines = panel.cli("order", "history", str(order_id)).stdout.splitlines()
     assert [line.split("  ", 1)[1] for line in lines] == [
-        "the customer: Placed for 1.00000 (1000 units)",
-        "command line: status Pending → Partial; remains 1000 → 400; refunded 0.40000",
+        "the customer: Placed for $1.00 (1000 units)",
+        f"command line ({getpass.getuser()}): status Pending → Partial; remains 1000 → 400; "
+        "refunded $0.40",
     ]
     answer = json.loads(panel.cli("order", "history", str(order_id), "--json").stdout)
     assert [(e["actor_kind"], e["code"]) for e in answer["events"]] == [

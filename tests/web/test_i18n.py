@@ -33,6 +33,7 @@ import pytest
 from sqlalchemy import select
 
 from opensmm.accounts.models import User
+from opensmm.audit.models import AuditEntry
 from opensmm.catalog.service import FULFILLMENT_MODES
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.errors import DomainError
@@ -340,7 +341,8 @@ def latin_words(text: str, data: list[str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def sqlite_panel(database_servers: dict) -> Iterator[Panel]:
-    yield from running_panel(database_servers, "sqlite")
+    with running_panel(database_servers, "sqlite") as panel:
+        yield panel
 
 
 def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
@@ -355,6 +357,7 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
             f"{boss.name}@example.test", "Insta Followers HQ", "Insta Growth",
             "Tube Views Basic", "Tube", *links, "example.test", "YOUR_API_KEY", "bonus fix",
             "bad line", "my script", "bigpanel",
+            "test",  # the name the test fixtures act under (tests.support.panel)
             # the API's service type names (spec §3), identifiers like the actions' names
             *SERVICE_TYPES]
     shop = WebClient(panel.url, **{"Accept-Language": "ar"})
@@ -405,11 +408,9 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
         assert unreachable.status_code == 400
         shown["provider refusal"] = unreachable.text
         assert "تعذرت قراءة رصيد المزوّد" in unreachable.text
-        adjusted = staff.post(f"/admin/users/{customer.id}/funds",
-                              {"amount": "-0.005", "memo": "bonus fix"})
+        adjusted = staff.deposit(customer.id, "-0.005", "bonus fix")
         shown["staff flash"] = staff.flash(adjusted)
-        shown["staff refusal"] = staff.flash(staff.post(f"/admin/users/{customer.id}/funds",
-                                                        {"amount": "abc", "memo": "x"}))
+        shown["staff refusal"] = staff.flash(staff.deposit(customer.id, "abc", "x"))
         for path in ("/dashboard", "/order/new", "/order/mass", "/orders", "/refills",
                      "/services", "/funds", "/account/keys", "/api", "/account/password"):
             page = shop.get(path)
@@ -434,6 +435,9 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
     finally:
         shop.close()
         staff.close()
+    with panel.db.read() as session:  # audit codes and targets are identifiers, like ids
+        for action, target in session.execute(select(AuditEntry.action, AuditEntry.target)):
+            data.extend((action, target))
     assert all('<html lang="ar" dir="rtl">' in page for page in shown.values())
     # The staff's -0.005 on the customer's Funds page, as CLDR writes it right to left.
     assert f">{formatting.money(Decimal('-0.005'), 'USD', 'ar')}<" in shown["/funds"]
