@@ -12,7 +12,7 @@ from opensmm.db.pagination import page_number
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
 from opensmm.fulfillment import held
-from opensmm.fulfillment.config import HELD
+from opensmm.fulfillment.states import HELD
 from opensmm.money import format_money
 from opensmm.orders import queries
 from opensmm.orders import service as orders
@@ -22,6 +22,7 @@ from opensmm.orders.service import OrderNotFound
 from opensmm.providers.models import Provider
 from opensmm.refills import queries as refill_queries
 from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
@@ -146,8 +147,8 @@ def refill_list(ctx: Ctx) -> Response:
         "admin/refills.html",
         page=page,
         status=status,
-        status_tabs=("", *refills.REFILL_STATUSES),
-        statuses=refills.REFILL_STATUSES,
+        status_tabs=("", *rs.REFILL_STATUSES),
+        statuses=rs.REFILL_STATUSES,
     )
 
 

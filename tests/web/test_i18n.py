@@ -10,7 +10,7 @@ from pathlib import Path
 from opensmm.catalog.service import FULFILLMENT_MODES
 from opensmm.ledger.queries import KINDS
 from opensmm.orders import statuses
-from opensmm.refills.service import REFILL_STATUSES
+from opensmm.refills.statuses import REFILL_STATUSES
 from opensmm.web import apidocs
 from opensmm.web.i18n import LANGUAGES, Translator, from_accept_language, language
 from opensmm.web.i18n.ar import MESSAGES as ARABIC
