@@ -5,9 +5,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
+from opensmm.orders import statuses as st
 
 
 class Order(Base):
@@ -31,7 +33,7 @@ class Order(Base):
     units: Mapped[int]
     charge: Mapped[Decimal] = mapped_column(Money)
     refunded: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
-    status: Mapped[str] = mapped_column(String(20), default="Pending")
+    status: Mapped[str] = mapped_column(String(20), default=st.PENDING)
     start_count: Mapped[int | None]
     remains: Mapped[int]
     runs: Mapped[int | None]
@@ -65,6 +67,15 @@ class Order(Base):
     # The worker that claimed the order, until when.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @hybrid_property
+    def net_charge(self) -> Decimal:
+        """What the customer paid, net of refunds: the ``charge`` every door shows.
+
+        On an order, a ``Decimal``; on the class, the SQL expression (``charge - refunded``
+        in whole 0.00001, as the columns store them) for queries that read or sum it.
+        """
+        return self.charge - self.refunded
 
 
 class OrderEvent(Base):

@@ -121,7 +121,7 @@ def count_by_status(session: Session, user_id: int | None = None) -> dict[str, i
 
 def net_charged() -> ColumnElement[int]:
     """The sum of charges less refunds, in whole 0.00001 (exact on both databases)."""
-    return func.coalesce(func.sum(type_coerce(Order.charge - Order.refunded, BigInteger)), 0)
+    return func.coalesce(func.sum(type_coerce(Order.net_charge, BigInteger)), 0)
 
 
 def total_spent(session: Session, user_id: int) -> Decimal:
