@@ -19,7 +19,9 @@ from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
 from opensmm.db.statements import Statement
 from opensmm.db.types import parse_id
-from opensmm.errors import DomainError, NotFound
+from opensmm.errors import ALLOWED, Decision, DomainError, NotFound, refused
+from opensmm.fulfillment import states as fs
+from opensmm.i18n import N_
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import CHARGE, REFUND
 from opensmm.money import MAX_AMOUNT, QUANTUM, charge_for, refund_share
@@ -203,7 +205,7 @@ def _insert_order(
         # The service's mode now decides how this order is fulfilled, whatever it becomes.
         fulfillment=service.fulfillment,
         provider_id=service.provider_id,
-        send_state=None if service.fulfillment == MANUAL else "new",
+        send_state=None if service.fulfillment == MANUAL else fs.NEW,
         attempts=0,
         created_at=now,
         updated_at=now,
@@ -235,7 +237,7 @@ def lock_order(session: Session, order_id: int, user_id: int | None = None) -> O
 
 def _refund(session: Session, order: Order, amount: Decimal, reason: str) -> Decimal:
     """Pay back ``amount`` once per ``reason``; what was paid (zero on a replay)."""
-    amount = min(amount, order.charge - order.refunded)
+    amount = min(amount, order.net_charge)
     if amount <= 0:
         return Decimal(0)
     moved = ledger.post(
@@ -320,7 +322,7 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
         if paid:
             changes.append(f"refunded {paid}")
     elif new_status in st.REFUNDS_ALL:
-        paid = _refund(session, order, order.charge - order.refunded, "cancel")
+        paid = _refund(session, order, order.net_charge, "cancel")
         if paid:
             changes.append(f"refunded {paid}")
     if new_status in (*st.FINISHED, st.EXPIRED) and order.finished_at is None:
@@ -337,8 +339,44 @@ class CancelRefused(DomainError):
     pass
 
 
+CANCEL_NOT_OFFERED = N_("Cancel is not available for this service")
+ALREADY_CANCELED = N_("The order is already canceled")
+ALREADY_FINISHED = N_("The order is already finished and can no longer be canceled")
+CANCEL_ALREADY_REQUESTED = N_("A cancel for this order is already requested")
+CANCEL_ALREADY_SENT = N_("A cancel for this order was already sent")
+ALREADY_STARTED = N_("The order has already started and can no longer be canceled")
+
+
+def is_upstream(order: Order) -> bool:
+    """The order is (or may be) at a provider or the simulator: only they can cancel it."""
+    return order.send_state in fs.MAYBE_UPSTREAM
+
+
+def can_cancel(order: Order, service: Service | None) -> Decision:
+    """May the customer cancel ``order`` now (``service`` is its service, if it still exists)?
+
+    The one rule every door asks: the API's ``cancel``, the orders page's button.
+    """
+    if service is None or not service.cancel:
+        return refused(CANCEL_NOT_OFFERED)
+    if order.status == st.CANCELED:
+        return refused(ALREADY_CANCELED)
+    if is_upstream(order):
+        if order.status not in st.RUNNING + st.SUBSCRIPTION_RUNNING:
+            return refused(ALREADY_FINISHED)
+        if order.cancel_state == fs.CANCEL_REQUESTED:
+            return refused(CANCEL_ALREADY_REQUESTED)
+        if order.cancel_state == fs.CANCEL_SENT:
+            return refused(CANCEL_ALREADY_SENT)
+        # Never asked, or refused by the provider before: it may say yes this time.
+        return ALLOWED
+    if order.status != st.PENDING:
+        return refused(ALREADY_STARTED)
+    return ALLOWED
+
+
 def cancel_by_customer(session: Session, user: User, order_id: int) -> Order:
-    """A customer's cancel.
+    """A customer's cancel, if ``can_cancel`` allows it.
 
     An order that is (or may be) at a provider or the simulator already cannot be refunded
     here: the cancel is asked of them (the worker forwards it), and the refund follows the
@@ -346,27 +384,14 @@ def cancel_by_customer(session: Session, user: User, order_id: int) -> Order:
     has not started, with a full refund at once.
     """
     order = lock_order(session, order_id, user.id)
-    service = session.get(Service, order.service_id)
-    if service is None or not service.cancel:
-        raise CancelRefused("Cancel is not available for this service")
-    if order.status == st.CANCELED:
-        raise CancelRefused("The order is already canceled")
-    if order.send_state in ("sending", "sent", "held"):
+    can_cancel(order, session.get(Service, order.service_id)).check(CancelRefused)
+    if is_upstream(order):
         return _request_upstream_cancel(session, user, order)
-    if order.status != st.PENDING:
-        raise CancelRefused("The order has already started and can no longer be canceled")
     return apply_update(session, order.id, OrderUpdate(status=st.CANCELED), f"user:{user.name}")
 
 
 def _request_upstream_cancel(session: Session, user: User, order: Order) -> Order:
-    if order.status not in st.RUNNING + st.SUBSCRIPTION_RUNNING:
-        raise CancelRefused("The order is already finished and can no longer be canceled")
-    if order.cancel_state == "requested":
-        raise CancelRefused("A cancel for this order is already requested")
-    if order.cancel_state == "sent":
-        raise CancelRefused("A cancel for this order was already sent")
-    # Never asked, or refused by the provider before: it may say yes this time.
-    order.cancel_state = "requested"
+    order.cancel_state = fs.CANCEL_REQUESTED
     # The worker forwards it at its next pass (held orders wait for a person).
     order.next_poll_at = utcnow()
     record(session, order, f"user:{user.name}", "Cancel requested; forwarded to the provider")

@@ -117,6 +117,7 @@ MESSAGES: dict[str, str] = {
     "No services are available yet.": "لا توجد خدمات متاحة بعد.",
     "Order {id} placed: {charge} charged.": "تم إنشاء الطلب {id}: خُصم {charge}.",
     "Order {id} canceled: {amount} refunded.": "تم إلغاء الطلب {id}: أُعيد {amount}.",
+    "Cancel of order {id} requested: the provider is asked, and the refund follows what it answers.": "طُلب إلغاء الطلب {id}: سُئل المزوّد، ويتبع الاسترداد ما يجيب به.",
     "Refill {id} requested for order {order}.": "تم طلب إعادة التعبئة {id} للطلب {order}.",
     "One order per line: service | link | quantity": "طلب واحد في كل سطر: الخدمة | الرابط | الكمية",
     "Place orders": "تأكيد الطلبات",
