@@ -28,9 +28,8 @@ from opensmm.db.pagination import PER_PAGE, Page, paginate
 from opensmm.db.types import parse_id
 from opensmm.money import QUANTUM, from_minor
 from opensmm.orders import statuses as st
-from opensmm.orders.fields import validate_order
 from opensmm.orders.models import Order, OrderEvent
-from opensmm.orders.service import customer_rate, orderable_service, price
+from opensmm.orders.service import prepare
 
 MAX_SEARCH_LENGTH = 200
 FLAT_TYPES = tuple(name for name, kind in SERVICE_TYPES.items() if kind.units is Units.FLAT)
@@ -200,8 +199,6 @@ class Quote:
 
 
 def quote_order(session: Session, user: User, params: dict[str, object]) -> Quote:
-    """What ``place_order`` would charge, with the same validation and messages; no change."""
-    service = orderable_service(session, params.get("service"))
-    request = validate_order(service, params)
-    charge = price(service, user, request.units)
-    return Quote(service, customer_rate(service, user), request.units, charge)
+    """What ``place_order`` would charge, refused as it would be (``prepare``); no change."""
+    prepared = prepare(session, user, params)
+    return Quote(prepared.service, prepared.rate, prepared.request.units, prepared.charge)

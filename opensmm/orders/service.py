@@ -67,8 +67,7 @@ def discounted_rate(rate: Decimal, discount_percent: Decimal) -> Decimal:
     return (rate * factor).quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def price(service: Service, user: User | Customer, units: int) -> Decimal:
-    rate = customer_rate(service, user)
+def _charge(service: Service, rate: Decimal, units: int) -> Decimal:
     if service_type(service.type).units is Units.FLAT:
         return rate
     return charge_for(rate, units)
@@ -135,19 +134,44 @@ def orderable_service(session: Session, raw_id: object) -> Service:
     return Service(**rows[0]._asdict())
 
 
+@dataclass(frozen=True)
+class PreparedOrder:
+    """An order checked and priced, not yet placed: what ``place`` would charge."""
+
+    service: Service
+    request: OrderRequest
+    rate: Decimal  # the customer's rate (after their discount)
+    charge: Decimal
+
+
+def prepare(
+    session: Session, customer: User | Customer, params: dict[str, object]
+) -> PreparedOrder:
+    """Validate and price an order, with every refusal ``place`` makes; changes nothing.
+
+    ``place`` places what this answers, and the new-order page's live price (``quote_order``)
+    shows it: the price a customer sees is refused for the same reasons as the order.
+    The balance is not checked here: the charge itself refuses what it cannot take.
+    """
+    service = orderable_service(session, params.get("service"))
+    request = validate_order(service, params)
+    if service.one_active_per_link and request.link:
+        _refuse_a_second_active_order(session, service, request.link)
+    rate = customer_rate(service, customer)
+    charge = _charge(service, rate, request.units)
+    if charge >= MAX_AMOUNT:  # more than any balance holds, and more than its column holds
+        raise ledger.NotEnoughFunds()
+    return PreparedOrder(service, request, rate, charge)
+
+
 def place(session: Session, customer: User | Customer, params: dict[str, object]) -> PlacedOrder:
     """Validate, price and charge an order; the charge and the order commit together.
 
     Every front door places orders here (the API directly, the pages and the CLI through
     ``place_order``).
     """
-    service = orderable_service(session, params.get("service"))
-    request = validate_order(service, params)
-    if service.one_active_per_link and request.link:
-        _refuse_a_second_active_order(session, service, request.link)
-    charge = price(service, customer, request.units)
-    if charge >= MAX_AMOUNT:  # more than any balance holds, and more than its column holds
-        raise ledger.NotEnoughFunds()
+    prepared = prepare(session, customer, params)
+    service, request, charge = prepared.service, prepared.request, prepared.charge
     now = utcnow()
     order_id = _insert_order(session, customer, service, request, charge, now)
     # The event before the charge: it needs nothing from it (a refused charge rolls back
