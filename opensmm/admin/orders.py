@@ -12,7 +12,6 @@ from opensmm.db.pagination import page_number
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
 from opensmm.fulfillment import held
-from opensmm.fulfillment.states import HELD
 from opensmm.money import format_money
 from opensmm.orders import queries
 from opensmm.orders import service as orders
@@ -77,7 +76,8 @@ def order_detail(ctx: Ctx) -> Response:
         provider=provider,
         events=queries.events(ctx.db, order.id),
         statuses=allowed,
-        held=order.send_state == HELD,
+        held=order.is_held,
+        can_cancel=orders.can_staff_cancel(order),
     )
 
 

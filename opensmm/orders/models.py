@@ -9,6 +9,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
+from opensmm.fulfillment.states import HELD
 from opensmm.orders import statuses as st
 
 
@@ -67,6 +68,11 @@ class Order(Base):
     # The worker that claimed the order, until when.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_held(self) -> bool:
+        """Held for a person (a send in doubt, or refused): see ``held_reason``."""
+        return self.send_state == HELD
 
     @hybrid_property
     def net_charge(self) -> Decimal:

@@ -290,15 +290,32 @@ class StatusChangeRefused(DomainError):
     pass
 
 
-def _check_transition(order: Order, new: str) -> None:
+CANCELED_FOR_GOOD = N_("Order {id} is canceled and refunded; it cannot change")
+ONLY_CANCEL_LEFT = N_("Order {id} is {status} and partly refunded; it can only be canceled")
+
+
+def can_set_status(order: Order, new: str) -> Decision:
+    """May ``order`` (a known status) move to ``new``? Refunds only ever grow: a canceled
+    order stays canceled, a partly refunded one may only be canceled."""
     if new == order.status:
-        return
+        return ALLOWED
     if order.status == st.CANCELED:
-        raise StatusChangeRefused(f"Order {order.id} is canceled and refunded; it cannot change")
+        return refused(CANCELED_FOR_GOOD, id=order.id)
     if order.status in st.REFUNDS_REMAINS and new not in st.REFUNDS_ALL:
-        raise StatusChangeRefused(
-            f"Order {order.id} is {order.status} and partly refunded; it can only be canceled"
-        )
+        return refused(ONLY_CANCEL_LEFT, id=order.id, status=order.status)
+    return ALLOWED
+
+
+def can_staff_cancel(order: Order) -> Decision:
+    """May staff cancel ``order`` with a refund (the back office's Cancel button)?
+    Applying it again to a canceled order refunds nothing; there is just nothing to offer."""
+    if order.status == st.CANCELED:
+        return refused(ALREADY_CANCELED)
+    return can_set_status(order, st.CANCELED)
+
+
+def _check_transition(order: Order, new: str) -> None:
+    can_set_status(order, new).check(StatusChangeRefused)
 
 
 def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: str) -> Order:

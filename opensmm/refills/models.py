@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, UTCDateTime, utcnow
+from opensmm.fulfillment.states import HELD
 from opensmm.refills import statuses as rs
 
 
@@ -31,3 +32,8 @@ class Refill(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_held(self) -> bool:
+        """Held for a person (a send in doubt, or refused): see ``held_reason``."""
+        return self.send_state == HELD

@@ -207,3 +207,23 @@ def test_the_buttons_are_what_the_services_and_the_api_accept(
         assert may_refill or may_refill.message
     # the table reaches orders where each action the service offers is allowed
     assert (offered["cancel"] > 0, offered["refill"] > 0) == (cancel, refill)
+
+
+def test_the_back_offices_cancel_button_is_the_services_rule(
+    panel: Panel, visitor: WebClient
+) -> None:
+    who = Shopper(0, panel.customer(balance="100").key)
+    service = panel.service(cancel=False)
+    visitor.login(make_person(panel, staff=True))
+    for status, remains in ((st.PENDING, None), (st.COMPLETED, None), (st.PARTIAL, 40),
+                            (st.CANCELED, None)):
+        order_id = place(panel, who, service, f"https://x.test/staff/{status}")
+        if status != st.PENDING:
+            panel.set_order(order_id, status=status, remains=remains)
+        with panel.db.read() as session:
+            order = session.get(Order, order_id)
+            assert order is not None
+            allowed = orders.can_staff_cancel(order).allowed
+        assert allowed == (status != st.CANCELED)
+        page = visitor.get(f"/admin/orders/{order_id}").text
+        assert (f"/admin/orders/{order_id}/cancel" in page) == allowed, status
