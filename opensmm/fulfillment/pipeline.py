@@ -55,6 +55,19 @@ def due(model: Model, now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
+def postpone(db: Database, model: Model, item_ids: Sequence[int], until: datetime) -> None:
+    """Look at these rows again at ``until`` (their provider is backed off till then)."""
+    if not item_ids:
+        return
+    with db.write() as session:
+        session.execute(
+            update(model)
+            .where(model.id.in_(list(item_ids)))
+            .values(next_poll_at=until, lease_owner=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def in_doubt_reason(what: str, detail: str, item_id: int, kind: str) -> str:
     command = f"opensmm {kind} resolve {item_id}"
     return (

@@ -332,15 +332,7 @@ def record_observations(
 
 def postpone(db: Database, order_ids: Sequence[int], until: datetime) -> None:
     """The provider failed: look at these orders again when its back-off ends."""
-    if not order_ids:
-        return
-    with db.write() as session:
-        session.execute(
-            update(Order)
-            .where(Order.id.in_(list(order_ids)))
-            .values(next_poll_at=until, lease_owner=None)
-            .execution_options(synchronize_session=False)
-        )
+    pipeline.postpone(db, Order, order_ids, until)
 
 
 def record_cancels(
@@ -471,12 +463,4 @@ def record_refill_observations(
 
 
 def postpone_refills(db: Database, refill_ids: Sequence[int], until: datetime) -> None:
-    if not refill_ids:
-        return
-    with db.write() as session:
-        session.execute(
-            update(Refill)
-            .where(Refill.id.in_(list(refill_ids)))
-            .values(next_poll_at=until, lease_owner=None)
-            .execution_options(synchronize_session=False)
-        )
+    pipeline.postpone(db, Refill, refill_ids, until)
