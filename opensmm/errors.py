@@ -11,6 +11,8 @@ answered with a generic error.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from opensmm.i18n import N_
@@ -36,3 +38,36 @@ class IncorrectRequest(DomainError):
 
 class NotFound(DomainError):
     """Something named by the caller does not exist (or is not theirs)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A service's answer to "may this be done?": ``allowed``, or the reason it is not.
+
+    ``reason`` is an English message (marked with ``N_``) and ``params`` its values: the
+    API answers ``message``; pages show ``ctx.t(reason, **params)``. A decision is truthy
+    when allowed, so that a template may ask ``{% if can_cancel(order, service) %}``.
+    """
+
+    allowed: bool
+    reason: str = ""
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def message(self) -> str:
+        return self.reason.format(**self.params) if self.params else self.reason
+
+    def check(self, refusal: type[DomainError]) -> None:
+        """Raise ``refusal`` with the reason and its parameters, if not allowed."""
+        if not self.allowed:
+            raise refusal(self.reason, **self.params)
+
+
+ALLOWED = Decision(True)
+
+
+def refused(reason: str, **params: object) -> Decision:
+    return Decision(False, reason, params)

@@ -10,7 +10,6 @@ from opensmm.catalog.service import get_service
 from opensmm.db.pagination import page_number
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
-from opensmm.fulfillment.config import HELD
 from opensmm.i18n import N_
 from opensmm.orders import queries
 from opensmm.orders import service as orders
@@ -20,7 +19,7 @@ from opensmm.orders.fields import parse_int
 from opensmm.orders.service import OrderNotFound
 from opensmm.providers.models import Provider
 from opensmm.refills import queries as refill_queries
-from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
@@ -75,7 +74,8 @@ def order_detail(ctx: Ctx) -> Response:
         provider=provider,
         events=queries.events(ctx.db, order.id),
         statuses=allowed,
-        held=order.send_state == HELD,
+        held=order.is_held,
+        can_cancel=orders.can_staff_cancel(order),
     )
 
 
@@ -133,8 +133,8 @@ def refill_list(ctx: Ctx) -> Response:
         "admin/refills.html",
         page=page,
         status=status,
-        status_tabs=("", *refills.REFILL_STATUSES),
-        statuses=refills.REFILL_STATUSES,
+        status_tabs=("", *rs.REFILL_STATUSES),
+        statuses=rs.REFILL_STATUSES,
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
@@ -28,7 +27,6 @@ from opensmm.db import Database
 from opensmm.errors import DomainError, IncorrectRequest
 from opensmm.orders import service as orders
 from opensmm.refills import service as refills
-from opensmm.refills.models import Refill
 
 Json = Any
 Action = Callable[[Database, str, Params, str], Json]
@@ -98,19 +96,12 @@ def refill_status(db: Database, key_hash: str, params: Params, currency: str) ->
     )
     with db.read() as session:
         user_id = check_caller(session.execute(caller_query(key_hash)).first(), key_hash)
-        ids = [i for i in (as_int_id(raw) for raw in raw_ids) if i is not None]
-        found = {
-            refill.id: refill
-            for refill in session.scalars(
-                select(Refill).where(Refill.user_id == user_id, Refill.id.in_(ids))
-            )
-        } if ids else {}
-    answers = []
-    for raw in raw_ids:
-        item = found.get(as_int_id(raw) or 0)
-        answers.append(
-            (raw, item.status if item else _error(refills.RefillNotFound()))
-        )
+        numbers = [as_int_id(raw) for raw in raw_ids]
+        found = refills.find_refills(session, numbers, user_id)
+        answers = [
+            (raw, found[number].status if number in found else _error(refills.RefillNotFound()))
+            for raw, number in zip(raw_ids, numbers, strict=True)
+        ]
     if multi:
         return [{"refill": _number_or_raw(raw), "status": result} for raw, result in answers]
     result = answers[0][1]

@@ -55,8 +55,8 @@ def _units(column: Any) -> Any:
 
 _ORDER_COLUMNS = (
     Order.id.label("order_id"),
-    _units(Order.charge).label("charge_units"),
-    _units(Order.refunded).label("refunded_units"),
+    # Net of refunds, computed by the database: the one expression (``Order.net_charge``).
+    _units(Order.net_charge).label("net_charge_units"),
     Order.start_count.label("start_count"),
     Order.status.label("order_status"),
     Order.remains.label("remains"),
@@ -88,14 +88,14 @@ def _error(exc: DomainError) -> dict[str, str]:
 
 
 def order_status(row: Any, currency: str) -> dict[str, str]:
-    return _answer(row.charge_units, row.refunded_units, row.start_count, row.order_status,
-                   row.remains, currency)
+    return _answer(row.net_charge_units, row.start_count, row.order_status, row.remains,
+                   currency)
 
 
-def _answer(charge_units: int, refunded_units: int, start_count: int | None,
-            order_status: str, remains: int, currency: str) -> dict[str, str]:
+def _answer(net_charge_units: int, start_count: int | None, order_status: str, remains: int,
+            currency: str) -> dict[str, str]:
     return {
-        "charge": format_minor(charge_units - refunded_units),
+        "charge": format_minor(net_charge_units),
         "start_count": str(start_count or 0),
         "status": order_status,
         "remains": str(remains),
@@ -188,7 +188,7 @@ def status_plan(db: Database, key_hash: str, params: Params, currency: str) -> P
 # Where an order's columns start in a row of STATUS_MANY (after the caller's); the columns
 # after its id are _answer's arguments, in order.
 _ORDER_AT = len(_caller().selected_columns)
-assert tuple(c.key for c in _ORDER_COLUMNS[1:]) == _answer.__code__.co_varnames[:5]
+assert tuple(c.key for c in _ORDER_COLUMNS[1:]) == _answer.__code__.co_varnames[:4]
 
 
 def _status_many(key_hash: str, raw_ids: list[str], currency: str) -> Plan:
@@ -200,8 +200,7 @@ def _status_many(key_hash: str, raw_ids: list[str], currency: str) -> Plan:
     # by position.
     at = _ORDER_AT
     found = {
-        row[at]: _answer(row[at + 1], row[at + 2], row[at + 3], row[at + 4], row[at + 5],
-                         currency)
+        row[at]: _answer(row[at + 1], row[at + 2], row[at + 3], row[at + 4], currency)
         for row in fetched.raw if row[at] is not None
     }
     not_found = _error(OrderNotFound())

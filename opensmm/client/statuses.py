@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Literal, TypeVar
 
 from opensmm.client.errors import UnknownStatusError
+from opensmm.orders import statuses as st
+from opensmm.refills import statuses as rs
 
 __all__ = [
     "ORDER_SPELLINGS",
@@ -38,12 +40,13 @@ StatusKind = Literal["order", "refill", "subscription"]
 class OrderState(StrEnum):
     """An order's state, spelled as the API v2 spells it."""
 
-    PENDING = "Pending"
-    IN_PROGRESS = "In progress"
-    PROCESSING = "Processing"
-    COMPLETED = "Completed"
-    PARTIAL = "Partial"
-    CANCELED = "Canceled"
+    # The words are the panel's own (opensmm.orders.statuses, spec §4).
+    PENDING = st.PENDING
+    IN_PROGRESS = st.IN_PROGRESS
+    PROCESSING = st.PROCESSING
+    COMPLETED = st.COMPLETED
+    PARTIAL = st.PARTIAL
+    CANCELED = st.CANCELED
 
     @property
     def is_final(self) -> bool:
@@ -54,11 +57,11 @@ class OrderState(StrEnum):
 class RefillState(StrEnum):
     """A refill's state."""
 
-    PENDING = "Pending"
-    IN_PROGRESS = "In progress"
-    COMPLETED = "Completed"
-    REJECTED = "Rejected"
-    ERROR = "Error"
+    PENDING = rs.PENDING
+    IN_PROGRESS = rs.IN_PROGRESS
+    COMPLETED = rs.COMPLETED
+    REJECTED = rs.REJECTED
+    ERROR = rs.ERROR
 
     @property
     def is_final(self) -> bool:
@@ -69,11 +72,11 @@ class RefillState(StrEnum):
 class SubscriptionState(StrEnum):
     """A subscription's state."""
 
-    ACTIVE = "Active"
-    PAUSED = "Paused"
-    COMPLETED = "Completed"
-    EXPIRED = "Expired"
-    CANCELED = "Canceled"
+    ACTIVE = st.ACTIVE
+    PAUSED = st.PAUSED
+    COMPLETED = st.COMPLETED
+    EXPIRED = st.EXPIRED
+    CANCELED = st.CANCELED
 
     @property
     def is_final(self) -> bool:

@@ -11,17 +11,6 @@ from datetime import datetime, timedelta
 from opensmm.fulfillment.simulator import SimulatorConfig
 from opensmm.settings import Settings, get_settings
 
-# Where an order's (or refill's) send stands. None: a manual order, nothing to send.
-NEW = "new"  # to be sent
-SENDING = "sending"  # a worker is calling the upstream right now (or died doing so)
-SENT = "sent"  # the upstream has it: upstream_id is set
-HELD = "held"  # a person must look: held_reason says why
-
-# A customer's cancel of an order that is already upstream.
-CANCEL_REQUESTED = "requested"
-CANCEL_SENT = "sent"
-CANCEL_REFUSED = "refused"
-
 
 @dataclass(frozen=True)
 class WorkerConfig:

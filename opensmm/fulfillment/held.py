@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session
 from opensmm.accounts.models import User
 from opensmm.db import utcnow
 from opensmm.errors import DomainError, NotFound
-from opensmm.fulfillment.config import CANCEL_REQUESTED, HELD, NEW, SENT
+from opensmm.fulfillment import pipeline
+from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD
 from opensmm.i18n import N_, Term
 from opensmm.orders import events
 from opensmm.orders import service as orders
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order
 from opensmm.providers.models import Provider
-from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 from opensmm.refills.models import Refill
 
 RUNNING = tuple(dict.fromkeys(st.RUNNING + st.SUBSCRIPTION_RUNNING))
@@ -94,7 +95,7 @@ def needing_attention(session: Session) -> tuple[list[Attention], list[ProviderA
         .outerjoin(Provider, Provider.id == Order.provider_id)
         .where(
             or_(Refill.send_state == HELD, Refill.alert.is_not(None)),
-            Refill.status.in_(refills.OPEN),
+            Refill.status.in_(rs.OPEN),
         )
         .order_by(Refill.id)
         .limit(MAX_LISTED)
@@ -151,29 +152,23 @@ def resolve_order(
         raise NotHeld(
             N_('Order {id} is {status}; there is nothing left to send'),
             id=order.id,
-            status=Term(order.status,
-        ))
-    now = utcnow()
-    order.held_reason = None
-    order.lease_owner = order.lease_until = None
-    order.attempts = 0
+            status=Term(order.status),
+        )
     if upstream_id is not None:
-        order.send_state = SENT
-        order.upstream_id = upstream_id
-        order.sent_at = order.sent_at or now
-        order.next_poll_at = now
+        pipeline.settle_exists(order, upstream_id, utcnow())
         orders.record(session, order, actor, events.RESOLVED_EXISTS, upstream=upstream_id)
         return order
     if order.cancel_state == CANCEL_REQUESTED:
+        order.held_reason = None
+        order.lease_owner = order.lease_until = None
+        order.attempts = 0
         order.send_state = None
         order.cancel_state = None
         orders.record(session, order, actor, events.RESOLVED_CANCELED)
         return orders.apply_update(
             session, order.id, orders.OrderUpdate(status=st.CANCELED), actor
         )
-    order.send_state = NEW
-    order.upstream_id = None
-    order.next_poll_at = None
+    pipeline.settle_resend(order)
     orders.record(session, order, actor, events.RESOLVED_RESEND)
     return order
 
@@ -187,23 +182,14 @@ def resolve_refill(
         raise NotFound(N_('Refill not found'))
     if refill.send_state != HELD:
         raise NotHeld(N_('Refill {id} is not held'), id=refill.id)
-    now = utcnow()
-    refill.held_reason = None
-    refill.lease_owner = refill.lease_until = None
-    refill.attempts = 0
     if upstream_id is not None:
-        refill.send_state = SENT
-        refill.upstream_id = upstream_id
-        refill.sent_at = refill.sent_at or now
-        refill.next_poll_at = now
+        pipeline.settle_exists(refill, upstream_id, utcnow())
         row = orders.event_row(
             refill.order_id, actor, events.REFILL_RESOLVED_EXISTS,
             refill=refill.id, upstream=upstream_id,
         )
     else:
-        refill.send_state = NEW
-        refill.upstream_id = None
-        refill.next_poll_at = None
+        pipeline.settle_resend(refill)
         row = orders.event_row(
             refill.order_id, actor, events.REFILL_RESOLVED_RESEND, refill=refill.id
         )

@@ -13,6 +13,10 @@ A worker that dies between 2 and 3 leaves the order in ``sending``; once its lea
 over, :func:`recover` holds it for a person: it is never resent automatically. An order
 claimed but not yet marked ``sending`` was certainly not sent, and is simply taken again
 when the lease ends.
+
+Orders and refills go through the same steps; what the two share is written once in
+``opensmm.fulfillment.pipeline`` (its docstring says why each kind keeps its own claim and
+record functions). The worker drives both through one loop (``Worker._send_group``).
 """
 
 from __future__ import annotations
@@ -22,22 +26,15 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
 from opensmm.catalog.service import PROVIDER, SIMULATOR
 from opensmm.db import Database, utcnow
 from opensmm.events import Actor
-from opensmm.fulfillment.config import (
-    CANCEL_REQUESTED,
-    HELD,
-    NEW,
-    SENDING,
-    SENT,
-    Tally,
-    WorkerConfig,
-)
+from opensmm.fulfillment import pipeline
+from opensmm.fulfillment.config import Tally, WorkerConfig
 from opensmm.fulfillment.protocol import (
     Accepted,
     Fulfillment,
@@ -48,11 +45,12 @@ from opensmm.fulfillment.protocol import (
     SendOutcome,
 )
 from opensmm.fulfillment.provider import quantity_to_send
+from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD, NEW
 from opensmm.orders import events
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order
 from opensmm.orders.service import event_row, record
-from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 from opensmm.refills.models import Refill
 
 log = logging.getLogger("opensmm.fulfillment")
@@ -75,34 +73,6 @@ class ClaimedRefill:
     provider_id: int | None
 
 
-def _not_blocked(
-    column: InstrumentedAttribute[int | None], blocked: Collection[int]
-) -> list[ColumnElement[bool]]:
-    if not blocked:
-        return []
-    return [or_(column.is_(None), column.not_in(list(blocked)))]
-
-
-def _due(
-    next_at: InstrumentedAttribute[datetime | None],
-    lease: InstrumentedAttribute[datetime | None],
-    now: datetime,
-) -> list[ColumnElement[bool]]:
-    return [
-        or_(next_at.is_(None), next_at <= now),
-        or_(lease.is_(None), lease < now),
-    ]
-
-
-def in_doubt_reason(what: str, detail: str, item_id: int, kind: str) -> str:
-    command = f"opensmm {kind} resolve {item_id}"
-    return (
-        f"In doubt: {detail}. The provider may or may not have {what}; never resent "
-        f"automatically. Check at the provider, then `{command} --upstream-id N` (it exists) "
-        f"or `{command} --resend` (it does not)."
-    )
-
-
 # --- recovery ------------------------------------------------------------------------
 
 
@@ -110,34 +80,20 @@ def recover(db: Database, tally: Tally) -> None:
     """Hold every order and refill left in ``sending`` by a worker whose lease ran out."""
     now = utcnow()
     with db.read() as session:
-        orders_found = session.scalar(
-            select(Order.id).where(Order.send_state == SENDING, Order.lease_until < now).limit(1)
-        )
-        refills_found = session.scalar(
-            select(Refill.id).where(Refill.send_state == SENDING, Refill.lease_until < now).limit(1)
-        )
-    if orders_found is None and refills_found is None:
-        return
+        if not any(pipeline.any_stuck_sending(session, m, now) for m in (Order, Refill)):
+            return
     detail = "a worker stopped (killed or crashed) in the middle of sending it"
     with db.write() as session:
-        stuck = session.scalars(
-            select(Order)
-            .where(Order.send_state == SENDING, Order.lease_until < now)
-            .with_for_update(skip_locked=True)
-        ).all()
+        stuck = pipeline.stuck_sending(session, Order, now)
         for order in stuck:
             order.send_state = HELD
-            order.held_reason = in_doubt_reason("created it", detail, order.id, "order")
+            order.held_reason = pipeline.in_doubt_reason("created it", detail, order.id, "order")
             record(session, order, "worker", events.HELD, reason=order.held_reason)
             log.error("ALERT order %s held: %s", order.id, order.held_reason)
-        stuck_refills = session.scalars(
-            select(Refill)
-            .where(Refill.send_state == SENDING, Refill.lease_until < now)
-            .with_for_update(skip_locked=True)
-        ).all()
+        stuck_refills = pipeline.stuck_sending(session, Refill, now)
         for refill in stuck_refills:
             refill.send_state = HELD
-            refill.held_reason = in_doubt_reason("opened it", detail, refill.id, "refill")
+            refill.held_reason = pipeline.in_doubt_reason("opened it", detail, refill.id, "refill")
             log.error("ALERT refill %s held: %s", refill.id, refill.held_reason)
         tally.held += len(stuck) + len(stuck_refills)
 
@@ -151,8 +107,8 @@ def _new_order_filter(now: datetime, blocked: Collection[int]) -> list[ColumnEle
         Order.status == st.PENDING,
         Order.cancel_state.is_(None),
         Order.fulfillment.in_(SENDABLE_MODES),
-        *_due(Order.next_poll_at, Order.lease_until, now),
-        *_not_blocked(Order.provider_id, blocked),
+        *pipeline.due(Order, now),
+        *pipeline.not_blocked(blocked),
     ]
 
 
@@ -256,12 +212,7 @@ def _mark_sent(
     *,
     local: bool,
 ) -> None:
-    order.send_state = SENT
-    order.upstream_id = upstream_id
-    order.sent_at = now
-    order.held_reason = order.alert = None
-    order.attempts = 0
-    order.lease_owner = order.lease_until = None
+    pipeline.set_sent(order, upstream_id, now)
     # A cancel asked for while it was being sent goes out at the next pass; the simulator
     # tells at the first look when it will change next.
     soon = local or order.cancel_state == CANCEL_REQUESTED
@@ -285,20 +236,8 @@ def release(db: Database, owner: str, order_ids: Sequence[int]) -> None:
 def mark_sending(db: Database, owner: str, config: WorkerConfig, order_id: int) -> bool:
     """``new`` -> ``sending``, committed before the call; False if the order is no longer
     ours to send (another worker took it after our lease ended, or it was canceled)."""
-    with db.write() as session:
-        changed = session.execute(
-            update(Order)
-            .where(
-                Order.id == order_id,
-                Order.send_state == NEW,
-                Order.lease_owner == owner,
-                Order.status == st.PENDING,
-                Order.cancel_state.is_(None),
-            )
-            .values(send_state=SENDING, lease_until=utcnow() + config.sending_lease)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+    still = (Order.status == st.PENDING, Order.cancel_state.is_(None))
+    return pipeline.mark_sending(db, Order, order_id, owner, config, still)
 
 
 def record_send(
@@ -315,16 +254,7 @@ def record_send(
     now = utcnow()
     order_id = claim.outbound.order_id
     with db.write() as session:
-        order = session.scalar(
-            select(Order)
-            .where(
-                Order.id == order_id,
-                Order.lease_owner == owner,
-                Order.send_state.in_((SENDING, HELD)),
-                Order.upstream_id.is_(None),
-            )
-            .with_for_update()
-        )
+        order = pipeline.lock_for_answer(session, Order, order_id, owner)
         if order is None:
             log.error(
                 "order %s: the answer to our send (%s) came after someone else took it over",
@@ -336,17 +266,13 @@ def record_send(
             _mark_sent(session, order, outcome.upstream_id, by, config, now, local=False)
             tally.sent += 1
         elif isinstance(outcome, NotSent) and outcome.retry:
-            order.send_state = NEW
-            order.attempts += 1
-            order.next_poll_at = now + config.backoff(order.attempts)
-            order.lease_owner = order.lease_until = None
-            order.alert = f"Waiting to be sent: {outcome.reason}"
+            pipeline.set_retry(order, outcome.reason, config, now)
             tally.retried += 1
         elif isinstance(outcome, NotSent):
             _hold(session, order, f"Not sent: {outcome.reason}. Fix it and resend, or cancel it.")
             tally.held += 1
         else:
-            reason = in_doubt_reason("created it", outcome.reason, order.id, "order")
+            reason = pipeline.in_doubt_reason("created it", outcome.reason, order.id, "order")
             _hold(session, order, reason)
             tally.held += 1
 
@@ -365,9 +291,9 @@ def claim_refills(
     now = utcnow()
     conditions = [
         Refill.send_state == NEW,
-        Refill.status == refills.PENDING,
-        *_due(Refill.next_poll_at, Refill.lease_until, now),
-        *_not_blocked(Order.provider_id, blocked),
+        Refill.status == rs.PENDING,
+        *pipeline.due(Refill, now),
+        *pipeline.not_blocked(blocked),
     ]
     joined = and_(Order.id == Refill.order_id, Order.upstream_id.is_not(None))
     with db.read() as session:
@@ -398,19 +324,8 @@ def claim_refills(
 
 
 def mark_refill_sending(db: Database, owner: str, config: WorkerConfig, refill_id: int) -> bool:
-    with db.write() as session:
-        changed = session.execute(
-            update(Refill)
-            .where(
-                Refill.id == refill_id,
-                Refill.send_state == NEW,
-                Refill.lease_owner == owner,
-                Refill.status == refills.PENDING,
-            )
-            .values(send_state=SENDING, lease_until=utcnow() + config.sending_lease)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+    still = (Refill.status == rs.PENDING,)
+    return pipeline.mark_sending(db, Refill, refill_id, owner, config, still)
 
 
 def record_refill_send(
@@ -423,16 +338,7 @@ def record_refill_send(
     tally: Tally,
 ) -> None:
     with db.write() as session:
-        refill = session.scalar(
-            select(Refill)
-            .where(
-                Refill.id == claim.outbound.refill_id,
-                Refill.lease_owner == owner,
-                Refill.send_state.in_((SENDING, HELD)),
-                Refill.upstream_id.is_(None),
-            )
-            .with_for_update()
-        )
+        refill = pipeline.lock_for_answer(session, Refill, claim.outbound.refill_id, owner)
         if refill is None:
             log.error("refill %s: our send's answer came too late", claim.outbound.refill_id)
             return
@@ -450,12 +356,8 @@ def _record_refill(
 ) -> None:
     refill.lease_owner = refill.lease_until = None
     if isinstance(outcome, Accepted):
-        refill.send_state = SENT
-        refill.upstream_id = outcome.upstream_id
-        refill.sent_at = now
+        pipeline.set_sent(refill, outcome.upstream_id, now)
         refill.next_poll_at = now
-        refill.attempts = 0
-        refill.held_reason = refill.alert = None
         session.add(
             event_row(
                 refill.order_id, "worker", events.REFILL_SENT,
@@ -465,10 +367,7 @@ def _record_refill(
         tally.refills_sent += 1
         return
     if isinstance(outcome, NotSent) and outcome.retry:
-        refill.send_state = NEW
-        refill.attempts += 1
-        refill.next_poll_at = now + config.backoff(refill.attempts)
-        refill.alert = f"Waiting to be sent: {outcome.reason}"
+        pipeline.set_retry(refill, outcome.reason, config, now)
         tally.retried += 1
         return
     if isinstance(outcome, NotSent):
@@ -476,7 +375,9 @@ def _record_refill(
         refill.held_reason = f"Not sent: {outcome.reason}"
     else:
         refill.send_state = HELD
-        refill.held_reason = in_doubt_reason("opened it", outcome.reason, refill.id, "refill")
+        refill.held_reason = pipeline.in_doubt_reason(
+            "opened it", outcome.reason, refill.id, "refill"
+        )
     session.add(
         event_row(
             refill.order_id, "worker", events.REFILL_HELD,

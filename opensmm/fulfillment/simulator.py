@@ -34,7 +34,7 @@ from opensmm.fulfillment.protocol import (
     TrackedRefill,
 )
 from opensmm.orders import statuses as st
-from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 
 # In progress, the remains fall in this many steps (each one an update of the order).
 REMAINS_STEPS = 4
@@ -167,13 +167,13 @@ class SimulatorFulfillment:
         elapsed = (now - refill.sent_at).total_seconds()
         if elapsed < start_after:
             return RefillObservation(
-                refills.PENDING, refills.PENDING, _at(refill.sent_at, start_after)
+                rs.PENDING, rs.PENDING, _at(refill.sent_at, start_after)
             )
         if elapsed < finish_after:
             return RefillObservation(
-                refills.IN_PROGRESS, refills.IN_PROGRESS, _at(refill.sent_at, finish_after)
+                rs.IN_PROGRESS, rs.IN_PROGRESS, _at(refill.sent_at, finish_after)
             )
-        return RefillObservation(refills.COMPLETED, refills.COMPLETED)
+        return RefillObservation(rs.COMPLETED, rs.COMPLETED)
 
     def poll_refills(
         self, refills_: Sequence[TrackedRefill]

@@ -19,7 +19,7 @@ from opensmm.client import (
 from opensmm.client.statuses import normalize_spelling
 from opensmm.fulfillment.protocol import Observation, RefillObservation
 from opensmm.orders import statuses as st
-from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 
 # Subscription statuses a panel answers that the client's subscription table lacks:
 # our own panels (and many others) answer "Pending" before a subscription starts.
@@ -59,5 +59,5 @@ def refill_observation(state: RefillState | UnknownStatus) -> RefillObservation:
     if isinstance(state, UnknownStatus):
         return RefillObservation(status=None, raw_status=state.raw)
     return RefillObservation(
-        status=st.canonical(state.value, refills.REFILL_STATUSES), raw_status=state.value
+        status=st.canonical(state.value, rs.REFILL_STATUSES), raw_status=state.value
     )

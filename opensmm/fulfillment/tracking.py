@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
 from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError
 from opensmm.events import Actor
+from opensmm.fulfillment import pipeline
 from opensmm.fulfillment.completions import (
     LOCKED_COLUMNS,
     Completion,
@@ -31,14 +32,7 @@ from opensmm.fulfillment.completions import (
     plain_completion,
     write_completions,
 )
-from opensmm.fulfillment.config import (
-    CANCEL_REFUSED,
-    CANCEL_REQUESTED,
-    CANCEL_SENT,
-    SENT,
-    Tally,
-    WorkerConfig,
-)
+from opensmm.fulfillment.config import Tally, WorkerConfig
 from opensmm.fulfillment.protocol import (
     CancelAnswer,
     ItemProblem,
@@ -47,11 +41,13 @@ from opensmm.fulfillment.protocol import (
     Tracked,
     TrackedRefill,
 )
+from opensmm.fulfillment.states import CANCEL_REFUSED, CANCEL_REQUESTED, CANCEL_SENT, SENT
 from opensmm.orders import events
 from opensmm.orders import service as orders
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order
 from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 from opensmm.refills.models import Refill
 
 log = logging.getLogger("opensmm.fulfillment")
@@ -81,12 +77,6 @@ class TrackedRefillClaim:
 
 def chunks(items: Sequence[TrackedOrder], size: int = CHUNK) -> list[Sequence[TrackedOrder]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _not_blocked(blocked: Collection[int]) -> list[ColumnElement[bool]]:
-    if not blocked:
-        return []
-    return [or_(Order.provider_id.is_(None), Order.provider_id.not_in(list(blocked)))]
 
 
 # --- orders --------------------------------------------------------------------------
@@ -133,7 +123,7 @@ def claim_due_orders(
         Order.send_state == SENT,
         Order.next_poll_at <= now,
         Order.status.in_(RUNNING),
-        *_not_blocked(blocked),
+        *pipeline.not_blocked(blocked),
     ]
     query = select(
         Order.id,
@@ -344,15 +334,7 @@ def record_observations(
 
 def postpone(db: Database, order_ids: Sequence[int], until: datetime) -> None:
     """The provider failed: look at these orders again when its back-off ends."""
-    if not order_ids:
-        return
-    with db.write() as session:
-        session.execute(
-            update(Order)
-            .where(Order.id.in_(list(order_ids)))
-            .values(next_poll_at=until, lease_owner=None)
-            .execution_options(synchronize_session=False)
-        )
+    pipeline.postpone(db, Order, order_ids, until)
 
 
 def record_cancels(
@@ -404,8 +386,8 @@ def claim_due_refills(
     conditions = [
         Refill.send_state == SENT,
         Refill.next_poll_at <= now,
-        Refill.status.in_(refills.OPEN),
-        *_not_blocked(blocked),
+        Refill.status.in_(rs.OPEN),
+        *pipeline.not_blocked(blocked),
     ]
     query = select(
         Refill.id,
@@ -477,18 +459,10 @@ def record_refill_observations(
             refill.alert = None
             refill.next_poll_at = (
                 config.next_poll(now, answer.next_change_at)
-                if answer.status in refills.OPEN
+                if answer.status in rs.OPEN
                 else None
             )
 
 
 def postpone_refills(db: Database, refill_ids: Sequence[int], until: datetime) -> None:
-    if not refill_ids:
-        return
-    with db.write() as session:
-        session.execute(
-            update(Refill)
-            .where(Refill.id.in_(list(refill_ids)))
-            .values(next_poll_at=until, lease_owner=None)
-            .execution_options(synchronize_session=False)
-        )
+    pipeline.postpone(db, Refill, refill_ids, until)

@@ -6,11 +6,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from opensmm.db import Database
+from opensmm.fulfillment.states import HELD
 from opensmm.orders.models import Order
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
-
-HELD = "held"
 
 
 def read_state(db: Database) -> list[Metric]:

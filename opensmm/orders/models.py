@@ -5,11 +5,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
 from opensmm.events import Actor, Message, describe
+from opensmm.fulfillment.states import HELD
 from opensmm.orders import events as _events  # noqa: F401 - defines the codes read here
+from opensmm.orders import statuses as st
 
 
 class Order(Base):
@@ -33,7 +36,7 @@ class Order(Base):
     units: Mapped[int]
     charge: Mapped[Decimal] = mapped_column(Money)
     refunded: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
-    status: Mapped[str] = mapped_column(String(20), default="Pending")
+    status: Mapped[str] = mapped_column(String(20), default=st.PENDING)
     start_count: Mapped[int | None]
     remains: Mapped[int]
     runs: Mapped[int | None]
@@ -67,6 +70,20 @@ class Order(Base):
     # The worker that claimed the order, until when.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_held(self) -> bool:
+        """Held for a person (a send in doubt, or refused): see ``held_reason``."""
+        return self.send_state == HELD
+
+    @hybrid_property
+    def net_charge(self) -> Decimal:
+        """What the customer paid, net of refunds: the ``charge`` every door shows.
+
+        On an order, a ``Decimal``; on the class, the SQL expression (``charge - refunded``
+        in whole 0.00001, as the columns store them) for queries that read or sum it.
+        """
+        return self.charge - self.refunded
 
 
 class OrderEvent(Base):

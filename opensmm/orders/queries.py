@@ -28,9 +28,8 @@ from opensmm.db.pagination import PER_PAGE, Page, paginate
 from opensmm.db.types import parse_id
 from opensmm.money import QUANTUM, from_minor
 from opensmm.orders import statuses as st
-from opensmm.orders.fields import validate_order
 from opensmm.orders.models import Order, OrderEvent
-from opensmm.orders.service import customer_rate, orderable_service, price
+from opensmm.orders.service import prepare
 
 MAX_SEARCH_LENGTH = 200
 FLAT_TYPES = tuple(name for name, kind in SERVICE_TYPES.items() if kind.units is Units.FLAT)
@@ -121,7 +120,7 @@ def count_by_status(session: Session, user_id: int | None = None) -> dict[str, i
 
 def net_charged() -> ColumnElement[int]:
     """The sum of charges less refunds, in whole 0.00001 (exact on both databases)."""
-    return func.coalesce(func.sum(type_coerce(Order.charge - Order.refunded, BigInteger)), 0)
+    return func.coalesce(func.sum(type_coerce(Order.net_charge, BigInteger)), 0)
 
 
 def total_spent(session: Session, user_id: int) -> Decimal:
@@ -200,8 +199,6 @@ class Quote:
 
 
 def quote_order(session: Session, user: User, params: dict[str, object]) -> Quote:
-    """What ``place_order`` would charge, with the same validation and messages; no change."""
-    service = orderable_service(session, params.get("service"))
-    request = validate_order(service, params)
-    charge = price(service, user, request.units)
-    return Quote(service, customer_rate(service, user), request.units, charge)
+    """What ``place_order`` would charge, refused as it would be (``prepare``); no change."""
+    prepared = prepare(session, user, params)
+    return Quote(prepared.service, prepared.rate, prepared.request.units, prepared.charge)

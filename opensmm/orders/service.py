@@ -20,9 +20,10 @@ from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
 from opensmm.db.statements import Statement
 from opensmm.db.types import JSONText, parse_id
-from opensmm.errors import DomainError, NotFound
+from opensmm.errors import ALLOWED, Decision, DomainError, NotFound, refused
 from opensmm.events import CUSTOMER, Actor, EventType, dumps
 from opensmm.events import params as event_params
+from opensmm.fulfillment import states as fs
 from opensmm.i18n import N_, Term
 from opensmm.ledger import events as ledger_events
 from opensmm.ledger import service as ledger
@@ -71,8 +72,7 @@ def discounted_rate(rate: Decimal, discount_percent: Decimal) -> Decimal:
     return (rate * factor).quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def price(service: Service, user: User | Customer, units: int) -> Decimal:
-    rate = customer_rate(service, user)
+def _charge(service: Service, rate: Decimal, units: int) -> Decimal:
     if service_type(service.type).units is Units.FLAT:
         return rate
     return charge_for(rate, units)
@@ -142,19 +142,44 @@ def orderable_service(session: Session, raw_id: object) -> Service:
     return Service(**rows[0]._asdict())
 
 
+@dataclass(frozen=True)
+class PreparedOrder:
+    """An order checked and priced, not yet placed: what ``place`` would charge."""
+
+    service: Service
+    request: OrderRequest
+    rate: Decimal  # the customer's rate (after their discount)
+    charge: Decimal
+
+
+def prepare(
+    session: Session, customer: User | Customer, params: dict[str, object]
+) -> PreparedOrder:
+    """Validate and price an order, with every refusal ``place`` makes; changes nothing.
+
+    ``place`` places what this answers, and the new-order page's live price (``quote_order``)
+    shows it: the price a customer sees is refused for the same reasons as the order.
+    The balance is not checked here: the charge itself refuses what it cannot take.
+    """
+    service = orderable_service(session, params.get("service"))
+    request = validate_order(service, params)
+    if service.one_active_per_link and request.link:
+        _refuse_a_second_active_order(session, service, request.link)
+    rate = customer_rate(service, customer)
+    charge = _charge(service, rate, request.units)
+    if charge >= MAX_AMOUNT:  # more than any balance holds, and more than its column holds
+        raise ledger.NotEnoughFunds()
+    return PreparedOrder(service, request, rate, charge)
+
+
 def place(session: Session, customer: User | Customer, params: dict[str, object]) -> PlacedOrder:
     """Validate, price and charge an order; the charge and the order commit together.
 
     Every front door places orders here (the API directly, the pages and the CLI through
     ``place_order``).
     """
-    service = orderable_service(session, params.get("service"))
-    request = validate_order(service, params)
-    if service.one_active_per_link and request.link:
-        _refuse_a_second_active_order(session, service, request.link)
-    charge = price(service, customer, request.units)
-    if charge >= MAX_AMOUNT:  # more than any balance holds, and more than its column holds
-        raise ledger.NotEnoughFunds()
+    prepared = prepare(session, customer, params)
+    service, request, charge = prepared.service, prepared.request, prepared.charge
     now = utcnow()
     order_id = _insert_order(session, customer, service, request, charge, now)
     # The event before the charge: it needs nothing from it (a refused charge rolls back
@@ -216,7 +241,7 @@ def _insert_order(
         # The service's mode now decides how this order is fulfilled, whatever it becomes.
         fulfillment=service.fulfillment,
         provider_id=service.provider_id,
-        send_state=None if service.fulfillment == MANUAL else "new",
+        send_state=None if service.fulfillment == MANUAL else fs.NEW,
         attempts=0,
         created_at=now,
         updated_at=now,
@@ -263,7 +288,7 @@ def lock_order(session: Session, order_id: int, user_id: int | None = None) -> O
 
 def _refund(session: Session, order: Order, amount: Decimal, reason: str) -> Decimal:
     """Pay back ``amount`` once per ``reason``; what was paid (zero on a replay)."""
-    amount = min(amount, order.charge - order.refunded)
+    amount = min(amount, order.net_charge)
     if amount <= 0:
         return Decimal(0)
     moved = ledger.post(
@@ -293,20 +318,32 @@ class StatusChangeRefused(DomainError):
     pass
 
 
-def _check_transition(order: Order, new: str) -> None:
+CANCELED_FOR_GOOD = N_("Order {id} is canceled and refunded; it cannot change")
+ONLY_CANCEL_LEFT = N_("Order {id} is {status} and partly refunded; it can only be canceled")
+
+
+def can_set_status(order: Order, new: str) -> Decision:
+    """May ``order`` (a known status) move to ``new``? Refunds only ever grow: a canceled
+    order stays canceled, a partly refunded one may only be canceled."""
     if new == order.status:
-        return
+        return ALLOWED
     if order.status == st.CANCELED:
-        raise StatusChangeRefused(
-            N_('Order {id} is canceled and refunded; it cannot change'),
-            id=order.id,
-        )
+        return refused(CANCELED_FOR_GOOD, id=order.id)
     if order.status in st.REFUNDS_REMAINS and new not in st.REFUNDS_ALL:
-        raise StatusChangeRefused(
-            N_('Order {id} is {status} and partly refunded; it can only be canceled'),
-            id=order.id,
-            status=Term(order.status),
-        )
+        return refused(ONLY_CANCEL_LEFT, id=order.id, status=Term(order.status))
+    return ALLOWED
+
+
+def can_staff_cancel(order: Order) -> Decision:
+    """May staff cancel ``order`` with a refund (the back office's Cancel button)?
+    Applying it again to a canceled order refunds nothing; there is just nothing to offer."""
+    if order.status == st.CANCELED:
+        return refused(ALREADY_CANCELED)
+    return can_set_status(order, st.CANCELED)
+
+
+def _check_transition(order: Order, new: str) -> None:
+    can_set_status(order, new).check(StatusChangeRefused)
 
 
 def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: str) -> Order:
@@ -363,7 +400,7 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
         if paid:
             changes["refunded"] = paid
     elif new_status in st.REFUNDS_ALL:
-        paid = _refund(session, order, order.charge - order.refunded, "cancel")
+        paid = _refund(session, order, order.net_charge, "cancel")
         if paid:
             changes["refunded"] = paid
     if new_status in (*st.FINISHED, st.EXPIRED) and order.finished_at is None:
@@ -380,8 +417,44 @@ class CancelRefused(DomainError):
     pass
 
 
+CANCEL_NOT_OFFERED = N_("Cancel is not available for this service")
+ALREADY_CANCELED = N_("The order is already canceled")
+ALREADY_FINISHED = N_("The order is already finished and can no longer be canceled")
+CANCEL_ALREADY_REQUESTED = N_("A cancel for this order is already requested")
+CANCEL_ALREADY_SENT = N_("A cancel for this order was already sent")
+ALREADY_STARTED = N_("The order has already started and can no longer be canceled")
+
+
+def is_upstream(order: Order) -> bool:
+    """The order is (or may be) at a provider or the simulator: only they can cancel it."""
+    return order.send_state in fs.MAYBE_UPSTREAM
+
+
+def can_cancel(order: Order, service: Service | None) -> Decision:
+    """May the customer cancel ``order`` now (``service`` is its service, if it still exists)?
+
+    The one rule every door asks: the API's ``cancel``, the orders page's button.
+    """
+    if service is None or not service.cancel:
+        return refused(CANCEL_NOT_OFFERED)
+    if order.status == st.CANCELED:
+        return refused(ALREADY_CANCELED)
+    if is_upstream(order):
+        if order.status not in st.RUNNING + st.SUBSCRIPTION_RUNNING:
+            return refused(ALREADY_FINISHED)
+        if order.cancel_state == fs.CANCEL_REQUESTED:
+            return refused(CANCEL_ALREADY_REQUESTED)
+        if order.cancel_state == fs.CANCEL_SENT:
+            return refused(CANCEL_ALREADY_SENT)
+        # Never asked, or refused by the provider before: it may say yes this time.
+        return ALLOWED
+    if order.status != st.PENDING:
+        return refused(ALREADY_STARTED)
+    return ALLOWED
+
+
 def cancel_by_customer(session: Session, user: User, order_id: int) -> Order:
-    """A customer's cancel.
+    """A customer's cancel, if ``can_cancel`` allows it.
 
     An order that is (or may be) at a provider or the simulator already cannot be refunded
     here: the cancel is asked of them (the worker forwards it), and the refund follows the
@@ -389,27 +462,14 @@ def cancel_by_customer(session: Session, user: User, order_id: int) -> Order:
     has not started, with a full refund at once.
     """
     order = lock_order(session, order_id, user.id)
-    service = session.get(Service, order.service_id)
-    if service is None or not service.cancel:
-        raise CancelRefused(N_('Cancel is not available for this service'))
-    if order.status == st.CANCELED:
-        raise CancelRefused(N_('The order is already canceled'))
-    if order.send_state in ("sending", "sent", "held"):
+    can_cancel(order, session.get(Service, order.service_id)).check(CancelRefused)
+    if is_upstream(order):
         return _request_upstream_cancel(session, user, order)
-    if order.status != st.PENDING:
-        raise CancelRefused(N_('The order has already started and can no longer be canceled'))
     return apply_update(session, order.id, OrderUpdate(status=st.CANCELED), f"user:{user.name}")
 
 
 def _request_upstream_cancel(session: Session, user: User, order: Order) -> Order:
-    if order.status not in st.RUNNING + st.SUBSCRIPTION_RUNNING:
-        raise CancelRefused(N_('The order is already finished and can no longer be canceled'))
-    if order.cancel_state == "requested":
-        raise CancelRefused(N_('A cancel for this order is already requested'))
-    if order.cancel_state == "sent":
-        raise CancelRefused(N_('A cancel for this order was already sent'))
-    # Never asked, or refused by the provider before: it may say yes this time.
-    order.cancel_state = "requested"
+    order.cancel_state = fs.CANCEL_REQUESTED
     # The worker forwards it at its next pass (held orders wait for a person).
     order.next_poll_at = utcnow()
     record(session, order, f"user:{user.name}", events.CANCEL_REQUESTED)

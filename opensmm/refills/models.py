@@ -6,6 +6,8 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, UTCDateTime, utcnow
+from opensmm.fulfillment.states import HELD
+from opensmm.refills import statuses as rs
 
 
 class Refill(Base):
@@ -15,7 +17,7 @@ class Refill(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="Pending")
+    status: Mapped[str] = mapped_column(String(20), default=rs.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -30,3 +32,8 @@ class Refill(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_held(self) -> bool:
+        """Held for a person (a send in doubt, or refused): see ``held_reason``."""
+        return self.send_state == HELD

@@ -11,7 +11,7 @@ from opensmm.accounts.models import User
 from opensmm.db.pagination import Page, paginate
 from opensmm.orders.models import Order
 from opensmm.refills.models import Refill
-from opensmm.refills.service import REFILL_STATUSES
+from opensmm.refills.statuses import REFILL_STATUSES
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.ledger import queries as ledger_queries
 from opensmm.orders import queries
+from opensmm.orders import statuses as st
 from opensmm.web.apidocs import api_examples
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
@@ -24,12 +25,14 @@ pages = Pages()
 @pages.get("/dashboard")
 def dashboard(ctx: Ctx) -> Response:
     recent = queries.list_orders(ctx.db, queries.OrderFilter(user_id=ctx.me.id), 1, per_page=5)
+    by_status = queries.count_by_status(ctx.db, ctx.me.id)
     return ctx.render(
         "dashboard.html",
         recent=recent.items,
         total_orders=recent.total,
         spent=queries.total_spent(ctx.db, ctx.me.id),
-        by_status=queries.count_by_status(ctx.db, ctx.me.id),
+        by_status=by_status,
+        running=sum(by_status.get(status, 0) for status in st.RUNNING),
     )
 
 

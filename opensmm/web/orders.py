@@ -13,6 +13,7 @@ from opensmm.accounts.models import User
 from opensmm.catalog.models import Service
 from opensmm.catalog.service import list_services, services_by_id
 from opensmm.catalog.types import Units, service_type
+from opensmm.db import utcnow
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
@@ -23,12 +24,17 @@ from opensmm.orders import statuses as st
 from opensmm.orders.fields import SUBSCRIPTION_DELAYS
 from opensmm.refills import queries as refill_queries
 from opensmm.refills import service as refills
+from opensmm.refills import statuses as rs
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
 pages = Pages()
 
 MAX_MASS_LINES = 100
+CANCEL_FORWARDED = N_(
+    "Cancel of order {id} requested: the provider is asked, and the refund follows what it "
+    "answers."
+)
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,8 @@ def order_list(ctx: Ctx) -> Response:
     )
     page = queries.list_orders(ctx.db, wanted, page_number(ctx.arg("page")))
     services = services_by_id(ctx.db, {row.order.service_id for row in page.items})
+    open_refills = refills.open_refills(ctx.db, [row.order.id for row in page.items])
+    now = utcnow()
     return ctx.render(
         "orders.html",
         page=page,
@@ -228,12 +236,11 @@ def order_list(ctx: Ctx) -> Response:
         status=queries.canonical_status(wanted.status) or "",
         status_tabs=ORDER_TABS,
         search=wanted.search,
-        can_refill=lambda order, service: service is not None
-        and service.refill
-        and order.status in st.FINISHED,
-        can_cancel=lambda order, service: service is not None
-        and service.cancel
-        and order.status == st.PENDING,
+        # The services' own rules (the API asks the same): truthy decisions with a reason.
+        can_refill=lambda order, service: refills.can_refill(
+            order, service, has_open_refill=order.id in open_refills, now=now
+        ),
+        can_cancel=orders.can_cancel,
     )
 
 
@@ -248,8 +255,11 @@ def ask_refill(ctx: Ctx) -> Response:
 @pages.post("/orders/{order_id:int}/cancel")
 def cancel_order(ctx: Ctx) -> Response:
     order = orders.cancel_by_customer(ctx.db, ctx.me, ctx.path_int("order_id"))
-    ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
-                          amount=ctx.money(order.refunded)))
+    if orders.is_upstream(order):  # asked of the provider: nothing refunded yet
+        ctx.flash("ok", ctx.t(CANCEL_FORWARDED, id=order.id))
+    else:
+        ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
+                              amount=ctx.money(order.refunded)))
     return ctx.back("/orders")
 
 
@@ -260,5 +270,5 @@ def refill_list(ctx: Ctx) -> Response:
         ctx.db, user_id=ctx.me.id, status=status or None, page=page_number(ctx.arg("page"))
     )
     return ctx.render(
-        "refills.html", page=page, status=status, status_tabs=("", *refills.REFILL_STATUSES)
+        "refills.html", page=page, status=status, status_tabs=("", *rs.REFILL_STATUSES)
     )

@@ -41,7 +41,7 @@ from opensmm.i18n import N_, Term, catalogs, formatting
 from opensmm.ledger.queries import KINDS
 from opensmm.orders import statuses
 from opensmm.orders.fields import IncorrectLink
-from opensmm.refills.service import REFILL_STATUSES
+from opensmm.refills.statuses import REFILL_STATUSES
 from opensmm.web import apidocs
 from opensmm.web.i18n import LANGUAGES, Translator, from_accept_language
 from opensmm.web.orders import ORDER_FIELDS

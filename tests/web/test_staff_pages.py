@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import Category, Service
-from opensmm.fulfillment.config import HELD, NEW, SENT
+from opensmm.fulfillment.states import HELD, NEW, SENT
 from opensmm.orders.models import Order
 from opensmm.refills.models import Refill
 from tests.fakepanel import FakePanel
