@@ -21,6 +21,7 @@ from opensmm.accounts.passwords import (
 from opensmm.db import utcnow
 from opensmm.db.pagination import Page, paginate
 from opensmm.errors import DomainError, NotFound
+from opensmm.web.sessions import end_other_sessions
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{1,63}$")
@@ -86,8 +87,12 @@ def get_user(session: Session, name: str) -> User:
 
 
 def set_status(session: Session, name: str, *, active: bool) -> User:
+    """Activate or suspend; a suspension also ends every web session of the user, whichever
+    door suspends them (CLI, staff page), so that an ``activate`` does not revive them."""
     user = get_user(session, name)
     user.status = USER_ACTIVE if active else USER_SUSPENDED
+    if not active:
+        end_other_sessions(session, user.id)
     return user
 
 
