@@ -154,18 +154,29 @@ def _dummy_hash() -> str:
     return hash_password("opensmm-no-such-user")
 
 
+def find_login(session: Session, login: str) -> User | None:
+    """The user whose name or email is ``login``, if any (the password is not checked)."""
+    login = login.strip()
+    if not 0 < len(login) <= 254:
+        return None
+    return session.scalar(select(User).where(or_(User.name == login, User.email == login.lower())))
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Check ``password`` against a user's hash; with none (no such user, no password) a
+    dummy hash is checked so that the time taken does not tell which names exist."""
+    if not password_hash:
+        verify_password(_dummy_hash(), password)
+        return False
+    return verify_password(password_hash, password)
+
+
 def authenticate(session: Session, login: str, password: str) -> User | None:
     """The user whose name or email is ``login`` and whose password matches, else None."""
-    login = login.strip()
-    user = None
-    if 0 < len(login) <= 254:
-        user = session.scalar(
-            select(User).where(or_(User.name == login, User.email == login.lower()))
-        )
-    if user is None or not user.password_hash:
-        verify_password(_dummy_hash(), password)
-        return None
-    return user if verify_password(user.password_hash, password) else None
+    user = find_login(session, login)
+    if password_matches(user.password_hash if user is not None else None, password):
+        return user
+    return None
 
 
 class WrongPassword(DomainError):
