@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from opensmm.db.types import MAX_ID
 from opensmm.errors import DomainError, NotFound
 from opensmm.web import sessions
 from opensmm.web.context import (
@@ -132,7 +133,19 @@ async def read_form(request: Request) -> dict[str, str]:
     return fields
 
 
+def ids_in_range(request: Request) -> bool:
+    """Whether every ``{name:int}`` of the path can name a row: a larger number cannot even
+    be bound on PostgreSQL (32-bit ids) nor on SQLite (64-bit), so no view ever sees one."""
+    return all(
+        0 <= value <= MAX_ID
+        for value in request.path_params.values()
+        if isinstance(value, int)
+    )
+
+
 async def _endpoint(web: Web, spec: PageSpec, request: Request) -> Response:
+    if not ids_in_range(request):
+        return PlainError.response(web, request, 404, "This page does not exist.")
     try:
         form = await read_form(request) if request.method == "POST" else {}
     except FormRefused:
