@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import cache
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.keys import PREFIX_LENGTH, hash_key, new_key
@@ -74,8 +75,19 @@ def create_user(
         password_hash=hash_password(validate_password(password)) if password else None,
         is_admin=is_admin,
     )
-    session.add(user)
-    session.flush()
+    try:
+        # Two sign-ups for one name at once both pass the checks above on PostgreSQL; the
+        # unique index decides, and the loser gets the same refusal (a savepoint keeps the
+        # caller's unit of work usable).
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        if email is not None and session.scalar(
+            select(User.id).where(User.email == email)
+        ) is not None and session.scalar(select(User.id).where(User.name == name)) is None:
+            raise DomainError("That email address is already registered") from None
+        raise DomainError(f"The user name {name!r} is taken") from None
     return user
 
 

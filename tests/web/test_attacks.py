@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+import httpx
 import pytest
+from sqlalchemy import func, select
 from starlette.routing import Route
 
+from opensmm.accounts.models import User
 from opensmm.db import utcnow
 from opensmm.settings import Settings
 from opensmm.web.app import build
@@ -274,3 +277,28 @@ def test_control_characters_are_taken_out_of_a_search(
                                                      person.name[4:]})
     assert found.status_code == 200
     assert person.name in found.text
+
+
+# --- 5. a sign-up race gives one account and a clear refusal ------------------------------------
+def test_parallel_sign_ups_for_one_name_make_one_account(panel: Panel) -> None:
+    name = f"race{uuid.uuid4().hex[:8]}"
+    visitors = [client(panel) for _ in range(8)]  # 8 addresses: the sign-up limit stays out
+
+    def sign_up(visitor: WebClient, n: int) -> Callable[[], httpx.Response]:
+        token = visitor.token()
+        fields = {"name": name, "email": f"{name}-{n}@example.test", "password": PASSWORD,
+                  "password2": PASSWORD, "csrf": token}
+        return lambda: visitor.post("/signup", fields)
+
+    try:
+        answers = all_at_once([sign_up(v, n) for n, v in enumerate(visitors)])
+    finally:
+        for visitor in visitors:
+            visitor.close()
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [303] + [400] * 7, codes
+    for answer in answers:
+        if answer.status_code == 400:
+            assert f"The user name &#39;{name}&#39; is taken" in answer.text
+    with panel.db.read() as session:
+        assert session.scalar(select(func.count()).where(User.name == name)) == 1
