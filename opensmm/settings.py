@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # /metrics: off, or served to loopback only, or anywhere with this bearer token.
     metrics: bool = True
     metrics_token: str | None = None
+    # Accounts one address may create through the sign-up page per hour; 0: no limit.
+    signups_per_ip_per_hour: int = 5
     # Signs the web pages' CSRF tokens and flash messages. Empty: a random secret is
     # generated on first start and kept in the database (never a built-in default).
     secret_key: str = ""

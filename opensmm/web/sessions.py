@@ -68,6 +68,38 @@ def end_other_sessions(session: Session, user_id: int, keep: str | None = None) 
     session.execute(query)
 
 
+# Sign-ups are kept among the attempts under this name ('+' is in no user name and no
+# login is ever counted under it), as successes: they never count as log-in failures.
+SIGNUP = "+signup"
+SIGNUP_WINDOW = timedelta(hours=1)
+
+
+def signup_allowed(session: Session, ip: str, per_hour: int) -> bool:
+    """Whether this address may sign up once more; call it in the sign-up's own write unit,
+    before ``record_signup``: the count and the insert are one serialized step."""
+    if per_hour <= 0:
+        return True
+    _serialize(session, "signup-ip:" + ip)
+    recent = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.name == SIGNUP,
+            LoginAttempt.ip == ip[:64],
+            LoginAttempt.created_at >= utcnow() - SIGNUP_WINDOW,
+        )
+    )
+    return int(recent or 0) < per_hour
+
+
+def record_signup(session: Session, ip: str) -> None:
+    now = utcnow()
+    session.add(LoginAttempt(name=SIGNUP, ip=ip[:64], succeeded=True, created_at=now))
+    session.execute(
+        delete(LoginAttempt).where(
+            LoginAttempt.name == SIGNUP, LoginAttempt.created_at < now - ATTEMPTS_KEPT
+        )
+    )
+
+
 def attempt_key(user_id: int | None, typed: str) -> str:
     """What the per-name limit counts: the account (``#12``, whichever of its name or email
     was typed), or, for a name that matches no account, the typed string normalized (so

@@ -302,3 +302,38 @@ def test_parallel_sign_ups_for_one_name_make_one_account(panel: Panel) -> None:
             assert f"The user name &#39;{name}&#39; is taken" in answer.text
     with panel.db.read() as session:
         assert session.scalar(select(func.count()).where(User.name == name)) == 1
+
+
+# --- 8. sign-ups per address ----------------------------------------------------------------
+def _sign_up(visitor: WebClient) -> httpx.Response:
+    name = f"s{uuid.uuid4().hex[:10]}"
+    return visitor.post("/signup", {"name": name, "email": f"{name}@example.test",
+                                    "password": PASSWORD, "password2": PASSWORD})
+
+
+def test_sign_ups_are_limited_per_address(panel: Panel) -> None:
+    address = new_address()
+    for _ in range(5):  # OPENSMM_SIGNUPS_PER_IP_PER_HOUR's default
+        visitor = client(panel, address)
+        try:
+            assert _sign_up(visitor).status_code == 303
+        finally:
+            visitor.close()
+    english, arabic = client(panel, address), client(panel, address)
+    arabic.http.cookies.set("opensmm_lang", "ar")
+    try:
+        refused = _sign_up(english)
+        assert refused.status_code == 429
+        assert "Too many sign-ups from your address. Please try again in an hour." in refused.text
+        assert "opensmm_session" not in refused.cookies
+        refused = _sign_up(arabic)
+        assert refused.status_code == 429
+        assert "عدد كبير جدًا من التسجيلات من عنوانك" in refused.text
+    finally:
+        english.close()
+        arabic.close()
+    elsewhere = client(panel)
+    try:
+        assert _sign_up(elsewhere).status_code == 303
+    finally:
+        elsewhere.close()

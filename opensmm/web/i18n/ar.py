@@ -73,6 +73,7 @@ MESSAGES: dict[str, str] = {
     "Welcome, {name}! Your account is ready.": "أهلًا {name}! حسابك جاهز.",
     "You are logged out.": "تم تسجيل خروجك.",
     "Wrong user name or password.": "اسم المستخدم أو كلمة المرور غير صحيحة.",
+    "Too many sign-ups from your address. Please try again in an hour.": "عدد كبير جدًا من التسجيلات من عنوانك. يرجى المحاولة مجددًا بعد ساعة.",
     "Too many failed log-ins. Please wait 15 minutes and try again.": "محاولات دخول فاشلة كثيرة. يرجى الانتظار 15 دقيقة ثم المحاولة مجددًا.",
     "Change password": "تغيير كلمة المرور",
     "Current password": "كلمة المرور الحالية",
