@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from opensmm.db.types import MAX_ID
 from opensmm.errors import DomainError, NotFound
+from opensmm.security.network import is_https
 from opensmm.web import sessions
 from opensmm.web.context import (
     ANON_COOKIE,
@@ -261,11 +262,7 @@ def _expired_form(ctx: Ctx) -> Response:
 
 def served_over_https(request: Request, trusted_proxies: frozenset[str]) -> bool:
     """HTTPS to us, or to a trusted reverse proxy that says so (``X-Forwarded-Proto``)."""
-    if request.url.scheme == "https":
-        return True
-    peer = request.client.host if request.client else ""
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return peer in trusted_proxies and forwarded == "https"
+    return is_https(request.scope, trusted_proxies)
 
 
 def _finish(ctx: Ctx, response: Response) -> Response:

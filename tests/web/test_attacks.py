@@ -7,6 +7,7 @@ alone."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import threading
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from starlette.routing import Route
 
 from opensmm.accounts.models import User
+from opensmm.app import OpenSMM
 from opensmm.db import utcnow
 from opensmm.settings import Settings
 from opensmm.web.app import build
@@ -337,3 +339,59 @@ def test_sign_ups_are_limited_per_address(panel: Panel) -> None:
         assert _sign_up(elsewhere).status_code == 303
     finally:
         elsewhere.close()
+
+
+# --- 6. HSTS over HTTPS only -------------------------------------------------------------------
+HSTS = "strict-transport-security"
+
+
+def test_hsts_on_pages_and_api_through_a_trusted_https_proxy_only(panel: Panel) -> None:
+    https = {"X-Forwarded-Proto": "https"}
+    with httpx.Client(base_url=panel.url, timeout=30) as http:
+        for answer in (
+            http.get("/login", headers=https),
+            http.get("/no-such-page", headers=https),
+            http.post("/api/v2", data={"action": "balance", "key": "x" * 32}, headers=https),
+            http.get("/api/v2", params={"action": "services"}, headers=https),
+        ):
+            assert answer.headers.get(HSTS) == "max-age=31536000", answer.request.url
+        for answer in (
+            http.get("/login"),
+            http.get("/login", headers={"X-Forwarded-Proto": "http"}),
+            http.post("/api/v2", data={"action": "balance", "key": "x" * 32}),
+        ):
+            assert HSTS not in answer.headers, answer.request.url
+
+
+def _headers_of(app: OpenSMM, scheme: str, client: str, headers: list[tuple[bytes, bytes]]
+                ) -> dict[str, str]:
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": scheme, "path": "/healthz", "raw_path": b"/healthz",
+             "query_string": b"", "root_path": "", "headers": headers,
+             "client": (client, 5555), "server": ("127.0.0.1", 443)}
+    started: dict[str, str] = {}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            for name, value in message["headers"]:  # type: ignore[attr-defined]
+                started[name.decode()] = value.decode()
+
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    return started
+
+
+def test_hsts_over_direct_https_and_never_from_an_untrusted_proxy_header(
+    panel: Panel,
+) -> None:
+    app = OpenSMM(Settings(database_url=panel.database_url, trusted_proxies="10.9.9.9"),
+                  panel.db)
+    forwarded = [(b"x-forwarded-proto", b"https")]
+    assert _headers_of(app, "https", "203.0.113.5", [])[HSTS] == "max-age=31536000"
+    assert HSTS not in _headers_of(app, "http", "203.0.113.5", [])
+    assert HSTS not in _headers_of(app, "http", "203.0.113.5", forwarded)  # anyone can say so
+    assert _headers_of(app, "http", "10.9.9.9", forwarded)[HSTS] == "max-age=31536000"
+    off = OpenSMM(Settings(database_url=panel.database_url, hsts_seconds=0), panel.db)
+    assert HSTS not in _headers_of(off, "https", "203.0.113.5", [])
