@@ -11,6 +11,7 @@ from opensmm.api.endpoint import ApiEndpoint
 from opensmm.db import Database, get_database
 from opensmm.observability.logs import configure_logging
 from opensmm.observability.metrics import MetricsEndpoint
+from opensmm.security.network import is_https, parse_trusted_proxies
 from opensmm.settings import Settings, get_settings
 
 API_PATHS = frozenset({"/api/v2", "/api/v2/"})
@@ -28,8 +29,23 @@ def pages_app(db: Database, settings: Settings) -> ASGIApp:
     return build(db, settings, extra_routes=[Route("/healthz", health)])
 
 
+def with_header(send: Send, name: bytes, value: bytes) -> Send:
+    """``send`` that adds a header to the response (unless the app set it)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if all(key.lower() != name for key, _ in headers):
+                headers.append((name, value))
+            message["headers"] = headers
+        await send(message)
+
+    return sending
+
+
 class OpenSMM:
-    """Sends ``/api/v2`` (with or without the slash, never redirected) to the lean endpoint."""
+    """Sends ``/api/v2`` (with or without the slash, never redirected) to the lean endpoint.
+    Every answer to an HTTPS request (pages, API, metrics) carries Strict-Transport-Security."""
 
     def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
         self.settings = settings or get_settings()
@@ -39,8 +55,17 @@ class OpenSMM:
         )
         self.metrics = MetricsEndpoint(self.db, self.settings)
         self.pages = pages_app(self.db, self.settings)
+        self.trusted_proxies = parse_trusted_proxies(self.settings.trusted_proxies)
+        hsts = self.settings.hsts_seconds
+        self.hsts = f"max-age={hsts}".encode() if hsts > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.hsts is not None
+            and scope["type"] == "http"
+            and is_https(scope, self.trusted_proxies)
+        ):
+            send = with_header(send, b"strict-transport-security", self.hsts)
         if scope["type"] == "http" and scope["path"] in API_PATHS:
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == METRICS_PATH:

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     # /metrics: off, or served to loopback only, or anywhere with this bearer token.
     metrics: bool = True
     metrics_token: str | None = None
+    # Seconds a client has to send a request's head (request line and headers), from the
+    # moment its connection opens or its previous response ends; then the connection is
+    # closed (slow-header clients). 0: no limit. Idle kept-alive connections are closed
+    # sooner by uvicorn's keep-alive timeout (5 s).
+    read_timeout_seconds: float = 10.0
+    # Strict-Transport-Security max-age, sent on every answer to an HTTPS request (directly,
+    # or through a trusted proxy's X-Forwarded-Proto); never over plain HTTP. 0: not sent.
+    hsts_seconds: int = 31_536_000
+    # Accounts one address may create through the sign-up page per hour; 0: no limit.
+    signups_per_ip_per_hour: int = 5
     # Signs the web pages' CSRF tokens and flash messages. Empty: a random secret is
     # generated on first start and kept in the database (never a built-in default).
     secret_key: str = ""

@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import cache
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.keys import PREFIX_LENGTH, hash_key, new_key
@@ -22,6 +23,7 @@ from opensmm.db import utcnow
 from opensmm.db.pagination import Page, paginate
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
+from opensmm.web.sessions import end_other_sessions
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{1,63}$")
@@ -76,8 +78,19 @@ def create_user(
         password_hash=hash_password(validate_password(password)) if password else None,
         is_admin=is_admin,
     )
-    session.add(user)
-    session.flush()
+    try:
+        # Two sign-ups for one name at once both pass the checks above on PostgreSQL; the
+        # unique index decides, and the loser gets the same refusal (a savepoint keeps the
+        # caller's unit of work usable).
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        if email is not None and session.scalar(
+            select(User.id).where(User.email == email)
+        ) is not None and session.scalar(select(User.id).where(User.name == name)) is None:
+            raise DomainError(N_('That email address is already registered')) from None
+        raise DomainError(N_('The user name {name!r} is taken'), name=name) from None
     return user
 
 
@@ -89,8 +102,12 @@ def get_user(session: Session, name: str) -> User:
 
 
 def set_status(session: Session, name: str, *, active: bool) -> User:
+    """Activate or suspend; a suspension also ends every web session of the user, whichever
+    door suspends them (CLI, staff page), so that an ``activate`` does not revive them."""
     user = get_user(session, name)
     user.status = USER_ACTIVE if active else USER_SUSPENDED
+    if not active:
+        end_other_sessions(session, user.id)
     return user
 
 
@@ -152,18 +169,29 @@ def _dummy_hash() -> str:
     return hash_password("opensmm-no-such-user")
 
 
+def find_login(session: Session, login: str) -> User | None:
+    """The user whose name or email is ``login``, if any (the password is not checked)."""
+    login = login.strip()
+    if not 0 < len(login) <= 254:
+        return None
+    return session.scalar(select(User).where(or_(User.name == login, User.email == login.lower())))
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Check ``password`` against a user's hash; with none (no such user, no password) a
+    dummy hash is checked so that the time taken does not tell which names exist."""
+    if not password_hash:
+        verify_password(_dummy_hash(), password)
+        return False
+    return verify_password(password_hash, password)
+
+
 def authenticate(session: Session, login: str, password: str) -> User | None:
     """The user whose name or email is ``login`` and whose password matches, else None."""
-    login = login.strip()
-    user = None
-    if 0 < len(login) <= 254:
-        user = session.scalar(
-            select(User).where(or_(User.name == login, User.email == login.lower()))
-        )
-    if user is None or not user.password_hash:
-        verify_password(_dummy_hash(), password)
-        return None
-    return user if verify_password(user.password_hash, password) else None
+    user = find_login(session, login)
+    if password_matches(user.password_hash if user is not None else None, password):
+        return user
+    return None
 
 
 class WrongPassword(DomainError):

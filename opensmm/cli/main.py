@@ -91,6 +91,7 @@ def _run_uvicorn(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from opensmm.observability.logs import logging_config
+    from opensmm.security.read_timeout import PROTOCOL as READ_TIMEOUT_PROTOCOL
 
     uvicorn.run(
         "opensmm.app:create_app",
@@ -103,6 +104,8 @@ def _run_uvicorn(host: str, port: int, workers: int) -> None:
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        # uvicorn's own protocol plus a deadline for each request head (slow headers).
+        http=READ_TIMEOUT_PROTOCOL,
     )
 
 

@@ -48,6 +48,19 @@ def client_ip(scope: Any, trusted_proxies: frozenset[str]) -> str:
     return peer
 
 
+def is_https(scope: Any, trusted_proxies: frozenset[str]) -> bool:
+    """HTTPS to us, or to a trusted reverse proxy that says so (``X-Forwarded-Proto``)."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    client = scope.get("client")
+    if not trusted_proxies or not client or _plain(client[0]) not in trusted_proxies:
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-proto":
+            return bool(value.decode("latin-1").split(",")[0].strip().lower() == "https")
+    return False
+
+
 def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback

@@ -64,7 +64,11 @@ def signup(ctx: Ctx) -> Response:
     email = ctx.field("email").strip()
     if not email:
         raise DomainError(N_('An email address is required'))
+    if not sessions.signup_allowed(ctx.db, ctx.ip, ctx.web.settings.signups_per_ip_per_hour):
+        ctx.error = ctx.t("Too many sign-ups from your address. Please try again in an hour.")
+        return ctx.render("signup.html", status_code=429, values=ctx.form)
     user = accounts.create_user(ctx.db, ctx.field("name").strip(), email=email, password=password)
+    sessions.record_signup(ctx.db, ctx.ip)
     user.language = ctx.lang
     ctx.flash("ok", ctx.t("Welcome, {name}! Your account is ready.", name=user.name))
     return _log_in(ctx, user)
@@ -80,8 +84,11 @@ def login_form(ctx: Ctx) -> Response:
 
 @pages.post("/login", who="anyone", unit="none")
 def login(ctx: Ctx) -> Response:
-    """Check the password in a read unit (argon2 is slow on purpose: SQLite's write lock is
-    not held meanwhile), then record the attempt and start the session in a write unit."""
+    """Reserve the attempt in a short write unit (the limits are checked and the attempt
+    recorded as a failure in one serialized step, so parallel guesses cannot all slip
+    under the limit), check the password outside any unit (argon2 is slow on purpose:
+    SQLite's write lock is not held meanwhile), then clear the attempt and start the
+    session in a second write unit."""
     name, password = ctx.field("login").strip(), ctx.field("password")
     next_path = ctx.field("next")
 
@@ -89,17 +96,23 @@ def login(ctx: Ctx) -> Response:
         ctx.error = ctx.t(message)
         return ctx.render("login.html", status_code=status, login=name, next=next_path)
 
-    with ctx.web.db.read() as session:
-        blocked = sessions.login_blocked(session, name, ctx.ip)
-        found = None if blocked else accounts.authenticate(session, name, password)
-    if blocked:
-        return again(N_("Too many failed log-ins. Please wait 15 minutes and try again."), 429)
     with ctx.web.db.write() as session:
-        # Committed also when the password was wrong: that is what the limit counts.
-        sessions.record_attempt(session, name, ctx.ip, succeeded=found is not None)
-        user = session.get(User, found.id) if found is not None else None
+        found = accounts.find_login(session, name)
+        user_id = found.id if found is not None else None
+        password_hash = found.password_hash if found is not None else None
+        attempt = sessions.reserve_attempt(
+            session, sessions.attempt_key(user_id, name), ctx.ip
+        )
+    if attempt is None:
+        return again(N_("Too many failed log-ins. Please wait 15 minutes and try again."), 429)
+    matches = accounts.password_matches(password_hash, password)  # also for unknown names
+    if user_id is None or not matches:
+        return again(N_("Wrong user name or password."), 400)  # the attempt stays a failure
+    with ctx.web.db.write() as session:
+        user = session.get(User, user_id)
         if user is None:
             return again(N_("Wrong user name or password."), 400)
+        sessions.attempt_succeeded(session, attempt)
         if user.status != USER_ACTIVE:
             return again(N_("Your account is suspended"), 403)
         ctx.session = session

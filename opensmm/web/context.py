@@ -3,6 +3,7 @@ how it answers (a template, a redirect with a flash message, JSON), plus the coo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -17,7 +18,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from opensmm.accounts.models import User
 from opensmm.db import Database
-from opensmm.i18n import formatting
+from opensmm.db.types import MAX_ID
+from opensmm.errors import NotFound
+from opensmm.i18n import N_, formatting
 from opensmm.panel_settings import service as panel_settings
 from opensmm.security.network import client_ip
 from opensmm.settings import Settings
@@ -95,14 +98,21 @@ class Ctx:
         return client_ip(self.request.scope, self.web.trusted_proxies)
 
     def arg(self, name: str, default: str = "") -> str:
-        """A query-string value, trimmed and bounded."""
-        return self.request.query_params.get(name, default).strip()[:500]
+        """A query-string value, trimmed and bounded, without control characters (a NUL
+        cannot even be bound as a parameter on PostgreSQL; none belongs in a search)."""
+        return clean_line(self.request.query_params.get(name, default)).strip()[:500]
 
     def field(self, name: str, default: str = "") -> str:
-        return self.form.get(name, default)
+        """A form field, without control characters other than tabs and line breaks."""
+        return clean_text(self.form.get(name, default))
 
     def path_int(self, name: str) -> int:
-        return int(self.request.path_params[name])
+        """An id from the path; one that no row can have is "not found" (the framework
+        already answers such requests 404 before the view runs)."""
+        number = int(self.request.path_params[name])
+        if not 0 < number <= MAX_ID:
+            raise NotFound(N_("This page does not exist."))
+        return number
 
     def panel_settings(self) -> dict[str, Any]:
         """The panel settings (cached per process behind their stamp)."""
@@ -173,6 +183,20 @@ class Ctx:
 
     def json(self, data: Any, status: int = 200) -> JSONResponse:
         return JSONResponse(data, status_code=status)
+
+
+_CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_line(value: str) -> str:
+    """``value`` without any control character (one line: a search, a filter)."""
+    return _CONTROL_IN_LINE.sub("", value)
+
+
+def clean_text(value: str) -> str:
+    """``value`` without control characters other than tab, line feed, carriage return."""
+    return _CONTROL_IN_TEXT.sub("", value)
 
 
 def local_path(candidate: str | None, default: str) -> str:

@@ -28,9 +28,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from opensmm.db.types import MAX_ID
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
 from opensmm.panel_settings import service as panel_settings
+from opensmm.security.network import is_https
 from opensmm.web import sessions
 from opensmm.web.context import (
     ANON_COOKIE,
@@ -146,7 +148,19 @@ async def read_form(request: Request) -> dict[str, str]:
     return fields
 
 
+def ids_in_range(request: Request) -> bool:
+    """Whether every ``{name:int}`` of the path can name a row: a larger number cannot even
+    be bound on PostgreSQL (32-bit ids) nor on SQLite (64-bit), so no view ever sees one."""
+    return all(
+        0 <= value <= MAX_ID
+        for value in request.path_params.values()
+        if isinstance(value, int)
+    )
+
+
 async def _endpoint(web: Web, spec: PageSpec, request: Request) -> Response:
+    if not ids_in_range(request):
+        return PlainError.response(web, request, 404, "This page does not exist.")
     try:
         form = await read_form(request) if request.method == "POST" else {}
     except FormRefused:
@@ -264,11 +278,7 @@ def _expired_form(ctx: Ctx) -> Response:
 
 def served_over_https(request: Request, trusted_proxies: frozenset[str]) -> bool:
     """HTTPS to us, or to a trusted reverse proxy that says so (``X-Forwarded-Proto``)."""
-    if request.url.scheme == "https":
-        return True
-    peer = request.client.host if request.client else ""
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return peer in trusted_proxies and forwarded == "https"
+    return is_https(request.scope, trusted_proxies)
 
 
 def _finish(ctx: Ctx, response: Response) -> Response:

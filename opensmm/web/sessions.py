@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import USER_ACTIVE, User
@@ -68,6 +68,61 @@ def end_other_sessions(session: Session, user_id: int, keep: str | None = None) 
     session.execute(query)
 
 
+# Sign-ups are kept among the attempts under this name ('+' is in no user name and no
+# login is ever counted under it), as successes: they never count as log-in failures.
+SIGNUP = "+signup"
+SIGNUP_WINDOW = timedelta(hours=1)
+
+
+def signup_allowed(session: Session, ip: str, per_hour: int) -> bool:
+    """Whether this address may sign up once more; call it in the sign-up's own write unit,
+    before ``record_signup``: the count and the insert are one serialized step."""
+    if per_hour <= 0:
+        return True
+    _serialize(session, "signup-ip:" + ip)
+    recent = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.name == SIGNUP,
+            LoginAttempt.ip == ip[:64],
+            LoginAttempt.created_at >= utcnow() - SIGNUP_WINDOW,
+        )
+    )
+    return int(recent or 0) < per_hour
+
+
+def record_signup(session: Session, ip: str) -> None:
+    now = utcnow()
+    session.add(LoginAttempt(name=SIGNUP, ip=ip[:64], succeeded=True, created_at=now))
+    session.execute(
+        delete(LoginAttempt).where(
+            LoginAttempt.name == SIGNUP, LoginAttempt.created_at < now - ATTEMPTS_KEPT
+        )
+    )
+
+
+def attempt_key(user_id: int | None, typed: str) -> str:
+    """What the per-name limit counts: the account (``#12``, whichever of its name or email
+    was typed), or, for a name that matches no account, the typed string normalized (so
+    that probing unknown names is limited too). ``#`` is in no user name and no email."""
+    if user_id is not None:
+        return f"#{user_id}"
+    return typed.strip().lower()[:254]
+
+
+def _serialize(session: Session, *keys: str) -> None:
+    """Make the count-then-insert below one step per key. SQLite's write unit already holds
+    the database's write lock (``BEGIN IMMEDIATE``); on PostgreSQL take a transaction-scoped
+    advisory lock per key, in a fixed order so that two attempts never wait on each other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    lock_ids = sorted(
+        {int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8],
+                        "big", signed=True) for key in keys}
+    )
+    for lock_id in lock_ids:
+        session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+
+
 def _failures(session: Session, *conditions: ColumnElement[bool]) -> int:
     since = utcnow() - ATTEMPT_WINDOW
     return int(
@@ -82,29 +137,48 @@ def _failures(session: Session, *conditions: ColumnElement[bool]) -> int:
     )
 
 
-def login_blocked(session: Session, name: str, ip: str) -> bool:
-    """Too many recent failures for this name (since its last success) or this address."""
-    name = name.strip().lower()[:254]
+def login_blocked(session: Session, key: str, ip: str) -> bool:
+    """Too many recent failures for this account or name (since its last success), or for
+    this address. ``key`` is an ``attempt_key``. Attempts still being checked count as
+    failures."""
     last_success = session.scalar(
         select(func.max(LoginAttempt.created_at)).where(
-            LoginAttempt.name == name, LoginAttempt.succeeded.is_(True)
+            LoginAttempt.name == key, LoginAttempt.succeeded.is_(True)
         )
     )
-    by_name = [LoginAttempt.name == name]
+    by_name = [LoginAttempt.name == key]
     if last_success is not None:
         by_name.append(LoginAttempt.created_at > last_success)
     return (
         _failures(session, *by_name) >= MAX_FAILURES_PER_NAME
-        or _failures(session, LoginAttempt.ip == ip) >= MAX_FAILURES_PER_IP
+        or _failures(session, LoginAttempt.ip == ip[:64]) >= MAX_FAILURES_PER_IP
     )
 
 
-def record_attempt(session: Session, name: str, ip: str, *, succeeded: bool) -> None:
-    name = name.strip().lower()[:254]
-    session.add(LoginAttempt(name=name, ip=ip[:64], succeeded=succeeded, created_at=utcnow()))
+def reserve_attempt(session: Session, key: str, ip: str) -> int | None:
+    """Check the limits and, when not blocked, record this attempt as a failure, in one
+    serialized step (call it in a write unit of its own, committed before the password is
+    checked): however many attempts run at once, no more than the limit get past. Returns
+    the attempt's id (``attempt_succeeded`` clears it), or None when blocked."""
+    _serialize(session, "login:" + key, "login-ip:" + ip)
+    if login_blocked(session, key, ip):
+        return None
+    now = utcnow()
+    attempt = LoginAttempt(name=key, ip=ip[:64], succeeded=False, created_at=now)
+    session.add(attempt)
+    session.flush()
     # Keep the table small: this name's old attempts are of no more use.
     session.execute(
         delete(LoginAttempt).where(
-            LoginAttempt.name == name, LoginAttempt.created_at < utcnow() - ATTEMPTS_KEPT
+            LoginAttempt.name == key, LoginAttempt.created_at < now - ATTEMPTS_KEPT
         )
+    )
+    return attempt.id
+
+
+def attempt_succeeded(session: Session, attempt_id: int) -> None:
+    """The password was right: the attempt no longer counts as a failure, and the account's
+    earlier failures are forgiven (the per-name count starts after the last success)."""
+    session.execute(
+        update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True)
     )

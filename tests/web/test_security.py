@@ -372,3 +372,20 @@ def test_the_secret_is_generated_once_and_kept_in_the_database(db: Database) -> 
     assert SecretKey(db, configured).get() == configured.encode()
     with pytest.raises(DomainError, match="at least 32"):
         SecretKey(db, "short")
+
+
+def test_suspending_from_the_command_line_ends_the_sessions_for_good(
+    panel: Panel, visitor: WebClient
+) -> None:
+    """Every door suspends through the service: an ``activate`` must not revive a session
+    that was open when the account was suspended."""
+    customer = make_person(panel)
+    visitor.login(customer)
+    assert visitor.get("/dashboard").status_code == 200
+    token = visitor.http.cookies["opensmm_session"]
+    panel.cli("user", "suspend", customer.name)
+    panel.cli("user", "activate", customer.name)
+    visitor.http.cookies.set("opensmm_session", token)  # as a thief that kept it would
+    answer = visitor.get("/dashboard")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login")
