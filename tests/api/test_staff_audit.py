@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from opensmm.accounts.models import ApiKey
 from opensmm.audit.models import AuditEntry
-from opensmm.fulfillment.config import HELD
+from opensmm.fulfillment.states import HELD
 from opensmm.orders.models import Order
 from opensmm.refills.models import Refill
 from tests.api.test_cli import Run, in_process_runner
