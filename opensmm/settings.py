@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     worker_batch: int = 1000
     # Orders sent to providers at the same time by one worker.
     worker_send_threads: int = 4
+    # On SIGTERM or SIGINT the worker takes no new work and waits this long for the sends
+    # already on the wire to be answered (and recorded) before the process exits anyway.
+    worker_grace_seconds: float = 20.0
     # The simulator: mean seconds per stage (Pending, then In progress), 0 = at once;
     # the seed makes every order's fate (Completed or Partial, counts) reproducible.
     simulator_seconds: float = 10.0
