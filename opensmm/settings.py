@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Signs the web pages' CSRF tokens and flash messages. Empty: a random secret is
     # generated on first start and kept in the database (never a built-in default).
     secret_key: str = ""
+    # Seconds an idle HTTP connection stays open, announced as `Keep-Alive: timeout=N` so
+    # that clients' pools (Node's keeps sockets 5 s) drop it first instead of racing us.
+    keepalive_seconds: int = 75
 
     # --- fulfillment: the worker and the simulator (docs/fulfillment.md) ---
     # Seconds the worker sleeps when a pass found nothing to do.

@@ -97,16 +97,23 @@ def _run_uvicorn(
     import uvicorn
 
     from opensmm.observability.logs import logging_config
+    from opensmm.transport import OpenSMMHttpProtocol
 
+    settings = get_settings()
+    keepalive = max(1, settings.keepalive_seconds)
     options: dict[str, Any] = dict(
         host=host,
         port=port,
         workers=workers,
-        log_level=get_settings().log_level,
-        log_config=logging_config(get_settings()),
+        log_level=settings.log_level,
+        log_config=logging_config(settings),
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        # Reads the body of requests offering `Upgrade: h2c` (docs/transport.md).
+        http=OpenSMMHttpProtocol,
+        timeout_keep_alive=keepalive,
+        headers=[("Keep-Alive", f"timeout={keepalive}")],
     )
     if workers > 1:
         # The supervisor handles the signals itself and returns once its processes ended.
