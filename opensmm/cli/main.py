@@ -80,10 +80,9 @@ def serve(
     from opensmm.cli.worker import finish, start_in_process, stop_on_signals
 
     background = start_in_process() if worker else None
-    if background is not None:
-        # Ours before uvicorn's: uvicorn re-raises the signal once it has shut down, and it
-        # must land here (stop the worker) rather than kill the process before `finally`.
-        stop_on_signals(background)
+    # Ours before uvicorn's: uvicorn re-raises the signal once it has shut down, and it must
+    # land here (stop the worker) rather than kill the process (exit 143) before `finally`.
+    stop_on_signals(background)
     try:
         _run_uvicorn(host, port, workers, on_exit=background.request_stop if background else None)
     finally:

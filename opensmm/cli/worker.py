@@ -58,11 +58,13 @@ def worker(
     finish(background)
 
 
-def stop_on_signals(background: BackgroundWorker) -> None:
-    """SIGTERM and SIGINT stop the worker taking new work (systemd, ``docker stop``, Ctrl-C)."""
+def stop_on_signals(background: BackgroundWorker | None) -> None:
+    """SIGTERM and SIGINT stop the worker taking new work (systemd, ``docker stop``, Ctrl-C);
+    with no worker they only keep the process alive to end cleanly (exit 0)."""
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        background.request_stop()
+        if background is not None:
+            background.request_stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -144,3 +144,25 @@ def test_serve_abandons_sends_past_the_grace_period_and_still_exits(
     assert count_orders(db, Order.send_state == "sending") == 1
     assert count_orders(db, Order.send_state == "held") == 0
     assert fake.count("add") == 1
+
+
+def test_serve_without_a_worker_exits_0_on_sigterm(database_url: str) -> None:
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="opensmm-serve-", suffix=".log")[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "opensmm.cli.main", "serve", "--port", str(port),
+             "--no-worker"],
+            env=opensmm_env(database_url, **ENV), stdout=out, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}", process, log)
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    output = log.read_text(errors="replace")
+    log.unlink()
+    assert code == 0, output
