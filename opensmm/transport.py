@@ -39,8 +39,10 @@ class OpenSMMHttpProtocol(HttpToolsProtocol):
     _ignored_offer = False
 
     def on_headers_complete(self) -> None:
-        if self.parser.should_upgrade() and not self._should_upgrade():
-            self._ignored_offer = True  # read again below, without the offer
+        if self.parser.should_upgrade() and self._get_upgrade() not in (None, b"websocket"):
+            # An offer (``Upgrade`` named in ``Connection``) of anything but WebSocket: read
+            # again below, without it. CONNECT, and WebSocket, stay uvicorn's business.
+            self._ignored_offer = True
             return
         super().on_headers_complete()
 

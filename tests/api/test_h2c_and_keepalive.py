@@ -10,6 +10,7 @@ chunked, one packet)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from urllib.parse import urlsplit
 
@@ -161,3 +162,26 @@ def test_a_doubled_slash_is_the_api_too(panel: Panel, customer: Customer, path: 
     )
     assert (response.status_code, response.headers["content-type"]) == (200, JSON_TYPE)
     assert response.json() == {"balance": "100.00", "currency": "USD"}
+
+
+def test_two_h2c_requests_in_one_packet_are_both_answered(
+    panel: Panel, customer: Customer
+) -> None:
+    body = BODY.replace(KEY, customer.key.encode())
+    request = _packets(panel, CURL, body)[0]
+    with connect(panel) as sock:
+        sock.sendall(request + request)
+        buffer = bytearray()
+        for _ in range(2):
+            assert read_response(sock, buffer).json() == {"balance": "100.00", "currency": "USD"}
+
+
+def test_connect_is_left_alone(panel: Panel) -> None:
+    """CONNECT is an "upgrade" to llhttp too, with no offer to drop: not read again."""
+    host = urlsplit(panel.url).netloc.encode()
+    with connect(panel) as sock:
+        sock.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        sock.settimeout(5)
+        with contextlib.suppress(TimeoutError):
+            sock.recv(65536)  # whatever uvicorn does (nothing, or a close): no loop, no hang
+    assert panel.http.get(f"{panel.url}/healthz").status_code == 200
