@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from opensmm.db import Database
 from tests.fakepanel import FakePanel, Json, Received, Text
+from tests.fulfillment import helpers as h
 from tests.fulfillment.conftest import KEY
 from tests.fulfillment.test_providers_cli import UPSTREAM, cli_json
 from tests.support.panel import run_cli
@@ -129,3 +131,31 @@ def test_demo_prints_the_database_url_the_cli_needs(tmp_path: Path) -> None:
     # ... and with it, the CLI sees the demo's panel.
     users = run_cli(f"sqlite:///{tmp_path}/demo.db", "order", "list")
     assert users.returncode == 0
+
+
+def test_service_disable_and_enable(database_url: str, db: Database) -> None:
+    service_id = h.service(db)
+    assert "disabled" in run_cli(database_url, "service", "disable", str(service_id)).stdout
+    listed = cli_json(database_url, "service", "list")["services"]
+    assert [s["enabled"] for s in listed if s["id"] == service_id] == [False]
+    assert "enabled" in run_cli(database_url, "service", "enable", str(service_id)).stdout
+    listed = cli_json(database_url, "service", "list")["services"]
+    assert [s["enabled"] for s in listed if s["id"] == service_id] == [True]
+    missing = run_cli(database_url, "service", "disable", "999", check=False)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+
+
+def test_refill_list(database_url: str, db: Database) -> None:
+    assert run_cli(database_url, "refill", "list").stdout.strip() == "No refills"
+    who = h.customer(db)
+    order_id = h.place(db, who, h.service(db))
+    run_cli(database_url, "order", "set", str(order_id), "--status", "Completed")
+    refill_id = h.refill(db, who, order_id)
+    listed = cli_json(database_url, "refill", "list", "--status", "pending")["refills"]
+    assert [(r["id"], r["order"], r["status"]) for r in listed] == [
+        (refill_id, order_id, "Pending")
+    ]
+    assert str(order_id) in run_cli(database_url, "refill", "list", "--user", who.name).stdout
+    assert cli_json(database_url, "refill", "list", "--status", "Completed")["refills"] == []
+    bad = run_cli(database_url, "refill", "list", "--status", "Nope", check=False)
+    assert bad.returncode == 1 and "Unknown refill status" in bad.stderr
