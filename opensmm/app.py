@@ -14,7 +14,8 @@ from opensmm.observability.metrics import MetricsEndpoint
 from opensmm.security.network import is_https, parse_trusted_proxies
 from opensmm.settings import Settings, get_settings
 
-API_PATHS = frozenset({"/api/v2", "/api/v2/"})
+# Also with a doubled slash: clients that join a base URL ending in "/" with "/api/v2".
+API_PATHS = frozenset({"/api/v2", "/api/v2/", "//api/v2", "//api/v2/"})
 METRICS_PATH = "/metrics"
 
 

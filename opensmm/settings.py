@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Signs the web pages' CSRF tokens and flash messages. Empty: a random secret is
     # generated on first start and kept in the database (never a built-in default).
     secret_key: str = ""
+    # Seconds an idle HTTP connection stays open, announced as `Keep-Alive: timeout=N` so
+    # that clients' pools (Node's keeps sockets 5 s) drop it first instead of racing us.
+    keepalive_seconds: int = 75
 
     # --- fulfillment: the worker and the simulator (docs/fulfillment.md) ---
     # Seconds the worker sleeps when a pass found nothing to do.
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
     worker_batch: int = 1000
     # Orders sent to providers at the same time by one worker.
     worker_send_threads: int = 4
+    # On SIGTERM or SIGINT the worker takes no new work and waits this long for the sends
+    # already on the wire to be answered (and recorded) before the process exits anyway.
+    worker_grace_seconds: float = 20.0
     # The simulator: mean seconds per stage (Pending, then In progress), 0 = at once;
     # the seed makes every order's fate (Completed or Partial, counts) reproducible.
     simulator_seconds: float = 10.0

@@ -120,3 +120,22 @@ def service_list(as_json: JsonFlag = False) -> None:
             f"{format_money(service.rate)} per 1000, {service.min_quantity}-"
             f"{service.max_quantity}{state}"
         )
+
+
+def _set_enabled(service_id: int, enabled: bool) -> None:
+    service = in_write(
+        lambda s: catalog_staff.set_service_enabled(s, Actor.cli(), service_id, enabled)
+    )
+    typer.echo(f"Service {service.id} ({service.name}) {'enabled' if enabled else 'disabled'}")
+
+
+@service_app.command("disable")
+def service_disable(service_id: int) -> None:
+    """Stop selling a service (its running orders go on); `service enable` sells it again."""
+    _set_enabled(service_id, False)
+
+
+@service_app.command("enable")
+def service_enable(service_id: int) -> None:
+    """Sell a disabled service again."""
+    _set_enabled(service_id, True)

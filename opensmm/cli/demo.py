@@ -119,6 +119,9 @@ def demo(
     )
     lines = [
         f"opensmm demo: {base}/  (data in {database_url})",
+        "To see this panel from the opensmm command (orders, users, services), in another "
+        "shell:",
+        f"  export OPENSMM_DATABASE_URL={shlex.quote(_absolute(database_url))}",
         f"API URL: {api}",
         f"API key: {seeded.key}  (customer {CUSTOMER!r}, balance 100.00 at first)",
     ]
@@ -135,10 +138,24 @@ def demo(
     if not serve:
         return
     from opensmm.cli.main import _run_uvicorn
-    from opensmm.cli.worker import start_in_process
+    from opensmm.cli.worker import finish, start_in_process, stop_on_signals
 
     background = start_in_process()
+    stop_on_signals(background)
     try:
-        _run_uvicorn(host, port, 1)
+        _run_uvicorn(host, port, 1, on_exit=background.request_stop)
     finally:
-        background.stop()
+        finish(background)
+
+
+def _absolute(url: str) -> str:
+    """The URL with a relative SQLite path made absolute: it works from any folder."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or path in ("", ":memory:") or path.startswith(
+        "file:"
+    ) or os.path.isabs(path):
+        return url
+    return parsed.set(database=os.path.abspath(path)).render_as_string(hide_password=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 
@@ -77,36 +79,62 @@ def serve(
     typer.echo(f"opensmm serving on http://{host}:{port}/ (API: http://{host}:{port}/api/v2)")
     # Started here, in the parent, never in the app factory: uvicorn's --workers processes
     # each build an app, and one worker per serve is what we want.
-    from opensmm.cli.worker import start_in_process
+    from opensmm.cli.worker import finish, start_in_process, stop_on_signals
 
     background = start_in_process() if worker else None
+    # Ours before uvicorn's: uvicorn re-raises the signal once it has shut down, and it must
+    # land here (stop the worker) rather than kill the process (exit 143) before `finally`.
+    stop_on_signals(background)
     try:
-        _run_uvicorn(host, port, workers)
+        _run_uvicorn(host, port, workers, on_exit=background.request_stop if background else None)
     finally:
         if background is not None:
-            background.stop()
+            finish(background)
 
 
-def _run_uvicorn(host: str, port: int, workers: int) -> None:
+def _run_uvicorn(
+    host: str, port: int, workers: int, on_exit: Callable[[], None] | None = None
+) -> None:
     import uvicorn
 
     from opensmm.observability.logs import logging_config
-    from opensmm.security.read_timeout import PROTOCOL as READ_TIMEOUT_PROTOCOL
+    from opensmm.transport import ServeProtocol
 
-    uvicorn.run(
-        "opensmm.app:create_app",
-        factory=True,
+    settings = get_settings()
+    keepalive = max(1, settings.keepalive_seconds)
+    options: dict[str, Any] = dict(
         host=host,
         port=port,
         workers=workers,
-        log_level=get_settings().log_level,
-        log_config=logging_config(get_settings()),
+        log_level=settings.log_level,
+        log_config=logging_config(settings),
         access_log=False,
         server_header=False,
         proxy_headers=False,
-        # uvicorn's own protocol plus a deadline for each request head (slow headers).
-        http=READ_TIMEOUT_PROTOCOL,
+        # uvicorn's protocol reading the body of `Upgrade: h2c` offers (docs/transport.md),
+        # with a deadline for each request head (slow headers, docs/security.md).
+        http=ServeProtocol,
+        timeout_keep_alive=keepalive,
+        headers=[("Keep-Alive", f"timeout={keepalive}")],
     )
+    if workers > 1:
+        # The supervisor handles the signals itself and returns once its processes ended.
+        uvicorn.run("opensmm.app:create_app", factory=True, **options)
+        return
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # The worker stops taking work at once, while the server drains its connections.
+            if on_exit is not None:
+                on_exit()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config("opensmm.app:create_app", factory=True, **options)
+    config.load_app()
+    server = Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn.run's STARTUP_FAILURE: the port taken, the app broken
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from opensmm.orders import service as orders
 from opensmm.orders import staff as orders_staff
 from opensmm.orders import statuses
 from opensmm.orders.models import Order
+from opensmm.refills import statuses as refill_statuses
 
 order_app = typer.Typer(help="Orders.", no_args_is_help=True)
 refill_app = typer.Typer(help="Refills.", no_args_is_help=True)
@@ -244,3 +245,47 @@ def ledger_check() -> None:
             f"entries add up to {bad.entries_total}"
         )
     raise typer.Exit(1)
+
+
+@refill_app.command("list")
+def refill_list(
+    user: Annotated[str | None, typer.Option("--user")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The latest refills (at most 1000), newest first."""
+    from opensmm.refills.models import Refill
+
+    wanted = None
+    if status is not None:
+        wanted = statuses.canonical(status, refill_statuses.REFILL_STATUSES)
+        if wanted is None:
+            known = ", ".join(refill_statuses.REFILL_STATUSES)
+            fail(f"Unknown refill status {status!r}; one of: {known}")
+
+    def work(session: Session) -> list[tuple[Refill, str]]:
+        query = select(Refill, User.name).join(User, User.id == Refill.user_id)
+        if user is not None:
+            query = query.where(User.name == user)
+        if wanted is not None:
+            query = query.where(Refill.status == wanted)
+        rows = session.execute(query.order_by(Refill.id.desc()).limit(MAX_LISTED)).all()
+        return [(refill, name) for refill, name in rows]
+
+    rows = in_read(work)
+    if as_json:
+        emit_json({"refills": [
+            {"id": r.id, "order": r.order_id, "user": name, "status": r.status,
+             "send_state": r.send_state, "upstream_id": r.upstream_id,
+             "created_at": r.created_at.isoformat(), "alert": r.alert}
+            for r, name in rows
+        ]})
+        return
+    if not rows:
+        typer.echo("No refills")
+    for refill, name in rows:
+        alert = f"  ALERT: {refill.alert}" if refill.alert else ""
+        typer.echo(
+            f"{refill.id:>7}  {name:<16} order {refill.order_id:<7} {refill.status:<11} "
+            f"{refill.created_at:%Y-%m-%d %H:%M}{alert}"
+        )

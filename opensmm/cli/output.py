@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from opensmm.db import Database, get_database
 from opensmm.errors import DomainError
+from opensmm.settings import get_settings
 
 T = TypeVar("T")
 
@@ -33,8 +34,35 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+_ready: set[str] = set()
+
+
 def database() -> Database:
+    """The settings' database, once it is known to be migrated (one clear line otherwise,
+    not a traceback, and no empty SQLite file left behind)."""
+    url = get_settings().database_url
+    if url not in _ready:
+        from opensmm.db.migrate import not_migrated
+
+        problem = not_migrated(url)
+        if problem is not None:
+            fail(
+                f"{problem} (OPENSMM_DATABASE_URL={redacted(url)}): run `opensmm db upgrade` "
+                "first, or point OPENSMM_DATABASE_URL at the panel's database"
+            )
+        _ready.add(url)
     return get_database()
+
+
+def redacted(url: str) -> str:
+    """A database URL fit to print: without its password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # an unparsable URL: show nothing of it
+        return "(unreadable URL)"
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import partial
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from opensmm.audit.actor import Actor
 from opensmm.cli.accounts import JsonFlag
 from opensmm.cli.output import emit_json, fail, in_read, in_write, refusals_to_exit
+from opensmm.client import Balance
 from opensmm.client import Service as UpstreamService
 from opensmm.money import MoneyError, format_money, parse_money
 from opensmm.providers import service as providers
@@ -72,8 +74,7 @@ def provider_add(
     """Add an upstream panel; by default its balance is asked first, to prove URL and key."""
     balance = None
     if check:
-        with refusals_to_exit():
-            balance = providers.fetch_balance(url.strip(), key.strip())
+        url, balance = _check_endpoint(url.strip(), key.strip())
 
     def work(session: Session) -> Provider:
         return providers_staff.add_provider(session, Actor.cli(), name, url, key, balance)
@@ -88,6 +89,29 @@ def provider_add(
         else ""
     )
     typer.echo(f"Added provider {provider.name} (id {provider.id}){shown}")
+
+
+def _check_endpoint(url: str, key: str) -> tuple[str, Balance]:
+    """The provider's balance at ``url``; when ``url`` answers like a web site (an HTML
+    page, 404, 405) and is not an ``/api/v2`` endpoint, its ``/api/v2`` is tried too."""
+    try:
+        return url, providers.fetch_balance(url, key)
+    except providers.ProviderCallFailed as exc:
+        failure = exc.message
+    path = urlsplit(url).path.rstrip("/")
+    looks_like_a_site = any(sign in failure for sign in ("HTML", "<", "HTTP 404", "HTTP 405"))
+    if path.endswith("/api/v2") or not looks_like_a_site:
+        fail(failure)
+    guess = url.split("?", 1)[0].rstrip("/") + "/api/v2"
+    try:
+        balance = providers.fetch_balance(guess, key)
+    except providers.ProviderCallFailed:
+        fail(
+            f"{failure}\nhint: the URL must be the provider's API endpoint, usually its "
+            f"address followed by /api/v2 (e.g. {guess}); it is on the provider's API page"
+        )
+    typer.echo(f"note: {url} is the provider's site, not its API; using {guess}", err=True)
+    return guess, balance
 
 
 @provider_app.command("list")
@@ -221,6 +245,22 @@ def provider_import(
     for skipped in report.skipped:
         typer.echo(f"skipped {name} #{skipped.upstream_id} {skipped.name}: {skipped.reason}")
     typer.echo(f"{len(report.created)} imported, {len(report.skipped)} skipped")
+    _unmatched_categories(name, category or [], upstream)
+
+
+def _unmatched_categories(name: str, asked: list[str], upstream: list[UpstreamService]) -> None:
+    """Name the --category values that matched nothing, and list the provider's own."""
+    theirs = sorted({item.category.strip() for item in upstream if item.category.strip()},
+                    key=str.casefold)
+    known = {c.casefold() for c in theirs}
+    missing = [c for c in asked if c.strip() and c.strip().casefold() not in known]
+    if not missing:
+        return
+    typer.echo(
+        f"no category {', '.join(repr(c) for c in missing)} at {name}; its categories: "
+        + (", ".join(theirs) or "none"),
+        err=True,
+    )
 
 
 def _sync(

@@ -34,7 +34,14 @@ from opensmm.client.errors import (
     UnknownStatusError,
     classify_api_error,
 )
-from opensmm.client.models import Balance, ItemError, OrderStatus, Service, SubscriptionStatus
+from opensmm.client.models import (
+    Balance,
+    ItemError,
+    MalformedItem,
+    OrderStatus,
+    Service,
+    SubscriptionStatus,
+)
 from opensmm.client.protocol import DEFAULT_TIMEOUT, MAX_IDS, USER_AGENT, AddFields
 from opensmm.client.statuses import (
     OrderState,
@@ -71,6 +78,7 @@ __all__ = [
     "InvalidKey",
     "InvalidLink",
     "ItemError",
+    "MalformedItem",
     "NotEnoughFunds",
     "OrderNotFound",
     "OrderState",

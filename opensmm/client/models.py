@@ -108,3 +108,15 @@ class ItemError:
 
     def __str__(self) -> str:
         return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedItem(ItemError):
+    """One id of a multi call whose entry could not be read (``"charge": "N/A"``, a status
+    that is not a string...). Only that id is affected: the other entries of the answer are
+    parsed as usual. ``message`` says what was wrong; ``entry`` is the raw entry (as JSON
+    text, cut to 200 characters). It is an :class:`ItemError` so that code written for
+    refusals stays safe; check for it first to tell a broken entry from a refusal.
+    """
+
+    entry: str = ""

@@ -35,7 +35,14 @@ from opensmm.client.errors import (
     api_error_class,
     classify_api_error,
 )
-from opensmm.client.models import Balance, ItemError, OrderStatus, Service, SubscriptionStatus
+from opensmm.client.models import (
+    Balance,
+    ItemError,
+    MalformedItem,
+    OrderStatus,
+    Service,
+    SubscriptionStatus,
+)
 from opensmm.client.statuses import (
     RefillState,
     UnknownStatus,
@@ -283,10 +290,19 @@ def _multi_items(
 
 
 def _item(value: object, parse: Callable[[object], R]) -> R | ItemError:
-    message = error_message(value)
-    if message is not None:
-        return ItemError(message)
-    return parse(value)
+    """One entry of a multi answer. A malformed entry spoils only itself: it becomes a
+    :class:`MalformedItem` and the rest of the answer is read as usual."""
+    try:
+        message = error_message(value)
+        if message is not None:
+            return ItemError(message)
+        return parse(value)
+    except ShapeError as exc:
+        try:
+            raw = json.dumps(value, ensure_ascii=False, default=str)
+        except ValueError:  # a circular or otherwise odd value: its repr will do
+            raw = repr(value)
+        return MalformedItem(f"unreadable entry: {exc}", entry=raw[:200])
 
 
 def _parse_multi(
@@ -309,10 +325,11 @@ def _parse_multi(
         # ... and one that answers a one-id list with the single-id shape.
         single: object = payload if value_field is None else payload[single_field]
         return {ids[0]: _item(single, parse)}
-    return {
-        item_id: _item(value, parse)
-        for item_id, value in _multi_items(payload, id_field, value_field)
-    }
+    items = _multi_items(payload, id_field, value_field)
+    if items and value_field is None and not any(isinstance(v, dict) for _, v in items):
+        # Not one odd entry among good ones: an answer of the wrong shape altogether.
+        raise ShapeError(f"expected an object for each id, got {_show(items[0][1])}")
+    return {item_id: _item(value, parse) for item_id, value in items}
 
 
 # --- actions -------------------------------------------------------------------------

@@ -38,3 +38,33 @@ def pending_differences(url: str) -> list[object]:
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
+
+
+def not_migrated(url: str) -> str | None:
+    """Why the database at ``url`` cannot be used yet (no such file, never migrated), or
+    None. Never creates anything: a SQLite file that does not exist is not made empty."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    parsed = make_url(normalize_url(url))
+    path = parsed.database or ""
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and path not in ("", ":memory:")
+        and not path.startswith("file:")
+        and not Path(path).exists()
+    ):
+        return f"there is no database at {path}"
+    engine = create_engine(parsed, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return "the database has never been migrated"
+            if connection.scalar(text("SELECT count(*) FROM alembic_version")) == 0:
+                return "the database has never been migrated"
+    except SQLAlchemyError as exc:
+        return f"the database cannot be opened ({str(exc).splitlines()[0][:200]})"
+    finally:
+        engine.dispose()
+    return None

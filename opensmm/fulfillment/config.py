@@ -22,6 +22,7 @@ class WorkerConfig:
     backoff_max_seconds: float = 600.0
     batch: int = 1000
     send_threads: int = 4
+    grace_seconds: float = 20.0
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
 
     @classmethod
@@ -36,6 +37,7 @@ class WorkerConfig:
             backoff_max_seconds=settings.worker_backoff_max_seconds,
             batch=max(1, settings.worker_batch),
             send_threads=max(1, settings.worker_send_threads),
+            grace_seconds=max(0.0, settings.worker_grace_seconds),
             simulator=SimulatorConfig(
                 seconds=settings.simulator_seconds,
                 seed=settings.simulator_seed,

@@ -20,6 +20,7 @@ from opensmm.client import (
     InvalidArgument,
     InvalidKey,
     ItemError,
+    MalformedItem,
     NotEnoughFunds,
 )
 from opensmm.fulfillment.protocol import (
@@ -131,6 +132,8 @@ class ProviderFulfillment:
             answer = answers.get(upstream_id)
             if answer is None:
                 result[order.order_id] = ItemProblem("The provider's answer left this order out")
+            elif isinstance(answer, MalformedItem):
+                result[order.order_id] = _malformed("order", upstream_id, answer)
             elif isinstance(answer, ItemError):
                 result[order.order_id] = ItemProblem(f"The provider answered: {answer.message}")
             else:
@@ -146,6 +149,12 @@ class ProviderFulfillment:
         result: dict[int, CancelAnswer] = {}
         for upstream_id, order in by_upstream.items():
             answer = answers.get(upstream_id)
+            if isinstance(answer, MalformedItem):
+                # Accepted or not, nobody can tell: the cancel stays requested, and is
+                # forwarded again (a second cancel of an order is harmless upstream).
+                log.error("ALERT order %s: %s", order.order_id,
+                          _malformed("cancel of order", upstream_id, answer).reason)
+                continue
             if answer is True:
                 result[order.order_id] = CancelAnswer(accepted=True)
             elif isinstance(answer, ItemError):
@@ -190,8 +199,19 @@ class ProviderFulfillment:
             answer = answers.get(upstream_id)
             if answer is None:
                 result[refill.refill_id] = ItemProblem("The provider's answer left this refill out")
+            elif isinstance(answer, MalformedItem):
+                result[refill.refill_id] = _malformed("refill", upstream_id, answer)
             elif isinstance(answer, ItemError):
                 result[refill.refill_id] = ItemProblem(f"The provider answered: {answer.message}")
             else:
                 result[refill.refill_id] = refill_observation(answer)
         return result
+
+
+def _malformed(what: str, upstream_id: int, answer: MalformedItem) -> ItemProblem:
+    """A broken entry of an otherwise good answer: it names the upstream id, says what was
+    wrong and shows the entry, so a person can take it to the provider."""
+    return ItemProblem(
+        f"the provider's entry for its {what} {upstream_id} is unreadable "
+        f"({answer.message.removeprefix('unreadable entry: ')}): {answer.entry}"
+    )

@@ -75,6 +75,9 @@ class Worker:
             max_workers=self.config.send_threads, thread_name_prefix="opensmm-send"
         )
         self._providers: dict[int, ProviderView] = {}
+        # Set on SIGTERM/SIGINT (by :meth:`run`'s caller): no new call starts; the calls on
+        # the wire are answered and recorded; claimed orders not yet sent are given back.
+        self.stopping = threading.Event()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -90,10 +93,11 @@ class Worker:
         now = utcnow()
         self._providers = load_providers(self.db)
         outbox.recover(self.db, tally)
-        self._send_orders(now, tally)
-        self._send_refills(now, tally)
-        self._poll_orders(now, tally)
-        self._poll_refills(now, tally)
+        for phase in (self._send_orders, self._send_refills, self._poll_orders,
+                      self._poll_refills):
+            if self.stopping.is_set():
+                break
+            phase(now, tally)
         self.total.add(tally)
         if tally.busy():
             log.info("worker pass: %s", {k: v for k, v in tally.as_dict().items() if v})
@@ -102,6 +106,7 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Passes until ``stop`` is set; sleeps when a pass found nothing to do."""
         log.info("worker %s started", self.owner)
+        self.stopping = stop
         errors = 0
         try:
             while not stop.is_set():
@@ -189,7 +194,7 @@ class Worker:
         lock = threading.Lock()
 
         def send_one(claim: C) -> Tally | None:
-            if stop.is_set():
+            if stop.is_set() or self.stopping.is_set():
                 return None
             if not mark(claim):
                 return Tally()
@@ -288,6 +293,8 @@ class Worker:
         failed_until: datetime | None = None
         asked: Future[Answers] | None = None  # this chunk's status call, started ahead
         for index, chunk in enumerate(chunks):
+            if self.stopping.is_set():
+                break  # their claims run out; the next worker asks again
             if failed_until is not None:
                 tracking.postpone(self.db, [i.tracked.order_id for i in chunk], failed_until)
                 continue
@@ -372,7 +379,8 @@ def _by_provider(claimed: Sequence[C]) -> dict[int | None, list[C]]:
 
 
 class BackgroundWorker:
-    """A worker on a daemon thread, for ``opensmm serve``: start, then stop at shutdown."""
+    """A worker on a daemon thread (``opensmm serve``, ``opensmm worker``): start, then
+    stop at shutdown, waiting at most the grace period for the calls on the wire."""
 
     def __init__(self, db: Database, config: WorkerConfig | None = None) -> None:
         self.worker = Worker(db, config)
@@ -384,6 +392,21 @@ class BackgroundWorker:
     def start(self) -> None:
         self.thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def request_stop(self) -> None:
+        """No new work from now on (safe from a signal handler: it only sets an event)."""
         self.stop_event.set()
-        self.thread.join(timeout)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop and wait; False if calls were still on the wire after the grace period
+        (their orders stay ``sending`` and are held once the lease ends: in doubt)."""
+        self.stop_event.set()
+        grace = self.worker.config.grace_seconds if timeout is None else timeout
+        self.thread.join(grace)
+        if self.thread.is_alive():
+            log.error(
+                "ALERT worker %s: calls still on the wire after the %.0f s grace period were "
+                "abandoned; their orders will be held for a person once the lease ends",
+                self.worker.owner, grace,
+            )
+            return False
+        return True

@@ -39,6 +39,7 @@ class World:
     refill_id: int
     held_refill_id: int
     provider: str  # a provider added through the CLI (its own audit row, before the count)
+    service_id: int
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def world(panel: Panel, upstream: FakePanel, in_process: Run) -> World:
     added = in_process("provider", "add", provider, upstream.url, "upstream-key", "--no-check")
     assert added.exit_code == 0, added.output
     return World(panel, upstream, customer.name, customer.key, key_id, order_id,
-                 held_order_id, refill_id, held_refill_id, provider)
+                 held_order_id, refill_id, held_refill_id, provider, service)
 
 
 def fresh(prefix: str) -> str:
@@ -111,6 +112,8 @@ CASES: list[tuple[str, Args, str]] = [
      "funds.adjust"),
     ("service add", lambda w: ["service", "add", "--name", "S", "--category", "C", "--rate",
                                "1", "--min", "1", "--max", "10"], "service.create"),
+    ("service disable", lambda w: ["service", "disable", str(w.service_id)], "service.disable"),
+    ("service enable", lambda w: ["service", "enable", str(w.service_id)], "service.enable"),
     ("order set", lambda w: ["order", "set", str(w.order_id), "--status", "In progress"],
      "order.update"),
     ("order set canceled", lambda w: ["order", "set", str(w.order_id), "--status", "Canceled"],
