@@ -66,7 +66,7 @@ def signup(ctx: Ctx) -> Response:
         raise DomainError(N_('An email address is required'))
     if not sessions.signup_allowed(ctx.db, ctx.ip, ctx.web.settings.signups_per_ip_per_hour):
         ctx.error = ctx.t("Too many sign-ups from your address. Please try again in an hour.")
-        return ctx.render("signup.html", status_code=429, values=ctx.form)
+        return ctx.render("signup.html", status_code=429, values=ctx.form, signups_open=True)
     user = accounts.create_user(ctx.db, ctx.field("name").strip(), email=email, password=password)
     sessions.record_signup(ctx.db, ctx.ip)
     user.language = ctx.lang

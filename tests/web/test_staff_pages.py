@@ -124,7 +124,7 @@ def test_staff_set_status_and_refund_exactly_once(
     order_id = panel.api(customer.key, "add", service=service, link="https://x.test/s",
                          quantity=1000)["order"]
     detail = visitor.get(f"/admin/orders/{order_id}").text
-    assert "Placed for 1.00000 (1000 units)" in detail
+    assert "Placed for $1.00 (1000 units)" in detail
     partial = {"status": "Partial", "start_count": "50", "remains": "250"}
     answer = visitor.post(f"/admin/orders/{order_id}", partial)
     assert f"Order {order_id} saved." in visitor.flash(answer)
@@ -145,7 +145,7 @@ def test_staff_set_status_and_refund_exactly_once(
     assert "is canceled and refunded" in reopen.text
     history = visitor.get(f"/admin/orders/{order_id}").text
     assert f"staff {staff.name}" in history
-    assert "refunded 0.25" in history
+    assert "refunded $0.25" in history
     assert audit_actions(panel, staff.name).count("order.update") == 2
     assert panel.ledger_mismatches() == []
     listed = visitor.get("/admin/orders", params={"status": "canceled"}).text

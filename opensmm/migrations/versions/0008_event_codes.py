@@ -38,11 +38,11 @@ def downgrade() -> None:
     )
     # Plain DROP COLUMN (SQLite 3.35+), not a batch copy: the copy would lose the ledger's
     # triggers.
-    for table, column in (
-        ("order_events", "params"),
-        ("order_events", "code"),
-        ("order_events", "actor_kind"),
-        ("ledger_entries", "params"),
-        ("ledger_entries", "code"),
+    for statement in (
+        "ALTER TABLE order_events DROP COLUMN params",
+        "ALTER TABLE order_events DROP COLUMN code",
+        "ALTER TABLE order_events DROP COLUMN actor_kind",
+        "ALTER TABLE ledger_entries DROP COLUMN params",
+        "ALTER TABLE ledger_entries DROP COLUMN code",
     ):
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        op.execute(statement)
