@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from opensmm.orders import staff as orders_staff
 from opensmm.orders import statuses
 from opensmm.orders.models import Order
 from opensmm.refills import statuses as refill_statuses
+from opensmm.refills.models import Refill
 
 order_app = typer.Typer(help="Orders.", no_args_is_help=True)
 refill_app = typer.Typer(help="Refills.", no_args_is_help=True)
@@ -54,6 +55,27 @@ def order_json(order: Order, user: str) -> dict[str, object]:
     }
 
 
+Listed = TypeVar("Listed", Order, Refill)
+
+
+def _latest_with_owner(
+    model: type[Listed], user: str | None, status: str | None
+) -> list[tuple[Listed, str]]:
+    """The newest ``model`` rows (at most MAX_LISTED) with their owner's name, for the
+    ``list`` commands: of one user and one status when given."""
+
+    def work(session: Session) -> list[tuple[Listed, str]]:
+        query = select(model, User.name).join(User, User.id == model.user_id)
+        if user is not None:
+            query = query.where(User.name == user)
+        if status is not None:
+            query = query.where(model.status == status)
+        rows = session.execute(query.order_by(model.id.desc()).limit(MAX_LISTED)).all()
+        return [(row, name) for row, name in rows]
+
+    return in_read(work)
+
+
 @order_app.command("list")
 def order_list(
     user: Annotated[str | None, typer.Option("--user")] = None,
@@ -77,16 +99,7 @@ def order_list(
         if wanted is None:
             fail(f"Unknown status {status!r}")
 
-    def work(session: Session) -> list[tuple[Order, str]]:
-        query = select(Order, User.name).join(User, User.id == Order.user_id)
-        if user is not None:
-            query = query.where(User.name == user)
-        if wanted is not None:
-            query = query.where(Order.status == wanted)
-        rows = session.execute(query.order_by(Order.id.desc()).limit(MAX_LISTED)).all()
-        return [(order, name) for order, name in rows]
-
-    rows = in_read(work)
+    rows = _latest_with_owner(Order, user, wanted)
     if as_json:
         emit_json({"orders": [order_json(order, name) for order, name in rows]})
         return
@@ -254,8 +267,6 @@ def refill_list(
     as_json: JsonFlag = False,
 ) -> None:
     """The latest refills (at most 1000), newest first."""
-    from opensmm.refills.models import Refill
-
     wanted = None
     if status is not None:
         wanted = statuses.canonical(status, refill_statuses.REFILL_STATUSES)
@@ -263,16 +274,7 @@ def refill_list(
             known = ", ".join(refill_statuses.REFILL_STATUSES)
             fail(f"Unknown refill status {status!r}; one of: {known}")
 
-    def work(session: Session) -> list[tuple[Refill, str]]:
-        query = select(Refill, User.name).join(User, User.id == Refill.user_id)
-        if user is not None:
-            query = query.where(User.name == user)
-        if wanted is not None:
-            query = query.where(Refill.status == wanted)
-        rows = session.execute(query.order_by(Refill.id.desc()).limit(MAX_LISTED)).all()
-        return [(refill, name) for refill, name in rows]
-
-    rows = in_read(work)
+    rows = _latest_with_owner(Refill, user, wanted)
     if as_json:
         emit_json({"refills": [
             {"id": r.id, "order": r.order_id, "user": name, "status": r.status,
