@@ -7,6 +7,13 @@ from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
 from opensmm.orders.models import Order, OrderEvent
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
+from opensmm.payments.models import (
+    Payment,
+    PaymentEvent,
+    PaymentMethod,
+    PaymentProof,
+    PaymentReference,
+)
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
@@ -22,6 +29,11 @@ __all__ = [
     "Order",
     "OrderEvent",
     "PanelSetting",
+    "Payment",
+    "PaymentEvent",
+    "PaymentMethod",
+    "PaymentProof",
+    "PaymentReference",
     "Provider",
     "Refill",
     "Service",

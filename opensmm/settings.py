@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     # On SIGTERM or SIGINT the worker takes no new work and waits this long for the sends
     # already on the wire to be answered (and recorded) before the process exits anyway.
     worker_grace_seconds: float = 20.0
+
+    # --- payments (docs/payments.md) ---
+    # Seconds before the worker first asks a gateway about a pending payment (in case its
+    # callback was lost); the wait doubles after each answer that is not final, up to
+    # payment_poll_max_seconds, for payment_poll_days days.
+    payment_poll_seconds: float = 30.0
+    payment_poll_max_seconds: float = 1800.0
+    payment_poll_days: float = 7.0
     # The simulator: mean seconds per stage (Pending, then In progress), 0 = at once;
     # the seed makes every order's fate (Completed or Partial, counts) reproducible.
     simulator_seconds: float = 10.0

@@ -87,6 +87,7 @@ class Tally:
     refills_sent: int = 0
     refills_updated: int = 0
     failures: int = 0  # whole calls that failed (the provider was backed off)
+    payments_polled: int = 0  # customers' payments asked about at their gateway
 
     def add(self, other: Tally) -> None:
         for item in fields(self):

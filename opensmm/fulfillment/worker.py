@@ -47,6 +47,8 @@ from opensmm.fulfillment.protocol import (
     SendOutcome,
     UpstreamFailure,
 )
+from opensmm.payments import polling as payment_polling
+from opensmm.payments.keys import panel_secret
 
 log = logging.getLogger("opensmm.fulfillment")
 
@@ -78,6 +80,7 @@ class Worker:
         # Set on SIGTERM/SIGINT (by :meth:`run`'s caller): no new call starts; the calls on
         # the wire are answered and recorded; claimed orders not yet sent are given back.
         self.stopping = threading.Event()
+        self._panel_secret: str | None = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -94,7 +97,7 @@ class Worker:
         self._providers = load_providers(self.db)
         outbox.recover(self.db, tally)
         for phase in (self._send_orders, self._send_refills, self._poll_orders,
-                      self._poll_refills):
+                      self._poll_refills, self._poll_payments):
             if self.stopping.is_set():
                 break
             phase(now, tally)
@@ -123,6 +126,12 @@ class Worker:
         finally:
             self.close()
             log.info("worker %s stopped: %s", self.owner, self.total.as_dict())
+
+    def _poll_payments(self, now: datetime, tally: Tally) -> None:
+        """Customers' open payments, asked about at their gateways (a lost callback)."""
+        if self._panel_secret is None:
+            self._panel_secret = panel_secret(self.db)
+        tally.payments_polled += payment_polling.poll_due(self.db, self._panel_secret, now)
 
     # --- sending -------------------------------------------------------------------
 

@@ -15,6 +15,9 @@ from opensmm.ledger import events as _events  # noqa: F401 - defines the codes r
 DEPOSIT = "deposit"  # staff added funds (or took them back: a negative amount)
 CHARGE = "charge"  # an order was paid
 REFUND = "refund"  # an order's undelivered part was paid back
+# A customer's own payment through a gateway: its credit, fee, bonus and any take-back
+# (opensmm.payments.settle).
+PAYMENT = "payment"
 
 
 class LedgerEntry(Base):

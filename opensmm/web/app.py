@@ -140,6 +140,7 @@ def build(
 ) -> Starlette:
     from opensmm.admin.pages import all_pages as admin_pages
     from opensmm.web import account, auth, orders
+    from opensmm.web.callbacks import callback_routes
 
     web = Web(
         db=db,
@@ -151,6 +152,7 @@ def build(
     )
     collections: list[Pages] = [auth.pages, account.pages, orders.pages, *admin_pages()]
     routes: list[BaseRoute] = list(extra_routes or [])
+    routes += callback_routes(web)
     for pages in collections:
         routes += pages.routes(web)
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))

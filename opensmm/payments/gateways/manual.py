@@ -48,6 +48,7 @@ class Manual:
     name: ClassVar[str] = "manual"
     automatic: ClassVar[bool] = False
     secret_settings: ClassVar[frozenset[str]] = frozenset()
+    known_settings: ClassVar[frozenset[str]] = frozenset({"instructions"})
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         self.instructions = str(settings.get("instructions") or "").strip() or None

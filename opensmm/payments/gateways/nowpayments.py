@@ -210,6 +210,9 @@ class NowPayments:
     name: ClassVar[str] = "nowpayments"
     automatic: ClassVar[bool] = True
     secret_settings: ClassVar[frozenset[str]] = frozenset({"api_key", "ipn_secret", "password"})
+    known_settings: ClassVar[frozenset[str]] = secret_settings | {
+        "email", "api_base", "sandbox", "timeout"
+    }
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         self._api_key = setting(settings, "api_key", self.name)

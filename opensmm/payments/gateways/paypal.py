@@ -90,6 +90,9 @@ class PayPalCheckout:
     name: ClassVar[str] = "paypal"
     automatic: ClassVar[bool] = True
     secret_settings: ClassVar[frozenset[str]] = frozenset({"client_secret"})
+    known_settings: ClassVar[frozenset[str]] = secret_settings | {
+        "client_id", "webhook_id", "invoice_prefix", "api_base", "sandbox", "timeout"
+    }
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         self._client_id = setting(settings, "client_id", self.name)

@@ -70,6 +70,8 @@ class StripeCheckout:
     name: ClassVar[str] = "stripe"
     automatic: ClassVar[bool] = True
     secret_settings: ClassVar[frozenset[str]] = frozenset({"secret_key", "webhook_secret"})
+    # Stripe has no sandbox host: test mode is chosen by the keys (sk_test_…).
+    known_settings: ClassVar[frozenset[str]] = secret_settings | {"api_base", "timeout"}
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         self._secret_key = setting(settings, "secret_key", self.name)
