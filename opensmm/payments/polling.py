@@ -46,13 +46,13 @@ def _wait(count: int) -> timedelta:
 def claim_due(db: Database, now: datetime, limit: int = 50) -> list[Due]:
     """Open payments whose poll is due, each pushed back before it is asked about."""
     horizon = now - timedelta(days=get_settings().payment_poll_days)
+    due_now = (Payment.state.in_([s.value for s in OPEN]), Payment.gateway != "manual",
+               Payment.next_poll_at.is_not(None), Payment.next_poll_at <= now)
+    with db.read() as session:  # the worker asks every pass: no write lock when idle
+        if session.scalar(select(Payment.id).where(*due_now).limit(1)) is None:
+            return []
     with db.write() as session:
-        query = (
-            select(Payment)
-            .where(Payment.state.in_([s.value for s in OPEN]), Payment.gateway != "manual",
-                   Payment.next_poll_at.is_not(None), Payment.next_poll_at <= now)
-            .order_by(Payment.next_poll_at).limit(limit)
-        )
+        query = select(Payment).where(*due_now).order_by(Payment.next_poll_at).limit(limit)
         if not db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         due: list[Due] = []
