@@ -14,6 +14,7 @@ from opensmm.cli.backup import backup, restore
 from opensmm.cli.catalog import service_app
 from opensmm.cli.demo import demo
 from opensmm.cli.orders import ledger_app, order_app, refill_app
+from opensmm.cli.payments import method_app, payment_app
 from opensmm.cli.providers import provider_app
 from opensmm.cli.settings import settings_app
 from opensmm.cli.worker import worker
@@ -37,6 +38,8 @@ app.add_typer(refill_app, name="refill")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(provider_app, name="provider")
 app.add_typer(settings_app, name="settings")
+app.add_typer(method_app, name="payment-method")
+app.add_typer(payment_app, name="payment")
 app.command("worker")(worker)
 app.command("demo")(demo)
 app.command("backup")(backup)

@@ -24,7 +24,7 @@ from opensmm.audit.actor import Actor
 from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
-from opensmm.money import MoneyError, format_money, parse_money
+from opensmm.money import MAX_AMOUNT, MoneyError, format_money, parse_money
 from opensmm.payments import methods as payment_methods
 from opensmm.payments.gateways import (
     GatewayError,
@@ -216,7 +216,7 @@ def approve(session: Session, actor: Actor, payment_id: int,
     """Credit a manual payment staff found in their account (``amount``: what really came)."""
     payment, method = _manual_waiting(session, payment_id)
     credited = payment.amount if amount is None else amount
-    if credited <= 0 or credited > payment.amount * 10:
+    if not 0 < credited < MAX_AMOUNT:
         raise PaymentRefused(N_("The amount received must be more than zero"))
     report = Report(
         source="staff" if actor.door == "web" else "cli", event_id=f"approve:{payment.id}",

@@ -16,6 +16,8 @@ from opensmm.accounts.models import ApiKey
 from opensmm.audit.models import AuditEntry
 from opensmm.fulfillment.states import HELD
 from opensmm.orders.models import Order
+from opensmm.payments import service as payment_service
+from opensmm.payments.keys import panel_secret
 from opensmm.refills.models import Refill
 from tests.api.test_cli import Run, in_process_runner
 from tests.fakepanel import FakePanel
@@ -40,6 +42,8 @@ class World:
     held_refill_id: int
     provider: str  # a provider added through the CLI (its own audit row, before the count)
     service_id: int
+    method: str  # a manual payment method
+    payment_id: int  # a manual payment waiting for staff
 
 
 @pytest.fixture
@@ -86,8 +90,16 @@ def world(panel: Panel, upstream: FakePanel, in_process: Run) -> World:
     provider = f"p{uuid.uuid4().hex[:8]}"
     added = in_process("provider", "add", provider, upstream.url, "upstream-key", "--no-check")
     assert added.exit_code == 0, added.output
+    method = fresh("bank")
+    added = in_process("payment-method", "add", method, "--gateway", "manual")
+    assert added.exit_code == 0, added.output
+    secret = panel_secret(panel.db)
+    payment = payment_service.start(panel.db, secret, user_id=customer.id, method_name=method,
+                                    amount="20", base_url=panel.url,
+                                    customer_reference="TRANSFER-77")
     return World(panel, upstream, customer.name, customer.key, key_id, order_id,
-                 held_order_id, refill_id, held_refill_id, provider, service)
+                 held_order_id, refill_id, held_refill_id, provider, service, method,
+                 payment.payment_id)
 
 
 def fresh(prefix: str) -> str:
@@ -136,6 +148,15 @@ CASES: list[tuple[str, Args, str]] = [
     ("provider sync", lambda w: ["provider", "sync", w.provider], "provider.sync"),
     ("settings set", lambda w: ["settings", "set", "panel_name", fresh("Panel ")],
      "settings.set"),
+    ("payment-method add", lambda w: ["payment-method", "add", fresh("m"), "--gateway",
+                                      "manual", "--max", "100"], "payment_method.create"),
+    ("payment-method edit", lambda w: ["payment-method", "edit", w.method, "--fee", "2"],
+     "payment_method.edit"),
+    ("payment-method disable", lambda w: ["payment-method", "disable", w.method],
+     "payment_method.disable"),
+    ("payment approve", lambda w: ["payment", "approve", str(w.payment_id)], "payment.approve"),
+    ("payment reject", lambda w: ["payment", "reject", str(w.payment_id), "--reason",
+                                  "not in our account"], "payment.reject"),
 ]
 
 
@@ -170,6 +191,12 @@ def test_each_staff_command_writes_one_audit_row(
         ["settings", "set", "panel_name", ""],
         ["settings", "set", "no_such_setting", "x"],
         ["key", "allow-ips", "99999999", "203.0.113.7"],
+        ["payment-method", "add", "x!", "--gateway", "manual"],
+        ["payment-method", "add", "card", "--gateway", "stripe"],
+        ["payment-method", "add", "card", "--gateway", "nope"],
+        ["payment-method", "disable", "no-such-method"],
+        ["payment", "approve", "99999999"],
+        ["payment", "reject", "99999999", "--reason", "nothing came"],
     ],
 )
 def test_a_refused_command_writes_no_audit_row(
