@@ -24,6 +24,15 @@ WORDS = (
     N_("deposit"),
     N_("charge"),
     N_("refund"),
+    N_("payment"),
+    # payment states (opensmm.payments.models.STATES)
+    N_("pending"),
+    N_("paid"),
+    N_("partially_paid"),
+    N_("expired"),
+    N_("failed"),
+    N_("refunded"),
+    N_("disputed"),
     # fulfillment modes
     N_("manual"),
     N_("provider"),

@@ -41,6 +41,7 @@ from opensmm.i18n import N_, Term, catalogs, formatting
 from opensmm.ledger.queries import KINDS
 from opensmm.orders import statuses
 from opensmm.orders.fields import IncorrectLink
+from opensmm.payments.models import STATES as PAYMENT_STATES
 from opensmm.refills.statuses import REFILL_STATUSES
 from opensmm.web import apidocs
 from opensmm.web.i18n import LANGUAGES, Translator, from_accept_language
@@ -89,7 +90,8 @@ def test_arabic_has_its_six_plural_forms() -> None:
 
 def test_words_the_pages_translate_from_data_are_in_the_catalogs() -> None:
     wanted = {*statuses.ORDER_STATUSES, *statuses.SUBSCRIPTION_STATUSES, *REFILL_STATUSES,
-              *KINDS, *FULFILLMENT_MODES, "active", "suspended", "order", "refill"}
+              *KINDS, *FULFILLMENT_MODES, *PAYMENT_STATES, "active", "suspended", "order",
+              "refill"}
     for form_field in ORDER_FIELDS:
         wanted.add(form_field.label)
         if form_field.hint:
