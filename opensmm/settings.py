@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # closed (slow-header clients). 0: no limit. Idle kept-alive connections are closed
     # sooner by uvicorn's keep-alive timeout (5 s).
     read_timeout_seconds: float = 10.0
+    # Seconds a client has to send a request's whole body once its head is in (a body sent a
+    # byte at a time); then the connection is closed. 0: no limit.
+    body_timeout_seconds: float = 60.0
     # Strict-Transport-Security max-age, sent on every answer to an HTTPS request (directly,
     # or through a trusted proxy's X-Forwarded-Proto); never over plain HTTP. 0: not sent.
     hsts_seconds: int = 31_536_000

@@ -28,7 +28,7 @@ import contextlib
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from opensmm.security.read_timeout import ReadTimeoutMixin
+from opensmm.security.read_timeout import BodyDeadlineMixin, ReadTimeoutMixin
 
 # Headers that belong to the upgrade offer, dropped when it is ignored (RFC 9113 §3.2).
 _OFFER_HEADERS = frozenset({b"upgrade", b"http2-settings"})
@@ -100,6 +100,6 @@ def _offset(upgrade: httptools.HttpParserUpgrade, size: int) -> int:
     return size
 
 
-class ServeProtocol(ReadTimeoutMixin, OpenSMMHttpProtocol):
-    """What ``opensmm serve`` runs: h2c offers read as HTTP/1.1, and a deadline on each
-    request's head (``opensmm.security.read_timeout``)."""
+class ServeProtocol(BodyDeadlineMixin, ReadTimeoutMixin, OpenSMMHttpProtocol):
+    """What ``opensmm serve`` runs: h2c offers read as HTTP/1.1, and deadlines on each
+    request's head and body (``opensmm.security.read_timeout``)."""

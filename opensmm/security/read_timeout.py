@@ -66,9 +66,55 @@ class ReadTimeoutMixin:
             self.transport.close()
 
 
-class ReadTimeoutProtocol(ReadTimeoutMixin, HttpToolsProtocol):
+class BodyDeadlineMixin:
+    """Closes a connection whose request body is not complete in time.
+
+    The head's deadline leaves a request alone once its head is in; a client that then sends
+    its body a byte at a time would hold the connection (and a worker thread, for a page
+    that reads its form) for as long as it likes. From the moment the head is complete, the
+    body must be complete within ``OPENSMM_BODY_TIMEOUT_SECONDS``: the whole body, not
+    between two reads (nginx's ``client_body_timeout`` is between reads, which a byte every
+    few seconds never trips). The default (60 s) carries the largest body the panel takes
+    (a 2 MB proof of payment) over a slow mobile link. For httptools' protocol, whose parser
+    calls ``on_headers_complete`` and ``on_message_complete``.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+    _body_timer: asyncio.TimerHandle | None = None
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()  # type: ignore[misc]
+        self._cancel_body_timer()
+        seconds = get_settings().body_timeout_seconds
+        cycle = self.cycle
+        if seconds > 0 and cycle is not None and getattr(cycle, "more_body", False):
+            self._body_timer = self.loop.call_later(seconds, self._body_timed_out, cycle)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()  # type: ignore[misc]
+        if self.cycle is None or not getattr(self.cycle, "more_body", True):
+            self._cancel_body_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_body_timer()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self, cycle: Any) -> None:
+        self._body_timer = None
+        if cycle.more_body and not self.transport.is_closing():
+            self.transport.close()
+
+
+class ReadTimeoutProtocol(BodyDeadlineMixin, ReadTimeoutMixin, HttpToolsProtocol):
     """uvicorn's httptools protocol (its "auto" choice: httptools comes with
-    ``uvicorn[standard]``) with the head deadline."""
+    ``uvicorn[standard]``) with the head and body deadlines."""
 
 
 class ReadTimeoutH11Protocol(ReadTimeoutMixin, H11Protocol):

@@ -1,6 +1,7 @@
 """A client that sends its request head a byte at a time is disconnected after
-``OPENSMM_READ_TIMEOUT_SECONDS``; normal clients, kept-alive connections and requests whose
-head has arrived (a slow body) are not cut. Against a real ``opensmm serve``."""
+``OPENSMM_READ_TIMEOUT_SECONDS``, and one that sends its body a byte at a time after
+``OPENSMM_BODY_TIMEOUT_SECONDS``; normal clients, kept-alive connections and a body slower
+than the head's deadline but within the body's are not cut. Against a real ``opensmm serve``."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from tests.support.databases import PostgresServer, SqliteFiles
 from tests.support.panel import Panel, running_panel
 
 TIMEOUT = 2.0
+# Longer than the head's: a slow body within it is served (below).
+BODY_TIMEOUT = 6.0
 
 
 @pytest.fixture(scope="module")
 def panel(database_servers: dict[str, PostgresServer | SqliteFiles]) -> Iterator[Panel]:
     # The database plays no part here: SQLite only.
-    env = {"OPENSMM_READ_TIMEOUT_SECONDS": str(TIMEOUT), "OPENSMM_LOG_LEVEL": "warning"}
+    env = {"OPENSMM_READ_TIMEOUT_SECONDS": str(TIMEOUT), "OPENSMM_LOG_LEVEL": "warning",
+           "OPENSMM_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT)}
     with running_panel(database_servers, "sqlite", env=env) as started:
         yield started
 
@@ -93,3 +97,25 @@ def test_a_slow_body_after_a_complete_head_is_not_cut(panel: Panel) -> None:
             sock.sendall(chunk)
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_a_client_dripping_its_body_is_disconnected(panel: Panel) -> None:
+    head = (b"POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+            b"application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\n")
+    with _connect(panel) as sock:
+        sock.sendall(head)
+        seconds = _drip_until_closed(sock, b"action=balance&key=" + b"x" * 400,
+                                     give_up=BODY_TIMEOUT + 8)
+    assert BODY_TIMEOUT - 0.5 <= seconds <= BODY_TIMEOUT + 3
+
+
+def test_a_page_form_dripped_is_disconnected_too(panel: Panel) -> None:
+    head = (b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+            b"application/x-www-form-urlencoded\r\nContent-Length: 300\r\n\r\n")
+    with _connect(panel) as sock:
+        sock.sendall(head)
+        seconds = _drip_until_closed(sock, b"name=a&password=" + b"b" * 280,
+                                     give_up=BODY_TIMEOUT + 8)
+    assert seconds <= BODY_TIMEOUT + 3
+    # and the server goes on serving
+    assert httpx.get(f"{panel.url}/healthz", timeout=10).status_code == 200
