@@ -5,7 +5,7 @@ from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import Category, Service
 from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
-from opensmm.orders.models import Order, OrderEvent
+from opensmm.orders.models import IdempotencyKey, Order, OrderEvent
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.payments.models import (
     Payment,
@@ -24,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Category",
+    "IdempotencyKey",
     "LedgerEntry",
     "LoginAttempt",
     "Order",

@@ -25,10 +25,13 @@ from opensmm.api.auth import (
 from opensmm.api.params import Params, as_int_id, text
 from opensmm.db import Database
 from opensmm.errors import DomainError, IncorrectRequest
+from opensmm.orders import idempotency
 from opensmm.orders import service as orders
 from opensmm.refills import service as refills
 
 Json = Any
+# The parameter that carries an ``add``'s idempotency key (or its header, spec §7).
+IDEMPOTENCY_PARAMETER = "idempotency_key"
 Action = Callable[[Database, str, Params, str], Json]
 
 
@@ -46,8 +49,18 @@ def add(db: Database, key_hash: str, params: Params, currency: str) -> Json:
         name: ("\n".join(value) if isinstance(value, list) else value)
         for name, value in params.items()
     }
+    raw_key = flat.get(IDEMPOTENCY_PARAMETER)
+    key = None if raw_key is None else idempotency.check_key(raw_key)
     with db.write() as session:
-        placed = orders.place(session, load_customer(session, key_hash), flat)
+        customer = load_customer(session, key_hash)
+        if key is not None:
+            earlier = idempotency.claim(session, customer.id, key,
+                                        idempotency.params_hash(flat))
+            if earlier is not None:
+                return {"order": earlier}
+        placed = orders.place(session, customer, flat)
+        if key is not None:
+            idempotency.record(session, customer.id, key, placed.id)
         return {"order": placed.id}
 
 

@@ -33,7 +33,7 @@ from opensmm.api.params import (
 from opensmm.api.reads import PLANS, run_async
 from opensmm.db import Database
 from opensmm.db.async_reads import AsyncReader
-from opensmm.errors import DomainError
+from opensmm.errors import DomainError, IncorrectRequest
 from opensmm.observability import requests as outcomes
 from opensmm.observability.access import AccessLog
 from opensmm.observability.requests import RequestRecord, current_request, finish
@@ -82,7 +82,7 @@ async def parse_request(scope: Scope, receive: Receive) -> Params:
     params = parse_pairs(parse_query(query)) if query else {}
     body = await read_body(receive)
     if not body:
-        return params
+        return with_idempotency_header(scope, params)
     headers = dict(scope["headers"])
     kind = media_type(headers.get(b"content-type", b"").decode("latin-1"))
     if kind == "application/json" or (not kind and body.lstrip()[:1] == b"{"):
@@ -92,7 +92,21 @@ async def parse_request(scope: Scope, receive: Receive) -> Params:
     else:  # form-urlencoded, and what clients send without a content type
         pairs = parse_query(body)
     # The body wins over the query string for the same name.
-    return parse_pairs(pairs, params)
+    return with_idempotency_header(scope, parse_pairs(pairs, params))
+
+
+def with_idempotency_header(scope: Scope, params: Params) -> Params:
+    """The ``Idempotency-Key`` header as the ``idempotency_key`` parameter (spec §7); both,
+    and different, is a malformed request."""
+    header = dict(scope["headers"]).get(b"idempotency-key")
+    if header is None:
+        return params
+    value = header.decode("latin-1")
+    given = params.get("idempotency_key")
+    if given is not None and given != value:
+        raise IncorrectRequest()
+    params["idempotency_key"] = value
+    return params
 
 
 def _accept_encoding(scope: Scope) -> bytes:

@@ -85,6 +85,9 @@ class AddFields(TypedDict, total=False):
     old_posts: int
     delay: int
     expiry: str | date
+    # opensmm's extension (spec §7): a retry with the same key is the same order; panels
+    # that do not know it ignore it.
+    idempotency_key: str
     extra: Mapping[str, str | int | Decimal]
 
 

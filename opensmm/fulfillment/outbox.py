@@ -127,7 +127,16 @@ def outbound_for(order: Order, service: Service) -> Outbound:
         runs=order.runs,
         interval=order.interval,
         fields={name: value for name, value in order.fields.items() if name != "type"},
+        idempotency_key=idempotency_key_for(order),
     )
+
+
+def idempotency_key_for(order: Order) -> str:
+    """The key an order is sent upstream with (spec §7): the same on every resend of the
+    order, and not another order's, even on a panel whose database was started afresh (its
+    ids begin again, its creation times do not)."""
+    created = int(order.created_at.timestamp() * 1_000_000)
+    return f"opensmm-{order.id}-{created:x}"
 
 
 def _mapping_problem(order: Order, service: Service) -> str | None:

@@ -34,6 +34,9 @@ class Outbound:
     interval: int | None = None
     # The type's own fields: comments, usernames, subscription settings, ...
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # Sent as ``idempotency_key`` (spec §7): an upstream that honours it (an opensmm) makes
+    # a resend of this order the same order; others ignore an unknown parameter.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ def add_fields(order: Outbound) -> dict[str, Any]:
     if order.runs is not None and order.interval is not None:
         fields["runs"] = order.runs
         fields["interval"] = order.interval
+    if order.idempotency_key:
+        fields["idempotency_key"] = order.idempotency_key
     return fields
 
 

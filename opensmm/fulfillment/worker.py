@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from opensmm.catalog.service import SIMULATOR
@@ -47,10 +47,13 @@ from opensmm.fulfillment.protocol import (
     SendOutcome,
     UpstreamFailure,
 )
+from opensmm.orders import idempotency
 from opensmm.payments import polling as payment_polling
 from opensmm.payments.keys import panel_secret
 
 log = logging.getLogger("opensmm.fulfillment")
+
+HOUSEKEEPING_EVERY = timedelta(minutes=10)
 
 C = TypeVar("C", outbox.ClaimedOrder, outbox.ClaimedRefill)
 Answers = dict[int, Observation | ItemProblem]  # a status call's, by our order id
@@ -81,6 +84,7 @@ class Worker:
         # the wire are answered and recorded; claimed orders not yet sent are given back.
         self.stopping = threading.Event()
         self._panel_secret: str | None = None
+        self._next_housekeeping: datetime | None = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -97,7 +101,7 @@ class Worker:
         self._providers = load_providers(self.db)
         outbox.recover(self.db, tally)
         for phase in (self._send_orders, self._send_refills, self._poll_orders,
-                      self._poll_refills, self._poll_payments):
+                      self._poll_refills, self._poll_payments, self._housekeeping):
             if self.stopping.is_set():
                 break
             phase(now, tally)
@@ -132,6 +136,13 @@ class Worker:
         if self._panel_secret is None:
             self._panel_secret = panel_secret(self.db)
         tally.payments_polled += payment_polling.poll_due(self.db, self._panel_secret, now)
+
+    def _housekeeping(self, now: datetime, tally: Tally) -> None:
+        """Now and then: forget ``add`` idempotency keys past their 24 hours."""
+        if self._next_housekeeping is not None and now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + HOUSEKEEPING_EVERY
+        idempotency.purge_expired(self.db, now)
 
     # --- sending -------------------------------------------------------------------
 

@@ -225,3 +225,17 @@ def test_subscriptions_follow_their_own_status_scale(
     expired = h.get_order(db, order_id)
     assert (expired.status, expired.refunded) == ("Expired", Decimal("0.4"))
     assert h.ledger_clean(db)
+
+
+def test_each_forwarded_order_carries_its_own_idempotency_key(
+    db: Database, fake: FakePanel, book: Book, worker: Worker
+) -> None:
+    provider_id = h.provider(db, fake.url, KEY)
+    service_id = h.provider_service(db, provider_id, upstream_service=77, rate=Decimal("1"))
+    who = h.customer(db, "10")
+    placed = [h.place(db, who, service_id, 100), h.place(db, who, service_id, 100)]
+    h.passes(worker, 1)
+    keys = {r.params["link"] + str(i): r.params.get("idempotency_key")
+            for i, r in enumerate(fake.requests) if r.params.get("action") == "add"}
+    assert len(set(keys.values())) == 2
+    assert sorted(str(k).split("-")[1] for k in keys.values()) == sorted(map(str, placed))

@@ -17,7 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "payment_methods",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -151,7 +150,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("payment_references", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payment_references_payment_id"))
 
