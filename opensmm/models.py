@@ -9,6 +9,7 @@ from opensmm.orders.models import Order, OrderEvent
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
+from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
 
 __all__ = [
@@ -19,13 +20,16 @@ __all__ = [
     "Category",
     "LedgerEntry",
     "LoginAttempt",
+    "LoginChallenge",
     "Order",
     "OrderEvent",
     "PanelSetting",
     "Provider",
+    "RecoveryCode",
     "Refill",
     "Service",
     "SettingsStamp",
+    "TwoFactor",
     "User",
     "WebSession",
 ]

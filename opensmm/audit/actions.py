@@ -60,6 +60,10 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
         "Synced {provider}: {repriced} repriced, {changed} changed, {disabled} disabled"
     ),
     "settings.set": N_("Changed the setting {name} from {before} to {after}"),
+    "user.reset_2fa": N_("Reset the two-factor log-in of {user}"),
+    "2fa.enable": N_("Turned on two-factor log-in for {user}"),
+    "2fa.disable": N_("Turned off two-factor log-in for {user}"),
+    "2fa.recovery_codes": N_("Made new recovery codes for {user}"),
 }
 
 # Rows from before migration 0006: the English sentence they were stored with.
