@@ -129,8 +129,7 @@ def test_enrolment_shows_a_qr_code_and_the_secret_then_the_codes_once(
         assert row is not None and row.confirmed_at is None
         assert row.secret_encrypted.startswith("v1:") and secret not in row.secret_encrypted
 
-    secret, codes = secret, CODES.findall(
-        visitor.post("/account/2fa/confirm", {"code": code(secret)}).text)
+    codes = CODES.findall(visitor.post("/account/2fa/confirm", {"code": code(secret)}).text)
     assert len(set(codes)) == 10
     again = visitor.get("/account/2fa").text
     assert not CODES.findall(again) and codes[0] not in again  # shown once
