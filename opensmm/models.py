@@ -16,6 +16,7 @@ from opensmm.payments.models import (
 )
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
+from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "IdempotencyKey",
     "LedgerEntry",
     "LoginAttempt",
+    "LoginChallenge",
     "Order",
     "OrderEvent",
     "PanelSetting",
@@ -36,9 +38,11 @@ __all__ = [
     "PaymentProof",
     "PaymentReference",
     "Provider",
+    "RecoveryCode",
     "Refill",
     "Service",
     "SettingsStamp",
+    "TwoFactor",
     "User",
     "WebSession",
 ]

@@ -16,6 +16,8 @@ from opensmm.ledger import deposits
 from opensmm.ledger import queries as ledger_queries
 from opensmm.money import MoneyError, parse_money
 from opensmm.orders import queries as order_queries
+from opensmm.twofactor import service as twofactor
+from opensmm.twofactor import staff as twofactor_staff
 from opensmm.web import sessions
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
@@ -61,6 +63,7 @@ def user_detail(ctx: Ctx) -> Response:
         # The funds form's one-time token: submitted twice, it credits once.
         deposit_key=deposits.new_key(),
         spent=order_queries.total_spent(ctx.db, customer.id),
+        two_factor=twofactor.is_enabled(ctx.db, customer.id),
     )
 
 
@@ -108,4 +111,14 @@ def set_discount(ctx: Ctx) -> Response:
     staff_accounts.set_discount(ctx.db, staff(ctx), customer, percent)
     ctx.flash("ok", ctx.t("Discount of {name} set to {percent}%.", name=customer.name,
                           percent=formatting.decimal(percent, ctx.lang)))
+    return _back_to_user(ctx, customer.id)
+
+
+@pages.post("/admin/users/{user_id:int}/reset-2fa", who="staff")
+def reset_two_factor(ctx: Ctx) -> Response:
+    """For a user locked out of their authenticator: they log in with the password alone
+    until they set it up again (audited)."""
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    twofactor_staff.reset(ctx.db, staff(ctx), customer)
+    ctx.flash("ok", ctx.t("The two-factor log-in of {name} is reset.", name=customer.name))
     return _back_to_user(ctx, customer.id)

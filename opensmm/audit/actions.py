@@ -70,6 +70,10 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "payment.approve": N_("Approved payment #{payment} of {user}: {amount} credited"),
     "payment.reject": N_("Rejected payment #{payment} of {user}: {reason}"),
     "payment.reviewed": N_("Reviewed payment #{payment}: {note}"),
+    "user.reset_2fa": N_("Reset the two-factor log-in of {user}"),
+    "2fa.enable": N_("Turned on two-factor log-in for {user}"),
+    "2fa.disable": N_("Turned off two-factor log-in for {user}"),
+    "2fa.recovery_codes": N_("Made new recovery codes for {user}"),
 }
 
 # Rows from before migration 0006: the English sentence they were stored with.

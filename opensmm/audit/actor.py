@@ -30,6 +30,11 @@ class Actor:
         return cls(name=name, door=DOOR_WEB, user_id=user_id, ip=ip)
 
     @classmethod
+    def own(cls, user_id: int, name: str, ip: str = "") -> Actor:
+        """A user acting on their own account from its pages (two-factor log-in)."""
+        return cls(name=name, door=DOOR_WEB, user_id=user_id, ip=ip)
+
+    @classmethod
     def cli(cls) -> Actor:
         """The person running ``opensmm`` on the server, by their OS user name."""
         return cls(name=f"cli:{_os_user()}"[:64], door=DOOR_CLI)

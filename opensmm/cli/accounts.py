@@ -57,6 +57,21 @@ def user_activate(name: str) -> None:
     _set_status(name, active=True)
 
 
+@user_app.command("reset-2fa")
+def user_reset_2fa(name: str) -> None:
+    """Turn off the two-factor log-in of a user locked out of it (lost phone, no recovery
+    code): they log in with the password alone until they set it up again. Audited."""
+    from opensmm.twofactor import staff as twofactor_staff
+
+    was_on = in_write(
+        lambda s: twofactor_staff.reset(s, Actor.cli(), accounts.get_user(s, name))
+    )
+    if was_on:
+        typer.echo(f"Two-factor log-in of {name} reset: the password alone logs in")
+    else:
+        typer.echo(f"{name} had no two-factor log-in: nothing to reset")
+
+
 @key_app.command("create")
 def key_create(name: str, as_json: JsonFlag = False) -> None:
     """Create an API key for user NAME; it is shown only this once."""

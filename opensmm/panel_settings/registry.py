@@ -99,6 +99,8 @@ def _default_is_enabled(value: Any, values: Mapping[str, Any]) -> None:
         raise SettingRefused(N_("The enabled languages must include the default language"))
 
 
+OFF = "off"
+ON = "on"
 SIGNUPS_OPEN = "open"
 SIGNUPS_CLOSED = "closed"
 
@@ -125,6 +127,12 @@ SETTINGS: dict[str, Setting] = {
             N_("The languages visitors may choose, comma-separated codes; must include the "
                "default."),
             _languages, choices=tuple(LANGUAGES), check=_default_is_enabled,
+        ),
+        Setting(
+            "staff_2fa_required", "choice", OFF,
+            N_("on: staff must set up two-factor log-in before any staff page opens; off: "
+               "it is their choice."),
+            _choice((OFF, ON)), choices=(OFF, ON),
         ),
     )
 }

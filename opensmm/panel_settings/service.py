@@ -21,6 +21,7 @@ from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.panel_settings.registry import (
+    ON,
     SETTINGS,
     SIGNUPS_OPEN,
     SettingRefused,
@@ -134,3 +135,8 @@ def default_language(session: Session) -> str:
 def languages(session: Session) -> list[str]:
     """The enabled language codes, the default among them."""
     return [str(code) for code in values(session)["languages"]]
+
+
+def staff_2fa_required(session: Session) -> bool:
+    """Whether staff must have two-factor log-in on before any staff page opens."""
+    return bool(values(session)["staff_2fa_required"] == ON)

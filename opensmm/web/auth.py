@@ -9,6 +9,8 @@ from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.panel_settings import service as panel_settings
+from opensmm.security.secrets import panel_secret_text
+from opensmm.twofactor import service as twofactor
 from opensmm.web import sessions
 from opensmm.web.context import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, local_path
 from opensmm.web.framework import Pages
@@ -116,7 +118,84 @@ def login(ctx: Ctx) -> Response:
         if user.status != USER_ACTIVE:
             return again(N_("Your account is suspended"), 403)
         ctx.session = session
+        if twofactor.is_enabled(session, user.id):
+            return _ask_for_code(ctx, user, next_path)
         return _log_in(ctx, user, next_path)
+
+
+# --- the second step: a code ----------------------------------------------------------------
+CHALLENGE_COOKIE = "opensmm_2fa"
+
+
+def _ask_for_code(ctx: Ctx, user: User, next_path: str) -> Response:
+    """The password was right and the account has two-factor log-in: no session yet, only
+    a short-lived challenge (its own cookie) that opens the code form and nothing else."""
+    sessions.end_session(ctx.db, ctx.session_token)
+    if ctx.session_token:
+        ctx.set_cookie(SESSION_COOKIE, "", 0)
+    ctx.session_token, ctx.user = None, None
+    token = twofactor.start_challenge(ctx.db, user.id, local_path(next_path, ""))
+    max_age = int(twofactor.CHALLENGE_LIFETIME.total_seconds())
+    ctx.set_cookie(CHALLENGE_COOKIE, token, max_age)
+    return ctx.redirect("/login/code")
+
+
+def _challenge_expired(ctx: Ctx) -> Response:
+    ctx.set_cookie(CHALLENGE_COOKIE, "", 0)
+    ctx.flash("error", ctx.t("Your log-in has expired. Please log in again."))
+    return ctx.redirect("/login")
+
+
+@pages.get("/login/code", who="anyone")
+def code_form(ctx: Ctx) -> Response:
+    if ctx.user is not None:
+        return ctx.redirect(_home_of(ctx))
+    if twofactor.find_challenge(ctx.db, ctx.request.cookies.get(CHALLENGE_COOKIE)) is None:
+        return _challenge_expired(ctx)
+    return ctx.render("login_code.html")
+
+
+@pages.post("/login/code", who="anyone", unit="none")
+def check_code(ctx: Ctx) -> Response:
+    """One write unit: the limit is checked and the attempt recorded (serialized per
+    account, as for passwords), the code spent (atomically: a code passes once), the
+    challenge ended and the session started. A wrong code commits its failure."""
+    token = ctx.request.cookies.get(CHALLENGE_COOKIE)
+
+    def again(message: str, status: int) -> Response:
+        ctx.error = ctx.t(message)
+        return ctx.render("login_code.html", status_code=status)
+
+    with ctx.web.db.write() as session:
+        ctx.session = session
+        challenge = twofactor.find_challenge(session, token)
+        if challenge is None:
+            return _challenge_expired(ctx)
+        attempt = sessions.reserve_attempt(
+            session, twofactor.attempt_key(challenge.user_id), ctx.ip
+        )
+        if attempt is None:
+            return again(N_("Too many wrong codes. Please wait 15 minutes and try again."), 429)
+        secret = panel_secret_text(ctx.web.secret.get())
+        kind = twofactor.check_code(session, challenge.user_id, ctx.field("code"), secret)
+        if kind is None:
+            return again(N_("That code is not right, or was already used."), 400)
+        sessions.attempt_succeeded(session, attempt)
+        user = session.get(User, challenge.user_id)
+        next_path = challenge.next_path
+        twofactor.end_challenge(session, challenge)
+        ctx.set_cookie(CHALLENGE_COOKIE, "", 0)
+        if user is None or user.status != USER_ACTIVE:
+            ctx.flash("error", ctx.t("Your account is suspended"))
+            return ctx.redirect("/login")
+        if kind == twofactor.CODE_RECOVERY:
+            left = twofactor.recovery_codes_left(session, user.id)
+            ctx.flash("ok", ctx.t.ngettext(
+                "You used a recovery code: {n} is left. Make new ones on your account page.",
+                "You used a recovery code: {n} are left. Make new ones on your account page.",
+                left,
+            ))
+        return _log_in(ctx, user, next_path or None)
 
 
 @pages.post("/logout", who="anyone")

@@ -33,6 +33,7 @@ from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
 from opensmm.panel_settings import service as panel_settings
 from opensmm.security.network import is_https
+from opensmm.twofactor import service as twofactor
 from opensmm.web import sessions
 from opensmm.web.context import (
     ANON_COOKIE,
@@ -217,7 +218,24 @@ def _admit(ctx: Ctx, spec: PageSpec, session: Session) -> Response | None:
         return ctx.redirect("/login")
     if spec.who == "staff" and not ctx.user.is_admin:
         return ctx.render("forbidden.html", status_code=403)
+    if spec.who == "staff" and _must_enrol(session, ctx.user.id):
+        # Here, where every staff page is admitted, not in each view: no staff page, GET or
+        # POST, opens before the staff member has set up two-factor log-in.
+        ctx.flash("error", ctx.t(
+            "This panel requires two-factor log-in for staff: set it up to open the staff "
+            "pages."
+        ))
+        return ctx.redirect(ENROL_PATH)
     return None
+
+
+ENROL_PATH = "/account/2fa"
+
+
+def _must_enrol(session: Session, user_id: int) -> bool:
+    return panel_settings.staff_2fa_required(session) and not twofactor.is_enabled(
+        session, user_id
+    )
 
 
 def _run(web: Web, spec: PageSpec, request: Request, form: dict[str, str]) -> Response:
