@@ -87,6 +87,7 @@ class Tally:
     refills_sent: int = 0
     refills_updated: int = 0
     failures: int = 0  # whole calls that failed (the provider was backed off)
+    mails: int = 0  # mails of the outbox attempted (sent, or to be tried again)
 
     def add(self, other: Tally) -> None:
         for item in fields(self):
