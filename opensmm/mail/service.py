@@ -25,7 +25,7 @@ from opensmm.mail.models import FAILED, QUEUED, STATUSES, MailOutbox
 from opensmm.panel_settings import service as panel_settings
 
 # One address, as the accounts accept it; no line breaks (no header injection).
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,185}$")
+_ADDRESS = re.compile(r"^[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[^@\s<>,;\"\x00-\x1f\x7f]{1,185}$")
 MAX_PARAM = 2000
 
 
