@@ -244,11 +244,23 @@ def test_the_cli_sets_a_password_from_stdin_and_ends_sessions(
     )
     assert short.returncode != 0
     assert "8 to 256" in short.stdout + short.stderr
+    # The hidden prompt asks twice; a mismatch is asked again.
+    prompted = subprocess.run(
+        [sys.executable, "-m", "opensmm.cli.main", "user", "password", customer.name],
+        input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n", capture_output=True,
+        text=True, timeout=60, env=opensmm_env(panel.database_url), check=False,
+    )
+    assert prompted.returncode == 0, prompted.stderr
+    assert "do not match" in prompted.stdout + prompted.stderr
+    assert PASSWORD not in prompted.stdout
+    assert visitor.get("/dashboard").status_code == 303  # its session ended again
+    visitor.http.cookies.clear()
+    visitor.login(customer)
     with panel.db.read() as session:
-        entry = session.scalars(select(AuditEntry).where(
+        entries = session.scalars(select(AuditEntry).where(
             AuditEntry.action == "user.set_password",
-            AuditEntry.target == f"user:{customer.id}")).one()
-        assert entry.door == "cli"
+            AuditEntry.target == f"user:{customer.id}")).all()
+        assert [entry.door for entry in entries] == ["cli", "cli"]
 
 
 # --- email verification ------------------------------------------------------------------
