@@ -407,3 +407,31 @@ def test_staff_see_the_outbox_and_retry_a_failed_mail(
     for path in ("/admin/emails/0", "/admin/emails/99999999999999999999",
                  f"/admin/emails/{mail.id + 100000}"):
         assert visitor.get(path).status_code == 404
+
+
+def test_one_reset_link_used_at_once_by_many_sets_the_password_once(panel: Panel) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    customer = make_person(panel)
+    asker = WebClient(panel.url)
+    clients = [WebClient(panel.url) for _ in range(8)]
+    try:
+        asker.post("/password/forgot", {"login": customer.name})
+        [mail] = mails_to(panel, email_of(customer), "password_reset")
+        token = link_in(mail).split("token=")[1]
+        forms = [(client, client.token()) for client in clients]
+
+        def use(pair: tuple[WebClient, str], n: int) -> str:
+            client, csrf = pair
+            answer = client.post("/password/reset", {
+                "token": token, "password": f"{NEW_PASSWORD} {n}",
+                "password2": f"{NEW_PASSWORD} {n}", "csrf": csrf})
+            assert answer.status_code in (303, 400), answer.status_code
+            return answer.headers.get("location", "")
+
+        with ThreadPoolExecutor(len(forms)) as pool:
+            places = list(pool.map(use, forms, range(len(forms))))
+    finally:
+        for client in (asker, *clients):
+            client.close()
+    assert places.count("/login") == 1, places
