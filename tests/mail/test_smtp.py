@@ -301,3 +301,65 @@ def test_bad_smtp_urls_are_refused_and_leave_mail_queued(url: str) -> None:
 @pytest.fixture
 def tmp_cert(tmp_path: Path) -> Iterator[Certificate]:
     yield self_signed(tmp_path)
+
+
+# --- the worker loop, and `opensmm serve` end to end ---------------------------------------
+
+
+def test_the_worker_pass_sends_the_outbox(db: Database) -> None:
+    from opensmm.fulfillment.config import WorkerConfig
+    from opensmm.fulfillment.worker import Worker
+
+    mail_id = queue_reset(db)
+    with smtp_server() as (port, inbox):
+        worker = Worker(db, WorkerConfig(), mail=MailConfig(smtp=plain(port), sender=SENDER))
+        try:
+            tally = worker.run_once()
+        finally:
+            worker.close()
+    assert tally.mails == 1
+    assert tally.busy()
+    assert row(db, mail_id).status == SENT
+    assert len(inbox.received) == 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_serve_mails_a_reset_link_that_works(database_servers: dict, kind: str) -> None:
+    """``opensmm serve`` with OPENSMM_SMTP_URL: "Forgot password?" reaches the SMTP server
+    through the in-process worker, and the mailed link sets the password."""
+    import re
+    import time
+
+    from tests.support.panel import running_panel
+    from tests.web.support import PASSWORD, Person, WebClient, make_person
+
+    with smtp_server() as (port, inbox), running_panel(database_servers, kind, env={
+        "OPENSMM_SMTP_URL": f"smtp+plain://127.0.0.1:{port}",
+        "OPENSMM_MAIL_FROM": SENDER,
+        "OPENSMM_PUBLIC_URL": "https://panel.example",
+        "OPENSMM_WORKER_IDLE_SECONDS": "0.2",
+        "OPENSMM_LOG_LEVEL": "warning",
+    }) as panel:
+        person = make_person(panel)
+        visitor = WebClient(panel.url)
+        try:
+            assert visitor.post("/password/forgot", {"login": person.name}).status_code == 200
+            deadline = time.monotonic() + 60
+            while not inbox.received:
+                assert time.monotonic() < deadline, "the worker never sent the mail"
+                time.sleep(0.2)
+            [(_, recipients, message)] = inbox.received
+            assert recipients == [f"{person.name}@example.test"]
+            body = message.get_body(("plain",))
+            assert body is not None
+            found = re.search(r"https://panel\.example(/password/reset\?token=[\w-]+)",
+                              body.get_content())
+            assert found, body.get_content()
+            token = found.group(1).split("token=")[1]
+            done = visitor.post("/password/reset", {"token": token, "password": "via smtp 123",
+                                                    "password2": "via smtp 123"})
+            assert done.headers["location"] == "/login"
+            visitor.login(Person(person.id, person.name, "via smtp 123"))
+            assert PASSWORD not in panel.server_log()
+        finally:
+            visitor.close()
