@@ -133,8 +133,7 @@ def logout(ctx: Ctx) -> Response:
 # --- password ------------------------------------------------------------------------------
 @pages.get("/account/password")
 def password_form(ctx: Ctx) -> Response:
-    return ctx.render("password.html", new_email="",
-                      verification_required=panel_settings.email_verification_required(ctx.db))
+    return ctx.render("password.html", new_email="")
 
 
 @pages.post("/account/password", refused=password_form)

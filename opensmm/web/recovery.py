@@ -8,7 +8,6 @@ from opensmm.accounts import links, recovery
 from opensmm.accounts.models import RESET_LINK, VERIFY_LINK
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
-from opensmm.panel_settings import service as panel_settings
 from opensmm.web.context import SESSION_COOKIE, Ctx
 from opensmm.web.framework import Pages
 
@@ -86,8 +85,7 @@ def email_form(ctx: Ctx) -> Response:
 
 
 def _account_page(ctx: Ctx) -> Response:
-    return ctx.render("password.html", new_email=ctx.field("email")[:254],
-                      verification_required=panel_settings.email_verification_required(ctx.db))
+    return ctx.render("password.html", new_email=ctx.field("email")[:254])
 
 
 @pages.post("/account/email", refused=_account_page)

@@ -4,9 +4,7 @@ delivery, STARTTLS, SMTPS, AUTH, a server that is down (retried with back-off), 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -296,11 +294,6 @@ def test_bad_smtp_urls_are_refused_and_leave_mail_queued(url: str) -> None:
     with pytest.raises(SmtpUrlRefused):
         parse_smtp_url(url)
     assert MailConfig.from_settings(Settings(smtp_url=url)).smtp is None
-
-
-@pytest.fixture
-def tmp_cert(tmp_path: Path) -> Iterator[Certificate]:
-    yield self_signed(tmp_path)
 
 
 # --- the worker loop, and `opensmm serve` end to end ---------------------------------------
