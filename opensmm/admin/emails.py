@@ -8,8 +8,8 @@ from opensmm.admin.users import staff
 from opensmm.db.pagination import page_number
 from opensmm.i18n import N_
 from opensmm.mail import service as mail
+from opensmm.mail import smtp
 from opensmm.mail.models import STATUSES
-from opensmm.mail.sender import MailConfig
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
@@ -20,8 +20,15 @@ STATUS_LABELS = (N_("queued"), N_("sent"), N_("failed"))
 
 
 def _smtp_description(ctx: Ctx) -> str:
-    config = MailConfig.from_settings(ctx.web.settings)
-    return config.smtp.describe() if config.smtp is not None else ""
+    """Where mail goes (never the password), or "" when nothing usable is configured (the
+    worker logs why once, at its start)."""
+    url = ctx.web.settings.smtp_url.strip()
+    if not url:
+        return ""
+    try:
+        return smtp.parse_smtp_url(url).describe()
+    except smtp.SmtpUrlRefused:
+        return ""
 
 
 @pages.get("/admin/emails", who="staff")
