@@ -1,10 +1,11 @@
 """Every table, imported in one place so that metadata (and Alembic) sees them all."""
 
-from opensmm.accounts.models import ApiKey, User
+from opensmm.accounts.models import AccountToken, ApiKey, User
 from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import Category, Service
 from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
+from opensmm.mail.models import MailOutbox
 from opensmm.orders.models import IdempotencyKey, Order, OrderEvent
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.payments.models import (
@@ -20,6 +21,7 @@ from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
 
 __all__ = [
+    "AccountToken",
     "ApiKey",
     "AppSecret",
     "AuditEntry",
@@ -29,6 +31,7 @@ __all__ = [
     "LedgerEntry",
     "LoginAttempt",
     "LoginChallenge",
+    "MailOutbox",
     "Order",
     "OrderEvent",
     "PanelSetting",

@@ -62,6 +62,28 @@ class Settings(BaseSettings):
     # that clients' pools (Node's keeps sockets 5 s) drop it first instead of racing us.
     keepalive_seconds: int = 75
 
+    # --- email (docs/email.md) ---
+    # Where mail goes: smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465
+    # (implicit TLS), smtp+plain://host:25 or ?tls=off (a local relay without TLS). User and
+    # password are URL-encoded. Empty: mails stay queued in the outbox (shown to staff).
+    smtp_url: str = ""
+    # The From: address of every mail (e.g. "Panel <noreply@panel.example>").
+    mail_from: str = ""
+    # A CA bundle (PEM) to trust for the SMTP server's certificate, for a private relay
+    # with its own CA; empty: the system's trusted CAs.
+    smtp_ca_file: str = ""
+    # Seconds one SMTP conversation may take before it counts as a failed attempt.
+    smtp_timeout: float = 30.0
+    # Attempts per mail before it is given up (status failed, shown to staff), and the
+    # back-off between attempts: doubling from the first value up to the second.
+    mail_max_attempts: int = 8
+    mail_backoff_seconds: float = 60.0
+    mail_backoff_max_seconds: float = 3600.0
+    # The panel's public address for links in mails (https://panel.example). Empty: the
+    # address the request that caused the mail came in on (Host header, behind trusted
+    # proxies their X-Forwarded-Proto); set it whenever the panel sits behind a proxy.
+    public_url: str = ""
+
     # --- fulfillment: the worker and the simulator (docs/fulfillment.md) ---
     # Seconds the worker sleeps when a pass found nothing to do.
     worker_idle_seconds: float = 1.0

@@ -31,6 +31,9 @@ class User(Base):
     discount_percent: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     # The language its owner chose ("" until they do: then the browser's, then the panel's).
     language: Mapped[str] = mapped_column(String(8), default="")
+    # When its owner proved they read ``email`` (a link mailed to it); None: not yet, or
+    # the address changed since.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -51,3 +54,28 @@ class ApiKey(Base):
     # Addresses and networks this key may be used from ("203.0.113.7,198.51.100.0/24");
     # None: anywhere. Written only through opensmm.security.network.normalize_allow_list.
     allowed_ips: Mapped[str | None] = mapped_column(Text)
+
+
+RESET_LINK = "reset"
+VERIFY_LINK = "verify"
+
+
+class AccountToken(Base):
+    """A single-use link mailed to a user (password reset, email verification). The link
+    holds a random token; only its SHA-256 is stored, so a leaked database opens nothing."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('reset', 'verify')", name="token_purpose_known"),
+        Index("ix_account_tokens_user_id", "user_id", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The address a verification link proves (the account's email may change meanwhile).
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

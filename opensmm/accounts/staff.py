@@ -67,3 +67,22 @@ def allow_ips(session: Session, actor: Actor, key_id: int, addresses: str) -> st
     audit.record(session, actor, "key.allow_ips", f"key:{row.id}", key=row.id,
                  ips=row.allowed_ips or "*")
     return row.allowed_ips
+
+
+def send_reset_link(session: Session, actor: Actor, user: User, base_url: str) -> int:
+    """Mail the user a password reset link; the outbox row's id."""
+    from opensmm.accounts import recovery
+
+    mail_id = recovery.send_reset(session, user, base_url)
+    audit.record(session, actor, "user.reset_link", f"user:{user.id}", user=user.name)
+    return mail_id
+
+
+def set_password(session: Session, actor: Actor, user: User, password: str) -> User:
+    """Set the user's password; every session of the user ends."""
+    from opensmm.web.sessions import end_other_sessions
+
+    accounts.set_password(session, user, password)
+    end_other_sessions(session, user.id)
+    audit.record(session, actor, "user.set_password", f"user:{user.id}", user=user.name)
+    return user

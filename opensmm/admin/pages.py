@@ -6,7 +6,16 @@ from opensmm.web.framework import Pages
 
 
 def all_pages() -> list[Pages]:
-    from opensmm.admin import catalog, dashboard, money, orders, providers, settings, users
+    from opensmm.admin import (
+        catalog,
+        dashboard,
+        emails,
+        money,
+        orders,
+        providers,
+        settings,
+        users,
+    )
 
     return [
         dashboard.pages,
@@ -15,5 +24,6 @@ def all_pages() -> list[Pages]:
         orders.pages,
         providers.pages,
         money.pages,
+        emails.pages,
         settings.pages,
     ]

@@ -122,3 +122,25 @@ def reset_two_factor(ctx: Ctx) -> Response:
     twofactor_staff.reset(ctx.db, staff(ctx), customer)
     ctx.flash("ok", ctx.t("The two-factor log-in of {name} is reset.", name=customer.name))
     return _back_to_user(ctx, customer.id)
+
+
+@pages.post("/admin/users/{user_id:int}/reset-link", who="staff")
+def send_reset_link(ctx: Ctx) -> Response:
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    staff_accounts.send_reset_link(ctx.db, staff(ctx), customer, ctx.public_url())
+    ctx.flash("ok", ctx.t("A password reset link was queued for {email}.",
+                          email=customer.email or ""))
+    return _back_to_user(ctx, customer.id)
+
+
+@pages.post("/admin/users/{user_id:int}/password", who="staff")
+def set_password(ctx: Ctx) -> Response:
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    if ctx.field("password") != ctx.field("password2"):
+        raise DomainError(N_('The two passwords do not match'))
+    staff_accounts.set_password(ctx.db, staff(ctx), customer, ctx.field("password"))
+    ctx.flash("ok", ctx.t("The password of {name} was set; their sessions have ended.",
+                          name=customer.name))
+    if customer.id == ctx.me.id:
+        return ctx.redirect("/login")  # their own session ended with the others
+    return _back_to_user(ctx, customer.id)

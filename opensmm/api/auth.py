@@ -107,7 +107,7 @@ def caller_by_key_hash() -> AnySelect:
 
 
 def _customer_query() -> AnySelect:
-    return caller_by_key_hash().add_columns(User.discount_percent)
+    return caller_by_key_hash().add_columns(User.discount_percent, User.email_verified_at)
 
 
 # Compiled once per dialect (opensmm.db.statements): the caller of every ``add``.
@@ -118,7 +118,7 @@ def load_customer(session: Session, key_hash: str) -> Customer:
     """The caller, checked, as what placing an order needs, read in ``session``'s unit."""
     rows = _CUSTOMER.run(session, key_hash=key_hash)
     user_id = check_caller(rows[0] if rows else None, key_hash)
-    return Customer(user_id, rows[0].discount_percent)
+    return Customer(user_id, rows[0].discount_percent, rows[0].email_verified_at is not None)
 
 
 def load_caller(session: Session, key_hash: str) -> User:

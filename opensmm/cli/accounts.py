@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -70,6 +71,28 @@ def user_reset_2fa(name: str) -> None:
         typer.echo(f"Two-factor log-in of {name} reset: the password alone logs in")
     else:
         typer.echo(f"{name} had no two-factor log-in: nothing to reset")
+
+
+@user_app.command("password")
+def user_password(
+    name: str,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input "
+                     "(its first line), for scripts."),
+    ] = False,
+) -> None:
+    """Set the password of user NAME (asked twice, hidden); every session of the user ends."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+    def work(session: Session) -> None:
+        staff.set_password(session, Actor.cli(), accounts.get_user(session, name), password)
+
+    in_write(work)
+    typer.echo(f"Password of {name} set; their sessions have ended")
 
 
 @key_app.command("create")

@@ -47,6 +47,7 @@ from opensmm.fulfillment.protocol import (
     SendOutcome,
     UpstreamFailure,
 )
+from opensmm.mail.sender import MailConfig, MailSender
 from opensmm.orders import idempotency
 from opensmm.payments import polling as payment_polling
 from opensmm.payments.keys import panel_secret
@@ -69,11 +70,17 @@ class _Group:
 
 class Worker:
     def __init__(
-        self, db: Database, config: WorkerConfig | None = None, owner: str | None = None
+        self,
+        db: Database,
+        config: WorkerConfig | None = None,
+        owner: str | None = None,
+        mail: MailConfig | None = None,
     ) -> None:
         self.db = db
         self.config = config or WorkerConfig.from_settings()
         self.owner = owner or new_owner()
+        # The mail outbox is sent by the same loop, after the orders (docs/email.md).
+        self.mail = MailSender(db, mail or MailConfig.from_settings(), self.owner)
         self.modes = Modes(self.config)
         self.total = Tally()
         self._pool = ThreadPoolExecutor(
@@ -105,6 +112,8 @@ class Worker:
             if self.stopping.is_set():
                 break
             phase(now, tally)
+        if not self.stopping.is_set():
+            tally.mails += self.mail.run_once()
         self.total.add(tally)
         if tally.busy():
             log.info("worker pass: %s", {k: v for k, v in tally.as_dict().items() if v})

@@ -185,9 +185,13 @@ def extract(out: Path = TEMPLATE) -> None:
     template = Catalog(project="opensmm", domain=DOMAIN, charset="utf-8", fuzzy=False)
     method_map = [
         ("opensmm/**/templates/**.html", "jinja2"),
+        ("opensmm/**/templates/**.txt", "jinja2"),  # the mails' text parts
         ("opensmm/**.py", "python"),
     ]
-    options_map = {"opensmm/**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    options_map = {
+        "opensmm/**/templates/**.html": {"extensions": "jinja2.ext.i18n"},
+        "opensmm/**/templates/**.txt": {"extensions": "jinja2.ext.i18n"},
+    }
     for filename, lineno, message, comments, context in extract_from_dir(
         REPOSITORY / "opensmm",
         method_map=[(p.removeprefix("opensmm/"), m) for p, m in method_map],

@@ -33,10 +33,16 @@ from opensmm.orders import events
 from opensmm.orders import statuses as st
 from opensmm.orders.fields import OrderRequest, validate_order
 from opensmm.orders.models import Order, OrderEvent
+from opensmm.panel_settings import service as panel_settings
 
 
 class OrderNotFound(NotFound):
     message = N_("Incorrect order ID")
+
+
+class EmailNotVerified(DomainError):
+    message = N_("Please confirm your email address before placing orders: open the link "
+                 "we mailed you, or ask for a new one.")
 
 
 class ActiveOrderWithLink(DomainError):
@@ -49,6 +55,7 @@ class Customer:
 
     id: int
     discount_percent: Decimal
+    email_verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,7 @@ def prepare(
     shows it: the price a customer sees is refused for the same reasons as the order.
     The balance is not checked here: the charge itself refuses what it cannot take.
     """
+    can_place(session, customer).check(EmailNotVerified)
     service = orderable_service(session, params.get("service"))
     request = validate_order(service, params)
     if service.one_active_per_link and request.link:
@@ -170,6 +178,20 @@ def prepare(
     if charge >= MAX_AMOUNT:  # more than any balance holds, and more than its column holds
         raise ledger.NotEnoughFunds()
     return PreparedOrder(service, request, rate, charge)
+
+
+def can_place(session: Session, customer: User | Customer) -> Decision:
+    """Whether this customer may place orders at all (every door asks here, through
+    ``prepare``): with the panel setting ``email_verification`` at ``required``, only once
+    their email address is confirmed."""
+    if isinstance(customer, User):
+        verified = customer.email_verified_at is not None
+    else:
+        verified = customer.email_verified
+    # A verified customer costs no query: the setting is read only for the others.
+    if verified or not panel_settings.email_verification_required(session):
+        return ALLOWED
+    return refused(EmailNotVerified.message)
 
 
 def place(session: Session, customer: User | Customer, params: dict[str, object]) -> PlacedOrder:

@@ -103,6 +103,8 @@ OFF = "off"
 ON = "on"
 SIGNUPS_OPEN = "open"
 SIGNUPS_CLOSED = "closed"
+VERIFICATION_OFF = "off"
+VERIFICATION_REQUIRED = "required"
 
 SETTINGS: dict[str, Setting] = {
     s.name: s
@@ -116,6 +118,13 @@ SETTINGS: dict[str, Setting] = {
             "signups", "choice", SIGNUPS_OPEN,
             N_("open: anyone may create an account; closed: the sign-up page refuses."),
             _choice((SIGNUPS_OPEN, SIGNUPS_CLOSED)), choices=(SIGNUPS_OPEN, SIGNUPS_CLOSED),
+        ),
+        Setting(
+            "email_verification", "choice", VERIFICATION_OFF,
+            N_("off: customers order without confirming their email; required: a customer "
+               "must open the link mailed to them before placing orders."),
+            _choice((VERIFICATION_OFF, VERIFICATION_REQUIRED)),
+            choices=(VERIFICATION_OFF, VERIFICATION_REQUIRED),
         ),
         Setting(
             "default_language", "language", "en",

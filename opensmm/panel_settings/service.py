@@ -24,6 +24,7 @@ from opensmm.panel_settings.registry import (
     ON,
     SETTINGS,
     SIGNUPS_OPEN,
+    VERIFICATION_REQUIRED,
     SettingRefused,
     get_setting,
 )
@@ -126,6 +127,11 @@ def check_signups_open(session: Session) -> None:
     for visitors asks this; staff create accounts whatever it says)."""
     if not signups_open(session):
         raise SignupsClosed()
+
+
+def email_verification_required(session: Session) -> bool:
+    """Whether customers must confirm their email before placing orders."""
+    return bool(values(session)["email_verification"] == VERIFICATION_REQUIRED)
 
 
 def default_language(session: Session) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from opensmm.accounts import recovery
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.errors import DomainError
@@ -72,6 +73,7 @@ def signup(ctx: Ctx) -> Response:
     user = accounts.create_user(ctx.db, ctx.field("name").strip(), email=email, password=password)
     sessions.record_signup(ctx.db, ctx.ip)
     user.language = ctx.lang
+    recovery.send_verification(ctx.db, user, ctx.public_url())
     ctx.flash("ok", ctx.t("Welcome, {name}! Your account is ready.", name=user.name))
     return _log_in(ctx, user)
 
@@ -210,7 +212,7 @@ def logout(ctx: Ctx) -> Response:
 # --- password ------------------------------------------------------------------------------
 @pages.get("/account/password")
 def password_form(ctx: Ctx) -> Response:
-    return ctx.render("password.html")
+    return ctx.render("password.html", new_email="")
 
 
 @pages.post("/account/password", refused=password_form)

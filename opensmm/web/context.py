@@ -22,7 +22,7 @@ from opensmm.db.types import MAX_ID
 from opensmm.errors import NotFound
 from opensmm.i18n import N_, formatting
 from opensmm.panel_settings import service as panel_settings
-from opensmm.security.network import client_ip
+from opensmm.security.network import client_ip, is_https
 from opensmm.settings import Settings
 from opensmm.web.i18n import LANGUAGES, Translator, language
 from opensmm.web.secret import SecretKey
@@ -96,6 +96,18 @@ class Ctx:
     def ip(self) -> str:
         """The client's address, through trusted proxies (for the log-in limit and audit)."""
         return client_ip(self.request.scope, self.web.trusted_proxies)
+
+    def public_url(self) -> str:
+        """The panel's address for links in mails: ``OPENSMM_PUBLIC_URL``, else this
+        request's own (its Host header; HTTPS when served so, directly or through a trusted
+        proxy). Set the setting in production: a Host header is the client's to choose."""
+        configured = self.web.settings.public_url.strip().rstrip("/")
+        if configured:
+            return configured
+        scheme = "https" if is_https(self.request.scope, self.web.trusted_proxies) else "http"
+        host = self.request.headers.get("host", "") or self.request.url.netloc
+        host = clean_line(host).strip()[:255] or "localhost"
+        return f"{scheme}://{host}"
 
     def arg(self, name: str, default: str = "") -> str:
         """A query-string value, trimmed and bounded, without control characters (a NUL

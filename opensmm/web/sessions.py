@@ -182,3 +182,29 @@ def attempt_succeeded(session: Session, attempt_id: int) -> None:
     session.execute(
         update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True)
     )
+
+
+def hourly_allowed(session: Session, bucket: str, ip: str, per_hour: int) -> bool:
+    """Whether one more action fits ``bucket``'s limit of ``per_hour``, and if so the action
+    is recorded, in one serialized step (as ``signup_allowed`` then ``record_signup``).
+    Buckets start with ``+`` (no log-in name does) and are kept as successes, so they never
+    count as log-in failures: ``+reset-ip:203.0.113.7``, ``+reset#12``."""
+    if per_hour <= 0:
+        return True
+    _serialize(session, bucket)
+    now = utcnow()
+    recent = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.name == bucket[:254],
+            LoginAttempt.created_at >= now - SIGNUP_WINDOW,
+        )
+    )
+    if int(recent or 0) >= per_hour:
+        return False
+    session.add(LoginAttempt(name=bucket[:254], ip=ip[:64], succeeded=True, created_at=now))
+    session.execute(
+        delete(LoginAttempt).where(
+            LoginAttempt.name == bucket[:254], LoginAttempt.created_at < now - ATTEMPTS_KEPT
+        )
+    )
+    return True

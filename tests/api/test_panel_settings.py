@@ -45,8 +45,8 @@ def stored(db: Database) -> tuple[int, int]:
 def test_defaults_then_a_change_is_typed_stored_and_audited(db: Database) -> None:
     with db.read() as session:
         assert panel_settings.values(session) == {
-            "panel_name": "opensmm", "signups": "open", "default_language": "en",
-            "languages": list(LANGUAGES), "staff_2fa_required": "off",
+            "panel_name": "opensmm", "signups": "open", "email_verification": "off",
+            "default_language": "en", "languages": list(LANGUAGES), "staff_2fa_required": "off",
         }
     with db.write() as session:
         assert panel_settings.set_value(session, "panel_name", "  Acme SMM ", CLI) == "Acme SMM"

@@ -432,6 +432,19 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
                 shown["anonymous " + path] = anonymous.get(path).text
             shown["signup refusal"] = anonymous.post("/signup", {
                 "name": "x y", "email": "a@b.test", "password": "p", "password2": "q"}).text
+            shown["anonymous /password/forgot"] = anonymous.get("/password/forgot").text
+            shown["forgot answer"] = anonymous.post("/password/forgot",
+                                                    {"login": customer.name}).text
+            from opensmm.mail.models import MailOutbox
+
+            with panel.db.read() as session:  # the mail is in the customer's language: data
+                mail = session.scalars(select(MailOutbox).order_by(MailOutbox.id.desc())).first()
+                assert mail is not None
+                data.append(mail.subject)
+            for path in ("/admin/emails", f"/admin/emails/{mail.id}"):
+                page = staff.get(path)
+                assert page.status_code == 200, path
+                shown[path] = page.text
         finally:
             anonymous.close()
     finally:

@@ -1,7 +1,7 @@
 """two-factor log-in: TOTP secrets, recovery codes, log-ins awaiting their code (issue 12)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 
 New tables only. The staff-required switch is a panel setting (``staff_2fa_required``),
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
