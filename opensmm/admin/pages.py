@@ -6,11 +6,23 @@ from opensmm.web.framework import Pages
 
 
 def all_pages() -> list[Pages]:
-    from opensmm.admin import catalog, dashboard, money, orders, providers, settings, users
+    from opensmm.admin import (
+        catalog,
+        dashboard,
+        money,
+        news,
+        orders,
+        providers,
+        settings,
+        tickets,
+        users,
+    )
 
     return [
         dashboard.pages,
         users.pages,
+        tickets.pages,
+        news.pages,
         catalog.pages,
         orders.pages,
         providers.pages,

@@ -60,6 +60,23 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
         "Synced {provider}: {repriced} repriced, {changed} changed, {disabled} disabled"
     ),
     "settings.set": N_("Changed the setting {name} from {before} to {after}"),
+    "ticket.reply": N_("Replied to ticket {ticket}"),
+    "ticket.assign": N_("Assigned ticket {ticket} to {assignee}"),
+    "ticket.unassign": N_("Unassigned ticket {ticket}"),
+    "ticket.close": N_("Closed ticket {ticket}"),
+    "ticket.reopen": N_("Reopened ticket {ticket}"),
+    "ticket.refill": (
+        N_("Ticket {ticket}: refill {refill} of order {order}"),
+        N_("Ticket {ticket}: refill of order {order} refused: {reason}"),
+    ),
+    "ticket.cancel": (
+        N_("Ticket {ticket}: cancel of order {order} refused: {reason}"),
+        N_("Ticket {ticket}: canceled order {order}"),
+    ),
+    "canned.create": N_("Added the canned reply {title}"),
+    "canned.delete": N_("Deleted the canned reply {title}"),
+    "news.post": N_("Posted the announcement {title}"),
+    "news.delete": N_("Deleted the announcement {title}"),
 }
 
 # Rows from before migration 0006: the English sentence they were stored with.
