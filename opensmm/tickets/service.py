@@ -80,8 +80,14 @@ def parse_order_ids(raw: str) -> list[int]:
     return ids
 
 
-def _text(raw: str, limit: int, empty: str, too_long: str) -> str:
-    text = raw.strip()
+# Like the pages' ``Ctx.field``: no control characters (a NUL cannot even be stored on
+# PostgreSQL), whichever door the text came through; a title is one line.
+_CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(raw: str, limit: int, empty: str, too_long: str, *, one_line: bool = False) -> str:
+    text = (_CONTROL_IN_LINE if one_line else _CONTROL_IN_TEXT).sub("", raw).strip()
     if not text:
         raise TicketRefused(empty)
     if len(text) > limit:
@@ -131,7 +137,7 @@ def open_ticket(
     if subject not in ts.SUBJECTS:
         raise TicketRefused(N_("Please choose a subject"))
     title = _text(title, TITLE_MAX, N_("Please give the ticket a title"),
-                  N_("A title is at most {max} characters"))
+                  N_("A title is at most {max} characters"), one_line=True)
     body = _message_text(message)
     ids = parse_order_ids(order_ids)
     if subject in ts.WITH_ORDERS and not ids:
@@ -401,7 +407,7 @@ def get_canned(session: Session, canned_id: int) -> CannedReply:
 
 def add_canned(session: Session, actor: Actor, title: str, body: str) -> CannedReply:
     title = _text(title, CANNED_TITLE_MAX, N_("Please give the canned reply a title"),
-                  N_("A title is at most {max} characters"))
+                  N_("A title is at most {max} characters"), one_line=True)
     row = CannedReply(title=title, body=_message_text(body))
     session.add(row)
     session.flush()
