@@ -211,7 +211,8 @@ def authors(session: Session, messages: list[TicketMessage]) -> dict[int, str]:
     ids = {m.author_id for m in messages}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples())
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples()
+    return {user_id: name for user_id, name in rows}
 
 
 def seen_by_customer(ticket: Ticket) -> None:
