@@ -30,6 +30,7 @@ def news_list(ctx: Ctx) -> Response:
         forms=[(LANGUAGES[code], ctx.field(f"title_{code}"), ctx.field(f"body_{code}"))
                for code in codes],
         default_language=codes[0],
+        language_names={code: language.name for code, language in LANGUAGES.items()},
         limits={"title": news.TITLE_MAX, "body": news.BODY_MAX},
     )
 

@@ -65,14 +65,10 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "ticket.unassign": N_("Unassigned ticket {ticket}"),
     "ticket.close": N_("Closed ticket {ticket}"),
     "ticket.reopen": N_("Reopened ticket {ticket}"),
-    "ticket.refill": (
-        N_("Ticket {ticket}: refill {refill} of order {order}"),
-        N_("Ticket {ticket}: refill of order {order} refused: {reason}"),
-    ),
-    "ticket.cancel": (
-        N_("Ticket {ticket}: cancel of order {order} refused: {reason}"),
-        N_("Ticket {ticket}: canceled order {order}"),
-    ),
+    "ticket.refill": N_("Ticket {ticket}: refill {refill} of order {order}"),
+    "ticket.refill_refused": N_("Ticket {ticket}: refill of order {order} refused"),
+    "ticket.cancel": N_("Ticket {ticket}: canceled order {order}"),
+    "ticket.cancel_refused": N_("Ticket {ticket}: cancel of order {order} refused"),
     "canned.create": N_("Added the canned reply {title}"),
     "canned.delete": N_("Deleted the canned reply {title}"),
     "news.post": N_("Posted the announcement {title}"),

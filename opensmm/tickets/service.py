@@ -359,24 +359,14 @@ def act_on_order(
         params["reason"] = exc.template
         params["values"] = {k: str(v) for k, v in exc.params.items()}
     message = _staff_message(session, ticket, actor.user_id, action=code, params=params)
+    # The refusal's reason is in the thread, translated where shown; the audit names it.
     audited: dict[str, Any] = {"ticket": ticket.id, "order": order_id}
-    if code == REFUSED:
-        audited["reason"] = exc_message(params)
-    elif "refill" in params:
+    if "refill" in params:
         audited["refill"] = params["refill"]
-    audit.record(session, actor, f"ticket.{action}", _target(ticket), **audited)
+    code_name = f"ticket.{action}_refused" if code == REFUSED else f"ticket.{action}"
+    audit.record(session, actor, code_name, _target(ticket), **audited)
     notify.staff_replied(session, ticket, message, base_url=base_url)
     return message
-
-
-def exc_message(params: dict[str, Any]) -> str:
-    """The English reason of a refused action, as stored in its message's parameters."""
-    values = params.get("values") or {}
-    reason = str(params.get("reason", ""))
-    try:
-        return reason.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return reason
 
 
 def describe(message: TicketMessage) -> tuple[str, dict[str, Any]] | None:
