@@ -5,6 +5,7 @@ and back, staff acting on a refill ticket, canned replies, hostile input (escape
 from __future__ import annotations
 
 import re
+import threading
 from decimal import Decimal
 
 from markupsafe import escape
@@ -255,3 +256,70 @@ def test_news_in_each_language_and_the_catalogs_updates(panel: Panel, visitor: W
     updates = visitor.get("/updates").text
     assert f'<span class="muted">{service_id}</span> · Updates &lt;b&gt;Likes&lt;/b&gt;' in updates
     assert "New service" in updates
+
+
+def test_parallel_clicks_refill_once_and_open_at_most_the_limit(
+    panel: Panel, visitor: WebClient
+) -> None:
+    customer = make_person(panel, balance="5")
+    agents = [make_person(panel, staff=True) for _ in range(2)]
+    service = panel.service(refill=True, rate=Decimal("1"))
+    done = place(panel, customer, service, completed=True)
+    visitor.login(customer)
+    ticket_id = new_ticket(visitor, subject="refill", order_ids=str(done))
+    desks = [WebClient(panel.url) for _ in range(4)]
+    try:
+        for n, desk in enumerate(desks):
+            desk.login(agents[n % 2])
+        tokens = [desk.token() for desk in desks]
+        start = threading.Barrier(len(desks))
+        answers: list[int] = []
+
+        def click(desk: WebClient, token: str) -> None:
+            start.wait()
+            answers.append(desk.post(f"/admin/tickets/{ticket_id}/orders/{done}/refill",
+                                     {"csrf": token}).status_code)
+
+        threads = [threading.Thread(target=click, args=pair)
+                   for pair in zip(desks, tokens, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert answers == [303] * 4
+    finally:
+        for desk in desks:
+            desk.close()
+    with panel.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Refill).where(
+            Refill.order_id == done)) == 1
+    thread_page = visitor.get(f"/tickets/{ticket_id}").text
+    assert thread_page.count("A refill for this order is already in progress") == 3
+    assert panel.ledger_mismatches() == []
+
+    # Eight tickets opened at once: the open-ticket limit holds (one already open).
+    hurried = make_person(panel)
+    clients = [WebClient(panel.url) for _ in range(8)]
+    try:
+        for client in clients:
+            client.login(hurried)
+        tokens = [client.token() for client in clients]
+        start = threading.Barrier(len(clients))
+        codes: list[int] = []
+
+        def open_one(client: WebClient, token: str) -> None:
+            start.wait()
+            codes.append(client.post("/tickets/new", {
+                "csrf": token, "subject": "other", "title": "t", "message": "m"}).status_code)
+
+        threads = [threading.Thread(target=open_one, args=pair)
+                   for pair in zip(clients, tokens, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for client in clients:
+            client.close()
+    assert sorted(codes) == [303] * 5 + [400] * 3
+    assert tickets_of(panel, hurried) == 5
