@@ -401,3 +401,25 @@ def test_announcements_in_each_language_fall_back_to_the_default(db: Database) -
             "أسعار جديدة", "Only English"]
         assert [s.title for s in news.latest(session, "en", "en", limit=1)] == ["New prices"]
         assert news.page_of(session, "en", "en", 1).total == 2
+
+
+def test_the_migration_goes_down_and_up_again(db: Database, database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from opensmm.db.migrate import alembic_config, pending_differences
+
+    customer = make_user(db)
+    open_ticket(db, customer)
+    db.dispose()
+    command.downgrade(alembic_config(database_url), "0012-1")  # whatever 0012 follows
+    engine = Database(database_url)
+    try:
+        with engine.read() as session:
+            names = set(inspect(session.connection()).get_table_names())
+        assert not names & {"tickets", "ticket_messages", "canned_replies", "announcements",
+                            "catalog_updates"}
+    finally:
+        engine.dispose()
+    command.upgrade(alembic_config(database_url), "head")
+    assert pending_differences(database_url) == []
