@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import CatalogUpdate, Service
@@ -31,8 +31,18 @@ def _before(service: Service, name: str) -> tuple[bool, Any]:
     return True, history.deleted[0]
 
 
-def changes_of(service: Service, *, created: bool) -> list[CatalogUpdate]:
-    """What customers should read about this service's pending change."""
+def _ever_announced(session: Session, service_id: int) -> bool:
+    with session.no_autoflush:
+        return session.scalar(
+            select(CatalogUpdate.id)
+            .where(CatalogUpdate.service_id == service_id, CatalogUpdate.kind == NEW)
+            .limit(1)
+        ) is not None
+
+
+def changes_of(session: Session, service: Service, *, created: bool) -> list[CatalogUpdate]:
+    """What customers should read about this service's pending change (a service created
+    disabled is new to them when it is first enabled)."""
     if created:
         if not service.enabled:
             return []
@@ -41,9 +51,13 @@ def changes_of(service: Service, *, created: bool) -> list[CatalogUpdate]:
     rows: list[CatalogUpdate] = []
     enabled_changed, was_enabled = _before(service, "enabled")
     if enabled_changed and bool(was_enabled) != bool(service.enabled):
-        rows.append(CatalogUpdate(service_id=service.id,
-                                  kind=ENABLED if service.enabled else DISABLED,
-                                  service_name=service.name, new_rate=service.rate))
+        kind = DISABLED
+        if service.enabled:
+            kind = ENABLED if _ever_announced(session, service.id) else NEW
+        rows.append(CatalogUpdate(service_id=service.id, kind=kind, service_name=service.name,
+                                  new_rate=service.rate))
+        if kind == NEW:
+            return rows
     rate_changed, old_rate = _before(service, "rate")
     if (
         rate_changed
@@ -61,8 +75,8 @@ def _record_catalog_updates(session: Session, flush_context: Any, instances: Any
     rows: list[CatalogUpdate] = []
     for obj in list(session.new):
         if isinstance(obj, Service):
-            rows += changes_of(obj, created=True)
+            rows += changes_of(session, obj, created=True)
     for obj in list(session.dirty):
         if isinstance(obj, Service) and session.is_modified(obj):
-            rows += changes_of(obj, created=False)
+            rows += changes_of(session, obj, created=False)
     session.add_all(rows)

@@ -326,7 +326,7 @@ def test_the_reply_mail_is_written_in_the_customers_language(db: Database) -> No
 def test_catalog_changes_are_recorded_where_they_happen(db: Database) -> None:
     agent = make_user(db, staff=True)
     service_id = make_service(db, name="Likes", rate=Decimal("1.5"))
-    make_service(db, name="Hidden", enabled=False)
+    hidden = make_service(db, name="Hidden", enabled=False)
     with db.write() as session:
         service = catalog.get_service(session, service_id)
         fields = {name: getattr(service, name) for name in (
@@ -347,6 +347,9 @@ def test_catalog_changes_are_recorded_where_they_happen(db: Database) -> None:
         catalog.set_service_enabled(session, service_id, False)
         session.flush()
         raise RuntimeError("rolled back")
+    # A service created disabled is new to customers when it is first enabled.
+    with db.write() as session:
+        catalog.set_service_enabled(session, hidden, True)
     with db.read() as session:
         rows = list(session.scalars(select(CatalogUpdate).order_by(CatalogUpdate.id)))
     assert [(r.kind, r.service_name, r.old_rate, r.new_rate) for r in rows] == [
@@ -354,6 +357,7 @@ def test_catalog_changes_are_recorded_where_they_happen(db: Database) -> None:
         (updates.RATE, "Likes", Decimal("1.5"), Decimal("2")),
         (updates.DISABLED, "Likes", None, Decimal("2")),
         (updates.ENABLED, "Likes", None, Decimal("2")),
+        (updates.NEW, "Hidden", None, Decimal("1")),
     ]
 
 
