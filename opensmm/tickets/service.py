@@ -18,7 +18,7 @@ from opensmm.db import utcnow
 from opensmm.db.pagination import Page, paginate
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
-from opensmm.i18n import N_
+from opensmm.i18n import N_, Term
 from opensmm.orders import service as orders
 from opensmm.orders import statuses as order_statuses
 from opensmm.orders.models import Order
@@ -358,6 +358,8 @@ def act_on_order(
         code = REFUSED
         params["reason"] = exc.template
         params["values"] = {k: str(v) for k, v in exc.params.items()}
+        # Values that are words of the catalogs (an order's status) are translated too.
+        params["terms"] = sorted(k for k, v in exc.params.items() if isinstance(v, Term))
     message = _staff_message(session, ticket, actor.user_id, action=code, params=params)
     # The refusal's reason is in the thread, translated where shown; the audit names it.
     audited: dict[str, Any] = {"ticket": ticket.id, "order": order_id}
@@ -371,7 +373,8 @@ def act_on_order(
 
 def describe(message: TicketMessage) -> tuple[str, dict[str, Any]] | None:
     """An action message's English template and values, for the translator; ``None`` for
-    a message a person typed. A refusal's reason is itself a ``Term`` with its values."""
+    a message a person typed. A refusal's ``reason`` is itself a template, filled with
+    ``values`` (those named in ``terms`` are catalog words, translated as well)."""
     if message.action is None:
         return None
     params = dict(message.params or {})
@@ -379,8 +382,11 @@ def describe(message: TicketMessage) -> tuple[str, dict[str, Any]] | None:
     if template is None:
         return None
     if message.action == REFUSED:
+        terms = set(params.get("terms") or ())
+        values = {k: Term(v) if k in terms else v
+                  for k, v in dict(params.get("values") or {}).items()}
         return template, {"order": params.get("order"), "reason": params.get("reason", ""),
-                          "values": params.get("values") or {}}
+                          "values": values}
     return template, params
 
 

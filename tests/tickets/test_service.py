@@ -427,3 +427,16 @@ def test_the_migration_goes_down_and_up_again(db: Database, database_url: str) -
         engine.dispose()
     command.upgrade(alembic_config(database_url), "head")
     assert pending_differences(database_url) == []
+
+
+def test_a_refusal_in_the_thread_is_translated_with_its_words() -> None:
+    from opensmm.i18n.translate import Translator
+
+    message = TicketMessage(action=tickets.REFUSED, params={
+        "order": 5, "reason": orders.ONLY_CANCEL_LEFT,
+        "values": {"id": "5", "status": "Partial"}, "terms": ["status"]})
+    english = notify.reply_text(Translator("en"), message)
+    assert english == ("Order 5 was not changed: Order 5 is Partial and partly refunded; "
+                       "it can only be canceled")
+    arabic = notify.reply_text(Translator("ar"), message)
+    assert "Partial" not in arabic and Translator("ar")("Partial") in arabic
