@@ -2,10 +2,11 @@
 
 from opensmm.accounts.models import AccountToken, ApiKey, User
 from opensmm.audit.models import AuditEntry
-from opensmm.catalog.models import Category, Service
+from opensmm.catalog.models import CatalogUpdate, Category, Service
 from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
 from opensmm.mail.models import MailOutbox
+from opensmm.news.models import Announcement
 from opensmm.orders.models import IdempotencyKey, Order, OrderEvent
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.payments.models import (
@@ -17,15 +18,19 @@ from opensmm.payments.models import (
 )
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
+from opensmm.tickets.models import CannedReply, Ticket, TicketMessage
 from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
 
 __all__ = [
     "AccountToken",
+    "Announcement",
     "ApiKey",
     "AppSecret",
     "AuditEntry",
     "Base",
+    "CannedReply",
+    "CatalogUpdate",
     "Category",
     "IdempotencyKey",
     "LedgerEntry",
@@ -45,6 +50,8 @@ __all__ = [
     "Refill",
     "Service",
     "SettingsStamp",
+    "Ticket",
+    "TicketMessage",
     "TwoFactor",
     "User",
     "WebSession",

@@ -11,15 +11,19 @@ def all_pages() -> list[Pages]:
         dashboard,
         emails,
         money,
+        news,
         orders,
         providers,
         settings,
+        tickets,
         users,
     )
 
     return [
         dashboard.pages,
         users.pages,
+        tickets.pages,
+        news.pages,
         catalog.pages,
         orders.pages,
         providers.pages,

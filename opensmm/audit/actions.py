@@ -77,6 +77,19 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "2fa.enable": N_("Turned on two-factor log-in for {user}"),
     "2fa.disable": N_("Turned off two-factor log-in for {user}"),
     "2fa.recovery_codes": N_("Made new recovery codes for {user}"),
+    "ticket.reply": N_("Replied to ticket {ticket}"),
+    "ticket.assign": N_("Assigned ticket {ticket} to {assignee}"),
+    "ticket.unassign": N_("Unassigned ticket {ticket}"),
+    "ticket.close": N_("Closed ticket {ticket}"),
+    "ticket.reopen": N_("Reopened ticket {ticket}"),
+    "ticket.refill": N_("Ticket {ticket}: refill {refill} of order {order}"),
+    "ticket.refill_refused": N_("Ticket {ticket}: refill of order {order} refused"),
+    "ticket.cancel": N_("Ticket {ticket}: canceled order {order}"),
+    "ticket.cancel_refused": N_("Ticket {ticket}: cancel of order {order} refused"),
+    "canned.create": N_("Added the canned reply {title}"),
+    "canned.delete": N_("Deleted the canned reply {title}"),
+    "news.post": N_("Posted the announcement {title}"),
+    "news.delete": N_("Deleted the announcement {title}"),
 }
 
 # Rows from before migration 0006: the English sentence they were stored with.

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
 
@@ -69,3 +69,23 @@ class CatalogStamp(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class CatalogUpdate(Base):
+    """A change customers see on the Updates page: a new service, a new rate, a service
+    disabled or enabled again. Written by ``opensmm.catalog.updates`` when the change is
+    flushed, in the same transaction, whichever door made it (staff, CLI, provider sync)."""
+
+    __tablename__ = "catalog_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    # "new", "rate", "disabled", "enabled"
+    kind: Mapped[str] = mapped_column(String(16))
+    service_name: Mapped[str] = mapped_column(String(300))
+    old_rate: Mapped[Decimal | None] = mapped_column(Money)
+    new_rate: Mapped[Decimal | None] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    # Set on a service being created, whose id the same flush assigns.
+    service: Mapped[Service] = relationship(lazy="raise")

@@ -23,7 +23,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 PASSWORD_RESET = "password_reset"  # noqa: S105 - a template name
 EMAIL_VERIFICATION = "email_verification"
 EMAIL_CHANGED = "email_changed"
-TEMPLATES_KNOWN = (PASSWORD_RESET, EMAIL_VERIFICATION, EMAIL_CHANGED)
+# Its words come translated from opensmm.tickets.notify.
+TICKET_REPLY = "ticket_reply"
+TEMPLATES_KNOWN = (PASSWORD_RESET, EMAIL_VERIFICATION, EMAIL_CHANGED, TICKET_REPLY)
 
 
 @dataclass(frozen=True)

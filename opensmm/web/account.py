@@ -12,8 +12,10 @@ from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.ledger import queries as ledger_queries
+from opensmm.news import service as news
 from opensmm.orders import queries
 from opensmm.orders import statuses as st
+from opensmm.tickets import service as tickets
 from opensmm.web.apidocs import api_examples
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
@@ -33,6 +35,8 @@ def dashboard(ctx: Ctx) -> Response:
         spent=queries.total_spent(ctx.db, ctx.me.id),
         by_status=by_status,
         running=sum(by_status.get(status, 0) for status in st.RUNNING),
+        news=news.latest(ctx.db, ctx.lang, str(ctx.panel_settings()["default_language"])),
+        unread_tickets=tickets.unread_for_customer(ctx.db, ctx.me.id),
     )
 
 

@@ -1,0 +1,1 @@
+"""Staff announcements, and the catalog's changes as customers see them (Updates)."""
