@@ -21,6 +21,7 @@ from opensmm.refills.models import Refill
 from opensmm.tickets.models import CannedReply, Ticket, TicketMessage
 from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
+from opensmm.webhooks.models import WebhookDelivery
 
 __all__ = [
     "AccountToken",
@@ -55,4 +56,5 @@ __all__ = [
     "TwoFactor",
     "User",
     "WebSession",
+    "WebhookDelivery",
 ]

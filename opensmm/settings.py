@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     payment_poll_seconds: float = 30.0
     payment_poll_max_seconds: float = 1800.0
     payment_poll_days: float = 7.0
+
+    # --- status webhooks for resellers (opensmm.webhooks) ---
+    # Allow webhook URLs whose host is a loopback, private or link-local address (a panel and
+    # its resellers on one private network; tests). Off: such URLs are never posted to.
+    webhooks_allow_private: bool = False
     # The simulator: mean seconds per stage (Pending, then In progress), 0 = at once;
     # the seed makes every order's fate (Completed or Partial, counts) reproducible.
     simulator_seconds: float = 10.0

@@ -54,6 +54,10 @@ class ApiKey(Base):
     # Addresses and networks this key may be used from ("203.0.113.7,198.51.100.0/24");
     # None: anywhere. Written only through opensmm.security.network.normalize_allow_list.
     allowed_ips: Mapped[str | None] = mapped_column(Text)
+    # Where the key's status webhooks go (opensmm.webhooks), and the secret they are signed
+    # with, encrypted at rest; None: no webhook.
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
 
 
 RESET_LINK = "reset"

@@ -69,6 +69,20 @@ def allow_ips(session: Session, actor: Actor, key_id: int, addresses: str) -> st
     return row.allowed_ips
 
 
+def set_webhook(session: Session, actor: Actor, key_id: int, url: str,
+                panel_secret: str) -> str | None:
+    """Set (empty ``url``: turn off) an API key's status webhook; its new secret, once."""
+    from opensmm.webhooks import service as webhooks
+
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        raise accounts.KeyNotFound()
+    secret = webhooks.set_webhook(session, row, url, panel_secret)
+    audit.record(session, actor, "key.webhook", f"key:{row.id}", key=row.id,
+                 url=row.webhook_url or "-")
+    return secret
+
+
 def send_reset_link(session: Session, actor: Actor, user: User, base_url: str) -> int:
     """Mail the user a password reset link; the outbox row's id."""
     from opensmm.accounts import recovery

@@ -31,6 +31,7 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "key.create": N_("Created API key {key} for {user}"),
     "key.revoke": N_("Revoked API key {key} of {user}"),
     "key.allow_ips": N_("Set the addresses allowed for API key {key} to: {ips}"),
+    "key.webhook": N_("Set the status webhook of API key {key} to {url}"),
     "service.create": N_("Created the service {service}"),
     "service.edit": (
         N_("Edited the service {service}: rate {before} → {after}"),

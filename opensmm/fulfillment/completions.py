@@ -29,6 +29,7 @@ from opensmm.orders import events
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order, OrderEvent
 from opensmm.orders.service import OrderUpdate
+from opensmm.webhooks import service as webhooks
 
 # The statuses a completion may leave: neither refunded (Partial, Expired, Canceled) nor
 # finished, so ``apply_update`` would accept ``Completed`` and change the status.
@@ -46,6 +47,7 @@ class LockedOrder:
     units: int
     start_count: int | None
     finished_at: datetime | None
+    user_id: int
 
 
 # What ``tracking._lock_orders`` reads while it locks: the fields of ``LockedOrder``.
@@ -56,6 +58,7 @@ LOCKED_COLUMNS = (
     Order.units,
     Order.start_count,
     Order.finished_at,
+    Order.user_id,
 )
 
 
@@ -132,6 +135,8 @@ def write_completions(session: Session, completions: Sequence[Completion], actor
             for done in completions
         ],
     )
+    webhooks.orders_changed(session, [(done.order.id, done.order.user_id, st.COMPLETED)
+                                      for done in completions])
     session.execute(
         _RECORD,
         [

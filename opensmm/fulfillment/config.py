@@ -88,6 +88,7 @@ class Tally:
     refills_updated: int = 0
     failures: int = 0  # whole calls that failed (the provider was backed off)
     payments_polled: int = 0  # customers' payments asked about at their gateway
+    webhooks: int = 0  # resellers' status webhooks attempted
     mails: int = 0  # mails of the outbox attempted (sent, or to be tried again)
 
     def add(self, other: Tally) -> None:

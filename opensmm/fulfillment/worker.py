@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+import httpx
+
 from opensmm.catalog.service import SIMULATOR
 from opensmm.db import Database, utcnow
 from opensmm.fulfillment import outbox, tracking
@@ -51,6 +53,7 @@ from opensmm.mail.sender import MailConfig, MailSender
 from opensmm.orders import idempotency
 from opensmm.payments import polling as payment_polling
 from opensmm.payments.keys import panel_secret
+from opensmm.webhooks import sender as webhook_sender
 
 log = logging.getLogger("opensmm.fulfillment")
 
@@ -92,10 +95,13 @@ class Worker:
         self.stopping = threading.Event()
         self._panel_secret: str | None = None
         self._next_housekeeping: datetime | None = None
+        self._webhook_http: httpx.Client | None = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.modes.close()
+        if self._webhook_http is not None:
+            self._webhook_http.close()
 
     def _local(self, mode: str) -> Fulfillment | None:
         return self.modes.simulator if mode == SIMULATOR else None
@@ -108,7 +114,8 @@ class Worker:
         self._providers = load_providers(self.db)
         outbox.recover(self.db, tally)
         for phase in (self._send_orders, self._send_refills, self._poll_orders,
-                      self._poll_refills, self._poll_payments, self._housekeeping):
+                      self._poll_refills, self._poll_payments, self._send_webhooks,
+                      self._housekeeping):
             if self.stopping.is_set():
                 break
             phase(now, tally)
@@ -145,6 +152,15 @@ class Worker:
         if self._panel_secret is None:
             self._panel_secret = panel_secret(self.db)
         tally.payments_polled += payment_polling.poll_due(self.db, self._panel_secret, now)
+
+    def _send_webhooks(self, now: datetime, tally: Tally) -> None:
+        """Resellers' status webhooks (opensmm.webhooks): signed POSTs, retried."""
+        if self._panel_secret is None:
+            self._panel_secret = panel_secret(self.db)
+        if self._webhook_http is None:
+            self._webhook_http = httpx.Client(follow_redirects=False)
+        tally.webhooks += webhook_sender.run_once(self.db, self._webhook_http,
+                                                  self._panel_secret, now)
 
     def _housekeeping(self, now: datetime, tally: Tally) -> None:
         """Now and then: forget ``add`` idempotency keys past their 24 hours."""

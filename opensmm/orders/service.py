@@ -34,6 +34,7 @@ from opensmm.orders import statuses as st
 from opensmm.orders.fields import OrderRequest, validate_order
 from opensmm.orders.models import Order, OrderEvent
 from opensmm.panel_settings import service as panel_settings
+from opensmm.webhooks import service as webhooks
 
 
 class OrderNotFound(NotFound):
@@ -432,6 +433,8 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
     order.updated_at = utcnow()
     if changes:
         record(session, order, actor, events.CHANGED, **changes)
+    if "status" in changes:
+        webhooks.orders_changed(session, [(order.id, order.user_id, new_status)])
     return order
 
 

@@ -21,6 +21,7 @@ from opensmm.orders.models import Order
 from opensmm.orders.service import lock_order, record
 from opensmm.refills.models import Refill
 from opensmm.refills.statuses import OPEN, PENDING, REFILL_STATUSES
+from opensmm.webhooks import service as webhooks
 
 
 class RefillNotFound(NotFound):
@@ -129,4 +130,5 @@ def set_refill_status(session: Session, refill_id: int, status: str, actor: str)
         )
         refill.status = found
         refill.updated_at = utcnow()
+        webhooks.refill_changed(session, refill.id, refill.user_id, found)
     return refill

@@ -7,6 +7,7 @@ from itertools import groupby
 from starlette.responses import Response
 
 from opensmm.accounts import service as accounts
+from opensmm.accounts.models import ApiKey
 from opensmm.catalog.service import list_services, search_services
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
@@ -20,6 +21,7 @@ from opensmm.web.apidocs import api_examples
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 from opensmm.web.orders import service_payload
+from opensmm.webhooks import service as webhooks
 
 pages = Pages()
 
@@ -55,8 +57,12 @@ def funds(ctx: Ctx) -> Response:
 
 
 # --- API keys ------------------------------------------------------------------------------
-def _keys_page(ctx: Ctx, new_key: str | None) -> Response:
-    return ctx.render("keys.html", keys=accounts.list_keys(ctx.db, ctx.me.id), new_key=new_key)
+def _keys_page(ctx: Ctx, new_key: str | None, webhook_secret: str | None = None) -> Response:
+    return ctx.render(
+        "keys.html", keys=accounts.list_keys(ctx.db, ctx.me.id), new_key=new_key,
+        webhook_secret=webhook_secret,
+        deliveries=webhooks.recent_deliveries(ctx.db, ctx.me.id),
+    )
 
 
 @pages.get("/account/keys")
@@ -72,6 +78,19 @@ def create_key(ctx: Ctx) -> Response:
     created = accounts.create_key(ctx.db, ctx.me, label)
     # Shown on this response only: the key is not stored anywhere we could show it from again.
     return _keys_page(ctx, created.key)
+
+
+@pages.post("/account/keys/{key_id:int}/webhook", refused=keys)
+def set_key_webhook(ctx: Ctx) -> Response:
+    row = ctx.db.get(ApiKey, ctx.path_int("key_id"))
+    if row is None or row.user_id != ctx.me.id or row.revoked_at is not None:
+        raise accounts.KeyNotFound()
+    secret = webhooks.set_webhook(ctx.db, row, ctx.field("url"), ctx.web.secret.get().decode())
+    if secret is None:
+        ctx.flash("ok", ctx.t("The webhook of key {prefix}… is off.", prefix=row.prefix))
+        return ctx.redirect("/account/keys")
+    # Shown on this response only, like a new key.
+    return _keys_page(ctx, None, webhook_secret=secret)
 
 
 @pages.post("/account/keys/{key_id:int}/revoke")

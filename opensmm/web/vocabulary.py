@@ -33,6 +33,8 @@ WORDS = (
     N_("failed"),
     N_("refunded"),
     N_("disputed"),
+    # webhook deliveries (opensmm.webhooks.models.STATES)
+    N_("delivered"),
     # fulfillment modes
     N_("manual"),
     N_("provider"),
