@@ -6,7 +6,16 @@ from opensmm.web.framework import Pages
 
 
 def all_pages() -> list[Pages]:
-    from opensmm.admin import catalog, dashboard, money, orders, providers, settings, users
+    from opensmm.admin import (
+        catalog,
+        dashboard,
+        money,
+        orders,
+        payments,
+        providers,
+        settings,
+        users,
+    )
 
     return [
         dashboard.pages,
@@ -14,6 +23,7 @@ def all_pages() -> list[Pages]:
         catalog.pages,
         orders.pages,
         providers.pages,
+        payments.pages,
         money.pages,
         settings.pages,
     ]

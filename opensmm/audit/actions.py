@@ -60,6 +60,16 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
         "Synced {provider}: {repriced} repriced, {changed} changed, {disabled} disabled"
     ),
     "settings.set": N_("Changed the setting {name} from {before} to {after}"),
+    "payment_method.create": N_("Added the payment method {method} ({gateway})"),
+    "payment_method.edit": N_(
+        "Edited the payment method {method}: settings {settings}; minimum {min}, fee {fee}%, "
+        "bonus {bonus}%"
+    ),
+    "payment_method.enable": N_("Enabled the payment method {method}"),
+    "payment_method.disable": N_("Disabled the payment method {method}"),
+    "payment.approve": N_("Approved payment #{payment} of {user}: {amount} received"),
+    "payment.reject": N_("Rejected payment #{payment} of {user}: {reason}"),
+    "payment.reviewed": N_("Marked payment #{payment} as reviewed: {note}"),
 }
 
 # Rows from before migration 0006: the English sentence they were stored with.

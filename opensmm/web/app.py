@@ -150,7 +150,9 @@ def build(
         limiter=anyio.CapacityLimiter(settings.db_threads),
         trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
     )
-    collections: list[Pages] = [auth.pages, account.pages, funds.pages, orders.pages, *admin_pages()]
+    collections: list[Pages] = [
+        auth.pages, account.pages, funds.pages, orders.pages, *admin_pages()
+    ]
     routes: list[BaseRoute] = list(extra_routes or [])
     routes += callback_routes(web)
     for pages in collections:
