@@ -158,7 +158,7 @@ def _method_form(ctx: Ctx, method: PaymentMethod | None, gateway: str) -> Respon
     return ctx.render(
         "admin/payment_method.html", method=method, gateway=gateway,
         gateway_label=GATEWAY_LABELS.get(gateway, gateway), fields=_setting_fields(gateway),
-        shown=shown, languages=_languages(ctx), callback=callback, values=values,
+        shown=shown, callback=callback, values=values,
     )
 
 

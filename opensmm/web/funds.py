@@ -8,11 +8,13 @@ with (``service.preview``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from opensmm.accounts.models import User
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
@@ -26,6 +28,8 @@ from opensmm.web.framework import Pages, served_over_https
 from opensmm.web.i18n import panel_default_language
 
 pages = Pages()
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 HISTORY_SIZE = 20
 # How often a payment's page asks again while it waits (seconds): a gateway's answer comes
@@ -136,8 +140,16 @@ def add_funds(ctx: Ctx) -> Response:
         amount=ctx.field("amount").strip(), base_url=base_url(ctx),
         customer_reference=ctx.field("reference") if manual else None, proof=proof,
     )
-    if not manual and started.redirect_url:
-        return ctx.redirect(started.redirect_url)  # to the gateway's own page
+    if not manual and started.redirect_url and started.redirect_url.startswith(
+            ("https://", "http://")):
+        # To the gateway's own page, by a page that moves on by itself rather than a
+        # redirect: the form's Content-Security-Policy (form-action 'self') would stop a
+        # redirect to another site.
+        with ctx.web.db.read() as session:
+            ctx.session = session
+            ctx.user = session.get(User, ctx.me.id)
+            return ctx.render("payment_redirect.html", url=started.redirect_url,
+                              token=started.token)
     if manual:
         ctx.flash("ok", ctx.t("Payment #{id} sent: staff will check it and credit your "
                               "balance.", id=started.payment_id))
@@ -146,7 +158,9 @@ def add_funds(ctx: Ctx) -> Response:
 
 def _own_payment(ctx: Ctx, session: Session) -> queries.PaymentRow:
     token = str(ctx.request.path_params.get("token", ""))
-    row = queries.by_token(session, token, ctx.me.id)
+    # Tokens are URL-safe base64: anything else names no payment (and a NUL could not even
+    # be bound as a parameter on PostgreSQL).
+    row = (queries.by_token(session, token, ctx.me.id) if TOKEN.fullmatch(token) else None)
     if row is None:
         raise NotFound(N_("No such payment"))
     return row
