@@ -116,6 +116,10 @@ class FakeStripe(FakeServer):
         )
         return 200, Raw(page.encode())
 
+    @route("GET", "/favicon.ico")
+    def favicon(self, request: Request) -> tuple[int, Any]:
+        return 204, Raw(b"", content_type="image/x-icon")
+
     @route("POST", "/c/pay/([^/]+)/confirm")
     def checkout_confirm(self, request: Request) -> tuple[int, Any]:
         session_id = request.groups[0]
