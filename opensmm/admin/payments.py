@@ -150,8 +150,21 @@ def method_list(ctx: Ctx) -> Response:
                       gateways=[(name, GATEWAY_LABELS.get(name, name)) for name in GATEWAYS])
 
 
+MASK_PREFIX = "set, ends in "
+MASK_WORDS = {"set": N_("set"), "not set": N_("not set"), "set, unreadable": N_("set, unreadable")}
+
+
+def _masked(ctx: Ctx, text: str) -> str:
+    """``methods.shown_settings``' words for a credential, in the visitor's language."""
+    if text.startswith(MASK_PREFIX):
+        return ctx.t("set, ends in {tail}", tail=text[len(MASK_PREFIX):])
+    return ctx.t(MASK_WORDS[text]) if text in MASK_WORDS else text
+
+
 def _method_form(ctx: Ctx, method: PaymentMethod | None, gateway: str) -> Response:
     shown = payment_methods.shown_settings(method, panel_secret(ctx)) if method else {}
+    secret_keys = GATEWAYS[gateway].secret_settings
+    shown = {k: _masked(ctx, v) if k in secret_keys else v for k, v in shown.items()}
     callback = (base_url(ctx) + payment_methods.callback_path(method)
                 if method is not None and GATEWAYS[gateway].automatic else "")
     values = dict(ctx.form)

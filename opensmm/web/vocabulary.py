@@ -24,6 +24,13 @@ WORDS = (
     N_("deposit"),
     N_("charge"),
     N_("refund"),
+    N_("payment"),
+    # who told us about a payment (staff payment page)
+    N_("callback"),
+    N_("poll"),
+    N_("return"),
+    N_("staff"),
+    N_("cli"),
     # fulfillment modes
     N_("manual"),
     N_("provider"),
