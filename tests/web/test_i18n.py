@@ -416,9 +416,8 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
         with panel.write() as session:
             from opensmm.audit.actor import Actor
             from opensmm.payments import methods as payment_methods
-            from opensmm.payments.keys import panel_secret
-
             from opensmm.payments.gateways import GATEWAYS
+            from opensmm.payments.keys import panel_secret
 
             bank = payment_methods.add_method(
                 session, Actor.staff(boss.id, boss.name), name="bank-ar", gateway="manual",
