@@ -177,7 +177,7 @@ def _method_form(ctx: Ctx, method: PaymentMethod | None, gateway: str) -> Respon
 
 @pages.get("/admin/payment-methods/new", who="staff")
 def new_method_form(ctx: Ctx) -> Response:
-    gateway = ctx.arg("gateway") or str(ctx.form.get("gateway", ""))
+    gateway = ctx.arg("gateway") or str(ctx.form.get("gateway", "")) or "manual"
     return _method_form(ctx, None, _gateway_arg(gateway))
 
 
