@@ -156,7 +156,7 @@ def test_a_customer_signs_up_is_funded_orders_and_gets_a_refill(
     # The customer sees the money and its history, then orders from the form.
     page.goto("/funds")
     expect(page.locator("#balance")).to_have_text("$25.00")
-    expect(page.locator("table")).to_contain_text("Bank transfer 42")
+    expect(page.locator("#history-table")).to_contain_text("Bank transfer 42")
     page.goto("/order/new")
     page.select_option("#category", "Instagram")
     page.select_option("#service", service_id)
@@ -422,10 +422,20 @@ def test_a_customer_pays_manually_with_a_proof_and_staff_approve(
     expect(page.locator("#payment-state")).to_have_text(t("Paid"))
     page.goto("/funds")
     expect(page.locator("#balance")).to_have_text(formatting.money(Decimal("33"), "USD", lang))
+    # On a phone, the funds and payment pages do not scroll sideways.
+    phone = new_context(browser, panel, phone=True, lang=lang)
+    small = phone.new_page()
+    log_in(small, customer)
+    for path in ("/funds", payment_url.removeprefix(panel.url)):
+        small.goto(path)
+        overflow = small.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, path
     assert errors == []
     assert desk_errors == []
     shop.close()
     office.close()
+    phone.close()
     assert panel.ledger_mismatches() == []
 
 
