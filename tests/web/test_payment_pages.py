@@ -21,6 +21,7 @@ from opensmm.audit.models import AuditEntry
 from opensmm.payments import methods as payment_methods
 from opensmm.payments.keys import panel_secret
 from opensmm.payments.models import Payment, PaymentMethod
+from tests.payments.fakes.paypal import FakePayPal
 from tests.payments.fakes.stripe import FakeStripe
 from tests.support.panel import Panel
 from tests.web.support import Person, WebClient, csrf_of, make_person
@@ -304,6 +305,44 @@ def test_a_stripe_payment_from_the_page_to_the_balance(panel: Panel, stripe: Fak
     staff.close()
 
 
+@pytest.fixture(scope="module")
+def paypal() -> Iterator[FakePayPal]:
+    fake = FakePayPal()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def test_paypal_is_captured_when_the_customer_returns(panel: Panel, paypal: FakePayPal) -> None:
+    method = add_method(panel, "paypal", title="PayPal", settings={
+        "client_id": paypal.client_id, "client_secret": paypal.client_secret,
+        "webhook_id": paypal.webhook_id, "api_base": paypal.url, "timeout": "5"})
+    client, person = logged_in(panel)
+    started = pay(client, method, "12.50")
+    assert started.status_code == 200, started.text[:300]
+    [payment] = payments_of(panel, person.id)
+    assert payment.reference in paypal.orders
+    # Returning before approving changes nothing; the page keeps waiting.
+    early = client.get(f"/funds/payments/{payment.token}/return")
+    assert early.headers["location"] == f"/funds/payments/{payment.token}"
+    assert "Confirming" in client.get(early.headers["location"]).text
+    assert balance(panel, person.id) == 0
+    paypal.approve(payment.reference or "")
+    captures = paypal.count("POST", f"/v2/checkout/orders/{payment.reference}/capture")
+    back = client.get(f"/funds/payments/{payment.token}/return")
+    assert back.status_code == 303
+    assert paypal.count("POST", f"/v2/checkout/orders/{payment.reference}/capture") == captures + 1
+    page = client.get(back.headers["location"]).text
+    assert "Paid" in page and "Confirming" not in page
+    assert balance(panel, person.id) == Decimal("12.50")
+    # Coming back again asks nothing more and credits nothing more.
+    client.get(f"/funds/payments/{payment.token}/return")
+    assert paypal.count("POST", f"/v2/checkout/orders/{payment.reference}/capture") == captures + 1
+    assert balance(panel, person.id) == Decimal("12.50")
+    assert panel.ledger_mismatches() == []
+    client.close()
+
+
 def test_a_gateway_that_refuses_leaves_a_clear_message(panel: Panel, stripe: FakeStripe) -> None:
     method = add_method(panel, "stripe", settings={
         "secret_key": "sk_test_wrong", "webhook_secret": stripe.webhook_secret,
@@ -347,6 +386,9 @@ def test_staff_add_and_edit_a_method_with_masked_credentials(
     assert stripe.secret_key not in page and stripe.webhook_secret not in page
     assert stripe.secret_key[-4:] in page  # masked: "set, ends in …"
     assert f"{panel.url}/payments/callback/{name}" in page
+    # Only a trusted proxy is believed about HTTPS (none is configured here).
+    forwarded = staff.get(added.headers["location"], headers={"X-Forwarded-Proto": "https"})
+    assert f"{panel.url}/payments/callback/{name}" in forwarded.text
     with panel.db.read() as session:
         method = session.scalar(select(PaymentMethod).where(PaymentMethod.name == name))
         assert method is not None
