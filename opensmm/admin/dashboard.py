@@ -13,6 +13,7 @@ from opensmm.fulfillment import held
 from opensmm.money import from_minor
 from opensmm.orders import queries
 from opensmm.orders import statuses as st
+from opensmm.payments import queries as payment_queries
 from opensmm.providers import service as providers
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
@@ -39,6 +40,8 @@ def dashboard(ctx: Ctx) -> Response:
     t = ctx.t
     attention, provider_alerts = held.needing_attention(ctx.db)
     customers, owed = customer_totals(ctx)
+    deposits = dict(payment_queries.deposits_per_day(ctx.db, CHART_DAYS))
+    zero = Decimal(0)
     return ctx.render(
         "admin/dashboard.html",
         by_status=by_status,
@@ -50,8 +53,10 @@ def dashboard(ctx: Ctx) -> Response:
             [
                 charts.Series(t("Revenue"), "bar", [day.revenue for day in days]),
                 charts.Series(t("Profit"), "bar profit", [day.profit for day in days]),
+                charts.Series(t("Deposits"), "bar deposit",
+                              [deposits.get(day.day, zero) for day in days]),
             ],
-            t("Revenue and profit per day"),
+            t("Revenue, profit and deposits per day"),
         ),
         revenue=sum((day.revenue for day in days), Decimal(0)),
         profit=sum((day.profit for day in days), Decimal(0)),
@@ -63,4 +68,6 @@ def dashboard(ctx: Ctx) -> Response:
         customers=customers,
         owed=owed,
         days=CHART_DAYS,
+        deposits_total=sum(deposits.values(), zero),
+        payments_waiting=payment_queries.waiting_for_staff(ctx.db),
     )

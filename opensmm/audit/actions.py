@@ -66,14 +66,14 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "settings.set": N_("Changed the setting {name} from {before} to {after}"),
     "payment_method.create": N_("Added the payment method {method} ({gateway})"),
     "payment_method.edit": N_(
-        "Changed the payment method {method}: settings {settings}; minimum {min}, fee {fee}%, "
+        "Edited the payment method {method}: settings {settings}; minimum {min}, fee {fee}%, "
         "bonus {bonus}%"
     ),
     "payment_method.enable": N_("Enabled the payment method {method}"),
     "payment_method.disable": N_("Disabled the payment method {method}"),
-    "payment.approve": N_("Approved payment #{payment} of {user}: {amount} credited"),
+    "payment.approve": N_("Approved payment #{payment} of {user}: {amount} received"),
     "payment.reject": N_("Rejected payment #{payment} of {user}: {reason}"),
-    "payment.reviewed": N_("Reviewed payment #{payment}: {note}"),
+    "payment.reviewed": N_("Marked payment #{payment} as reviewed: {note}"),
     "user.reset_2fa": N_("Reset the two-factor log-in of {user}"),
     "2fa.enable": N_("Turned on two-factor log-in for {user}"),
     "2fa.disable": N_("Turned off two-factor log-in for {user}"),

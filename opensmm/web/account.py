@@ -9,10 +9,8 @@ from starlette.responses import Response
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import ApiKey
 from opensmm.catalog.service import list_services, search_services
-from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
-from opensmm.ledger import queries as ledger_queries
 from opensmm.news import service as news
 from opensmm.orders import queries
 from opensmm.orders import statuses as st
@@ -48,12 +46,6 @@ def services(ctx: Ctx) -> Response:
     rows = [service_payload(s, c, ctx.user, ctx.money) for s, c in search_services(ctx.db, search)]
     grouped = [(name, list(items)) for name, items in groupby(rows, lambda r: r["category"])]
     return ctx.render("services.html", grouped=grouped, search=search, count=len(rows))
-
-
-@pages.get("/funds")
-def funds(ctx: Ctx) -> Response:
-    page = ledger_queries.history(ctx.db, user_id=ctx.me.id, page=page_number(ctx.arg("page")))
-    return ctx.render("funds.html", page=page)
 
 
 # --- API keys ------------------------------------------------------------------------------

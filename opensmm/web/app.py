@@ -139,7 +139,7 @@ def build(
     db: Database, settings: Settings, extra_routes: list[BaseRoute] | None = None
 ) -> Starlette:
     from opensmm.admin.pages import all_pages as admin_pages
-    from opensmm.web import account, auth, news, orders, recovery, tickets, twofactor
+    from opensmm.web import account, auth, funds, news, orders, recovery, tickets, twofactor
     from opensmm.web.callbacks import callback_routes
 
     web = Web(
@@ -151,8 +151,8 @@ def build(
         trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
     )
     collections: list[Pages] = [
-        auth.pages, recovery.pages, account.pages, orders.pages, twofactor.pages,
-        tickets.pages, news.pages, *admin_pages()
+        auth.pages, recovery.pages, account.pages, funds.pages, orders.pages,
+        twofactor.pages, tickets.pages, news.pages, *admin_pages()
     ]
     routes: list[BaseRoute] = list(extra_routes or [])
     routes += callback_routes(web)

@@ -71,6 +71,8 @@ class Ctx:
     # A refusal being shown by a ``refused`` handler, already translated.
     error: str | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)
+    # The file of a page that takes one (``Pages.post(upload=...)``), by field name.
+    files: dict[str, bytes] = field(default_factory=dict)
 
     # --- convenience ---------------------------------------------------------------------
     @property

@@ -58,6 +58,9 @@ log = logging.getLogger("opensmm.web")
 
 MAX_FORM_BYTES = 1_048_576
 MAX_FORM_FIELDS = 500
+# A page that opts in to one file field (``upload=``) takes a file of at most this much,
+# on top of the form's own limit; every other page still refuses files.
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 Who = Literal["anyone", "customer", "staff"]
 Unit = Literal["auto", "read", "write", "none"]
@@ -76,6 +79,7 @@ class PageSpec:
     who: Who
     unit: Unit
     refused: View | None
+    upload: str | None = None  # the one file field this page takes, if any
 
 
 class Pages:
@@ -85,10 +89,11 @@ class Pages:
         self.specs: list[PageSpec] = []
 
     def _register(
-        self, path: str, methods: tuple[str, ...], who: Who, unit: Unit, refused: View | None
+        self, path: str, methods: tuple[str, ...], who: Who, unit: Unit, refused: View | None,
+        upload: str | None = None,
     ) -> Callable[[View], View]:
         def decorator(view: View) -> View:
-            self.specs.append(PageSpec(path, methods, view, who, unit, refused))
+            self.specs.append(PageSpec(path, methods, view, who, unit, refused, upload))
             return view
 
         return decorator
@@ -99,9 +104,12 @@ class Pages:
         return self._register(path, ("GET",), who, unit, None)
 
     def post(
-        self, path: str, *, who: Who = "customer", unit: Unit = "auto", refused: View | None = None
+        self, path: str, *, who: Who = "customer", unit: Unit = "auto",
+        refused: View | None = None, upload: str | None = None,
     ) -> Callable[[View], View]:
-        return self._register(path, ("POST",), who, unit, refused)
+        """``upload``: the name of the one file field this page accepts (bounded by
+        ``MAX_UPLOAD_BYTES``; the view reads it from ``ctx.files``)."""
+        return self._register(path, ("POST",), who, unit, refused, upload)
 
     def routes(self, web: Web) -> list[Route]:
         return [
@@ -122,31 +130,50 @@ def visitor_language(web: Web, request: Request) -> str:
     return from_accept_language(header, default=panel_default_language(web), enabled=enabled)
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The form fields of a POST, bounded in size; files are refused."""
+class UploadTooLarge(FormRefused):
+    """The one file a page takes is larger than ``MAX_UPLOAD_BYTES``."""
+
+
+async def read_form(request: Request, upload: str | None = None
+                    ) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The form fields of a POST, bounded in size, and the file of the field ``upload``
+    (a page's opt-in); any other file is refused."""
+    limit = MAX_FORM_BYTES + (MAX_UPLOAD_BYTES if upload else 0)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        raise FormRefused()
+    if declared.isdigit() and int(declared) > limit:
+        raise UploadTooLarge() if upload else FormRefused()
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise FormRefused()
+        if len(body) > limit:
+            raise UploadTooLarge() if upload else FormRefused()
 
     async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     try:
         form = await Request(request.scope, replay).form(
-            max_files=0, max_fields=MAX_FORM_FIELDS
+            max_files=1 if upload else 0, max_fields=MAX_FORM_FIELDS
         )
     except Exception:  # noqa: BLE001 - any unreadable form is the client's error
         raise FormRefused() from None
     fields: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str) and key not in fields:
-            fields[key] = value.replace("\x00", "")
-    return fields
+    files: dict[str, bytes] = {}
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                if key not in fields:
+                    fields[key] = value.replace("\x00", "")
+            elif key != upload:
+                raise FormRefused()
+            else:
+                data = await value.read(MAX_UPLOAD_BYTES + 1)
+                if len(data) > MAX_UPLOAD_BYTES:
+                    raise UploadTooLarge()
+                files[key] = data
+    finally:
+        await form.close()
+    return fields, files
 
 
 def ids_in_range(request: Request) -> bool:
@@ -162,13 +189,18 @@ def ids_in_range(request: Request) -> bool:
 async def _endpoint(web: Web, spec: PageSpec, request: Request) -> Response:
     if not ids_in_range(request):
         return PlainError.response(web, request, 404, "This page does not exist.")
+    files: dict[str, bytes] = {}
     try:
-        form = await read_form(request) if request.method == "POST" else {}
+        form: dict[str, str] = {}
+        if request.method == "POST":
+            form, files = await read_form(request, spec.upload)
+    except UploadTooLarge:
+        return PlainError.response(web, request, 413, N_("The file is too large (at most 2 MB)."))
     except FormRefused:
         return PlainError.response(web, request, 400, N_("The form could not be read."))
     try:
         return await anyio.to_thread.run_sync(
-            partial(_run, web, spec, request, form), limiter=web.limiter
+            partial(_run, web, spec, request, form, files), limiter=web.limiter
         )
     except Exception:
         # Logged with its context; the visitor sees an error page, never a traceback.
@@ -187,11 +219,13 @@ def _unit(web: Web, spec: PageSpec, method: str) -> Iterator[Session | None]:
             yield session
 
 
-def _new_ctx(web: Web, request: Request, form: dict[str, str]) -> Ctx:
+def _new_ctx(web: Web, request: Request, form: dict[str, str],
+             files: dict[str, bytes] | None = None) -> Ctx:
     return Ctx(
         request=request,
         web=web,
         form=form,
+        files=files or {},
         lang=visitor_language(web, request),
         session_token=request.cookies.get(SESSION_COOKIE) or None,
         anon=request.cookies.get(ANON_COOKIE) or None,
@@ -238,8 +272,9 @@ def _must_enrol(session: Session, user_id: int) -> bool:
     )
 
 
-def _run(web: Web, spec: PageSpec, request: Request, form: dict[str, str]) -> Response:
-    ctx = _new_ctx(web, request, form)
+def _run(web: Web, spec: PageSpec, request: Request, form: dict[str, str],
+         files: dict[str, bytes] | None = None) -> Response:
+    ctx = _new_ctx(web, request, form, files)
     if request.method == "POST":
         binding = ctx.session_token or ctx.anon
         if not csrf_valid(web.secret.get(), binding, form.get("csrf")):

@@ -35,6 +35,12 @@ WORDS = (
     N_("disputed"),
     # webhook deliveries (opensmm.webhooks.models.STATES)
     N_("delivered"),
+    # who told us about a payment (staff payment page)
+    N_("callback"),
+    N_("poll"),
+    N_("return"),
+    N_("staff"),
+    N_("cli"),
     # fulfillment modes
     N_("manual"),
     N_("provider"),

@@ -23,10 +23,15 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from sqlalchemy import update
 
 from opensmm.admin.pages import all_pages
+from opensmm.audit.actor import Actor
 from opensmm.db import utcnow
 from opensmm.i18n import formatting
+from opensmm.i18n.translate import Translator
 from opensmm.orders.models import Order
+from opensmm.payments import methods as payment_methods
+from opensmm.payments.keys import panel_secret
 from tests.fakepanel import FakePanel
+from tests.payments.fakes.stripe import FakeStripe
 from tests.support.panel import Panel
 from tests.web.support import Person, make_person
 
@@ -151,7 +156,7 @@ def test_a_customer_signs_up_is_funded_orders_and_gets_a_refill(
     # The customer sees the money and its history, then orders from the form.
     page.goto("/funds")
     expect(page.locator("#balance")).to_have_text("$25.00")
-    expect(page.locator("table")).to_contain_text("Bank transfer 42")
+    expect(page.locator("#history-table")).to_contain_text("Bank transfer 42")
     page.goto("/order/new")
     page.select_option("#category", "Instagram")
     page.select_option("#service", service_id)
@@ -297,6 +302,141 @@ def test_arabic_pages_read_right_to_left(browser: Browser, fast_panel: Panel) ->
     assert errors == []
     context.close()
     phone.close()
+
+
+# --- adding funds through payment gateways -------------------------------------------------------
+PNG_PROOF = b"\x89PNG\r\n\x1a\n" + b"\x00" * 256
+
+
+@pytest.fixture(scope="module")
+def checkout() -> Iterator[FakeStripe]:
+    """A fake Stripe that serves its own Checkout page on 127.0.0.1."""
+    fake = FakeStripe(serve_checkout=True)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def payment_method(panel: Panel, gateway: str, settings: dict[str, str], **limits: str) -> str:
+    name = f"{gateway[:6]}-{uuid.uuid4().hex[:6]}"
+    with panel.write() as session:
+        payment_methods.add_method(
+            session, Actor.cli(), name=name, gateway=gateway, panel_secret=panel_secret(panel.db),
+            title="Card" if gateway == "stripe" else "Bank transfer", settings=settings,
+            limits=payment_methods.Limits(**{k: Decimal(v) for k, v in limits.items()}),
+            instructions={"en": "Transfer to IBAN XX00 1234", "ar": "حوّل إلى الحساب XX00 1234"},
+        )
+    return name
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_customer_adds_funds_with_stripe(
+    browser: Browser, fast_panel: Panel, checkout: FakeStripe, lang: str
+) -> None:
+    panel = fast_panel
+    t = Translator(lang)
+    name = payment_method(panel, "stripe", {
+        "secret_key": checkout.secret_key, "webhook_secret": checkout.webhook_secret,
+        "api_base": checkout.url, "timeout": "5"}, fee_percent="3")
+    checkout.webhook_url = f"{panel.url}/payments/callback/{name}"
+    customer = make_person(panel)
+    context = new_context(browser, panel, lang=lang)
+    page = context.new_page()
+    errors = watch_errors(page)
+    log_in(page, customer)
+    page.goto("/funds")
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    form = page.locator(f"#pay-{name}")
+    form.locator("input[name=amount]").fill("20")
+    # The fee and the credit, computed by the server as the customer types.
+    expect(form.locator("[data-preview=fee]")).to_have_text(
+        formatting.money(Decimal("0.60"), "USD", lang))
+    expect(form.locator("[data-preview=credit]")).to_have_text(
+        formatting.money(Decimal("19.40"), "USD", lang))
+    form.locator("input[name=amount]").fill("0.5")
+    expect(form.locator("[data-preview=error]")).not_to_have_text("")
+    form.locator("input[name=amount]").fill("20")
+    expect(form.locator("[data-preview=error]")).to_have_text("")
+    form.locator("button[type=submit]").click()
+    # On the gateway's Checkout page (another site), the customer pays.
+    expect(page.locator("#checkout-amount")).to_have_text("20.00 USD")
+    page.click("#checkout-pay")
+    expect(page).to_have_url(re.compile(r"/funds/payments/[\w-]+$"))
+    expect(page.locator("#payment-state")).to_have_text(t("Paid"))
+    expect(page.locator("#payment-credited")).to_have_text(
+        formatting.money(Decimal("19.40"), "USD", lang))
+    assert checkout.webhook_answers[-1] == 200
+    page.goto("/funds")
+    expect(page.locator("#balance")).to_have_text(formatting.money(Decimal("19.40"), "USD", lang))
+    expect(page.locator("#payments-table")).to_contain_text(t("Paid"))
+    assert errors == []
+    context.close()
+    assert panel.ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_customer_pays_manually_with_a_proof_and_staff_approve(
+    browser: Browser, fast_panel: Panel, lang: str, tmp_path: Path
+) -> None:
+    panel = fast_panel
+    t = Translator(lang)
+    name = payment_method(panel, "manual", {}, bonus_percent="10")
+    customer = make_person(panel)
+    staff = make_person(panel, staff=True)
+    proof = tmp_path / "receipt.png"
+    proof.write_bytes(PNG_PROOF)
+
+    shop = new_context(browser, panel, lang=lang)
+    page = shop.new_page()
+    errors = watch_errors(page)
+    log_in(page, customer)
+    page.goto("/funds")
+    form = page.locator(f"#pay-{name}")
+    expect(form).to_contain_text("XX00 1234")
+    form.locator("input[name=amount]").fill("30")
+    expect(form.locator("[data-preview=credit]")).to_have_text(
+        formatting.money(Decimal("33"), "USD", lang))
+    form.locator("input[name=reference]").fill("WIRE-2026-0042")
+    form.locator("input[name=proof]").set_input_files(str(proof))
+    form.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/funds/payments/[\w-]+$"))
+    expect(page.locator("#payment-state")).to_have_text(t("Pending"))
+    expect(page.locator("#payment-waiting")).to_be_visible()
+    payment_url = page.url
+
+    office = new_context(browser, panel, lang=lang)
+    desk = office.new_page()
+    desk_errors = watch_errors(desk)
+    log_in(desk, staff)
+    desk.goto("/admin")
+    expect(desk.locator("#payments-waiting")).not_to_have_text("0")
+    desk.goto("/admin/payments?state=pending&method=" + name)
+    desk.locator("#payments-table a").first.click()
+    expect(desk.locator("#payment-facts")).to_contain_text("WIRE-2026-0042")
+    expect(desk.locator("#payment-proof")).to_be_visible()
+    desk.click("#approve-form button[type=submit]")
+    expect(desk.locator(".flash-ok")).to_be_visible()
+    expect(desk.locator("#payment-state")).to_have_text(t("Paid"))
+
+    page.goto(payment_url)
+    expect(page.locator("#payment-state")).to_have_text(t("Paid"))
+    page.goto("/funds")
+    expect(page.locator("#balance")).to_have_text(formatting.money(Decimal("33"), "USD", lang))
+    # On a phone, the funds and payment pages do not scroll sideways.
+    phone = new_context(browser, panel, phone=True, lang=lang)
+    small = phone.new_page()
+    log_in(small, customer)
+    for path in ("/funds", payment_url.removeprefix(panel.url)):
+        small.goto(path)
+        overflow = small.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, path
+    assert errors == []
+    assert desk_errors == []
+    shop.close()
+    office.close()
+    phone.close()
+    assert panel.ledger_mismatches() == []
 
 
 # --- screenshots for the README ----------------------------------------------------------------

@@ -30,6 +30,7 @@ from opensmm.ledger.models import LedgerEntry
 from opensmm.orders import events as order_events
 from opensmm.orders import service as orders
 from opensmm.orders.models import OrderEvent
+from opensmm.payments import events as payment_events
 from opensmm.web.i18n import Translator, language
 from tests.support.panel import Panel
 from tests.web.support import WebClient, make_person
@@ -63,7 +64,7 @@ def test_every_event_template_has_an_arabic_translation() -> None:
 def test_codes_are_unique_and_namespaced() -> None:
     codes = [kind.code for kind in event_types()]
     assert len(codes) == len(set(codes))
-    assert all(code.split(".")[0] in {"ledger", "order", "refill"} for code in codes)
+    assert all(code.split(".")[0] in {"ledger", "order", "refill", "payment"} for code in codes)
 
 
 def _both(code: str, stored: dict[str, object], memo: str = "") -> tuple[str, str]:
@@ -86,6 +87,16 @@ LEDGER_ROWS = [
      "Funds removed (by staff boss)", "سحب رصيد (بواسطة الموظف boss)"),
     (ledger_events.FUNDS_WITH_MEMO, params(actor=Actor.of("demo")), "Bank transfer 42",
      "Bank transfer 42 (by demo)", "Bank transfer 42 (بواسطة العرض التجريبي)"),
+    (payment_events.PAYMENT_CREDIT, params(payment=5, method="Card"), "",
+     "Payment #5 via Card", "الدفعة رقم 5 عبر Card"),
+    (payment_events.PAYMENT_FEE, params(payment=5, method="Card"), "",
+     "Payment #5: fee of Card", "الدفعة رقم 5: رسوم Card"),
+    (payment_events.PAYMENT_BONUS, params(payment=5), "",
+     "Payment #5: deposit bonus", "الدفعة رقم 5: مكافأة الإيداع"),
+    (payment_events.PAYMENT_REFUNDED, params(payment=5, method="Card"), "",
+     "Payment #5: refunded by Card", "الدفعة رقم 5: استردها Card"),
+    (payment_events.PAYMENT_DISPUTED, params(payment=5, method="Card"), "",
+     "Payment #5: disputed at Card", "الدفعة رقم 5: اعتُرض عليها لدى Card"),
 ]
 
 

@@ -318,7 +318,7 @@ def test_a_refusal_is_shown_in_arabic(panel: Panel, visitor: WebClient) -> None:
 ALLOWED = {"API", "URL", "USD", "US", "JSON", "curl", "PHP", "Python", "HTTP", "HTTPS", "IP",
            "GET", "POST", "opensmm", "ID", "CSV", "SQLite", "PostgreSQL", "NUL", "v",
            "English",  # the language switch names English in English
-           "SMM"}
+           "SMM", "PDF", "PNG", "JPEG", "WebP"}
 # Words of stored events still written in English: none since they are codes + parameters
 # (opensmm.events); a word on this list is allowed on the pages below, and printed.
 STORED_EVENTS: set[str] = set()
@@ -413,6 +413,50 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
         adjusted = staff.deposit(customer.id, "-0.005", "bonus fix")
         shown["staff flash"] = staff.flash(adjusted)
         shown["staff refusal"] = staff.flash(staff.deposit(customer.id, "abc", "x"))
+        # Adding funds: a manual method with Arabic instructions, a payment with a proof,
+        # approved by staff; a Stripe method (its form names its settings as keys).
+        with panel.write() as session:
+            from opensmm.audit.actor import Actor
+            from opensmm.payments import methods as payment_methods
+            from opensmm.payments.gateways import GATEWAYS
+            from opensmm.payments.keys import panel_secret
+
+            bank = payment_methods.add_method(
+                session, Actor.staff(boss.id, boss.name), name="bank-ar", gateway="manual",
+                panel_secret=panel_secret(panel.db), title="Bank Misr",
+                limits=payment_methods.Limits(fee_percent=Decimal(2), bonus_percent=Decimal(5)),
+                instructions={"ar": "حوّل المبلغ إلى حسابنا"})
+            card = payment_methods.add_method(
+                session, Actor.staff(boss.id, boss.name), name="card-ar", gateway="stripe",
+                panel_secret=panel_secret(panel.db), title="Visa",
+                settings={"secret_key": "sk_test_abcdef123456", "webhook_secret": "whsec_x1"})
+            bank_id, card_id = bank.id, card.id
+        data += ["bank-ar", "card-ar", "Bank Misr", "Visa", "WIRE-77", "stripe", "Stripe",
+                 "PayPal", "NOWPayments", "approve", "manual",
+                 # the gateways' setting names, as the CLI takes them (identifiers)
+                 *{key for cls in GATEWAYS.values() for key in cls.known_settings}]
+        sent = shop.http.post("/funds/add", data={
+            "method": "bank-ar", "amount": "10", "reference": "WIRE-77", "csrf": shop.token()},
+            files={"proof": ("r.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "image/png")})
+        assert sent.status_code == 303, sent.text[:300]
+        shown["payment sent"] = shop.flash(sent)
+        shown["bad amount"] = shop.http.post("/funds/add", data={
+            "method": "bank-ar", "amount": "abc", "reference": "WIRE-77",
+            "csrf": shop.token()}, files={"proof": ("", b"", "image/png")}).text
+        with panel.db.read() as session:
+            from opensmm.payments.models import Payment
+
+            payment_id = session.scalar(select(Payment.id).where(
+                Payment.user_id == customer.id))
+        shown["staff approve"] = staff.flash(staff.post(f"/admin/payments/{payment_id}/approve",
+                                                        {"amount": ""}))
+        for path in ("/admin/payments", f"/admin/payments/{payment_id}",
+                     "/admin/payment-methods", f"/admin/payment-methods/{bank_id}",
+                     f"/admin/payment-methods/{card_id}",
+                     "/admin/payment-methods/new?gateway=paypal"):
+            page = staff.get(path)
+            assert page.status_code == 200, path
+            shown[path] = page.text
         for path in ("/dashboard", "/order/new", "/order/mass", "/orders", "/refills",
                      "/services", "/funds", "/account/keys", "/api", "/account/password"):
             page = shop.get(path)

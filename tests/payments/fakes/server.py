@@ -42,6 +42,15 @@ class Request:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A handler's answer that is not JSON (a page, a redirect)."""
+
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
     def mark(fn: Handler) -> Handler:
         fn.__route__ = (method, re.compile(f"^{pattern}$"))  # type: ignore[attr-defined]
@@ -141,16 +150,22 @@ class FakeServer:
                     status, value = handler(request)
                 except Exception as exc:  # a bug in the fake: make it loud
                     status, value = 599, {"fake_error": repr(exc)}
+                if isinstance(value, Raw):
+                    self._send(h, status, value.body, value.content_type, value.headers)
+                    return
                 data = value if isinstance(value, bytes) else json.dumps(value).encode()
                 self._send(h, status, data, "application/json")
                 return
         self._send(h, 404, b'{"error": "no such route in the fake"}', "application/json")
 
     @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str) -> None:
+    def _send(h: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
+              headers: tuple[tuple[str, str], ...] = ()) -> None:
         try:
             h.send_response(status)
             h.send_header("Content-Type", content_type)
+            for name, value in headers:
+                h.send_header(name, value)
             h.send_header("Content-Length", str(len(data)))
             h.send_header("Request-Id", "req_fake")
             h.end_headers()

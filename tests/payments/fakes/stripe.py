@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import itertools
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.payments.fakes.server import FakeServer, Request, route
+import httpx
+
+from tests.payments.fakes.server import FakeServer, Raw, Request, route
 
 _ids = itertools.count(1)
 
@@ -31,6 +34,13 @@ class FakeStripe(FakeServer):
     webhook_secret: str = "whsec_fake_0123456789WEBHOOKSECRET"
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotent: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    # With ``serve_checkout``, a session's ``url`` is a Checkout page served by this fake
+    # (for browser journeys): its "Pay" button completes the session, delivers the signed
+    # ``checkout.session.completed`` webhook to ``webhook_url`` (the endpoint configured in
+    # Stripe's dashboard) and sends the customer to the session's ``success_url``.
+    serve_checkout: bool = False
+    webhook_url: str | None = None
+    webhook_answers: list[int] = field(default_factory=list)
 
     def _authorized(self, request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {self.secret_key}"
@@ -69,7 +79,8 @@ class FakeStripe(FakeServer):
             "payment_intent": None,
             "success_url": success_url,
             "cancel_url": cancel_url,
-            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+            "url": (f"{self.url}/c/pay/{session_id}" if self.serve_checkout
+                    else f"https://checkout.stripe.com/c/pay/{session_id}"),
             "livemode": False,
         }
         self.sessions[session_id] = session
@@ -86,6 +97,43 @@ class FakeStripe(FakeServer):
         if session is None:
             return _error(404, "invalid_request_error", "resource_missing")
         return 200, session
+
+    # --- the Checkout page (serve_checkout) ------------------------------------------------
+
+    @route("GET", "/c/pay/([^/]+)")
+    def checkout_page(self, request: Request) -> tuple[int, Any]:
+        session = self.sessions.get(request.groups[0])
+        if session is None or not self.serve_checkout:
+            return 404, Raw(b"<h1>No such session</h1>")
+        amount = f"{session['amount_total'] / 100:.2f} {session['currency'].upper()}"
+        page = (
+            "<!doctype html><html><head><title>Fake Stripe Checkout</title></head><body>"
+            f"<h1>Pay <span id='checkout-amount'>{html.escape(amount)}</span></h1>"
+            f"<form method='post' action='/c/pay/{html.escape(session['id'])}/confirm'>"
+            "<button type='submit' id='checkout-pay'>Pay</button></form>"
+            f"<a id='checkout-cancel' href='{html.escape(session['cancel_url'])}'>Back</a>"
+            "</body></html>"
+        )
+        return 200, Raw(page.encode())
+
+    @route("GET", "/favicon.ico")
+    def favicon(self, request: Request) -> tuple[int, Any]:
+        return 204, Raw(b"", content_type="image/x-icon")
+
+    @route("POST", "/c/pay/([^/]+)/confirm")
+    def checkout_confirm(self, request: Request) -> tuple[int, Any]:
+        session_id = request.groups[0]
+        if session_id not in self.sessions or not self.serve_checkout:
+            return 404, Raw(b"<h1>No such session</h1>")
+        completed = self.complete(session_id)
+        if self.webhook_url:
+            body = self.event("checkout.session.completed", completed)
+            answer = httpx.post(self.webhook_url, content=body, timeout=30, headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Stripe-Signature": self.sign(body),
+            })
+            self.webhook_answers.append(answer.status_code)
+        return 303, Raw(b"", headers=(("Location", completed["success_url"]),))
 
     # --- what the customer and Stripe do -------------------------------------------------
 
