@@ -1,8 +1,10 @@
 """Every table, imported in one place so that metadata (and Alembic) sees them all."""
 
 from opensmm.accounts.models import ApiKey, User
+from opensmm.affiliates.models import Affiliate, AffiliateCommission, AffiliateEntry, Referral
 from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import Category, Service
+from opensmm.coupons.models import Coupon, CouponUse
 from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
 from opensmm.orders.models import Order, OrderEvent
@@ -19,11 +21,16 @@ from opensmm.refills.models import Refill
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
 
 __all__ = [
+    "Affiliate",
+    "AffiliateCommission",
+    "AffiliateEntry",
     "ApiKey",
     "AppSecret",
     "AuditEntry",
     "Base",
     "Category",
+    "Coupon",
+    "CouponUse",
     "LedgerEntry",
     "LoginAttempt",
     "Order",
@@ -35,6 +42,7 @@ __all__ = [
     "PaymentProof",
     "PaymentReference",
     "Provider",
+    "Referral",
     "Refill",
     "Service",
     "SettingsStamp",

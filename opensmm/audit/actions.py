@@ -60,6 +60,12 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
         "Synced {provider}: {repriced} repriced, {changed} changed, {disabled} disabled"
     ),
     "settings.set": N_("Changed the setting {name} from {before} to {after}"),
+    "coupon.create": N_(
+        "Created the coupon {code}: {value}, uses {max_uses}, per customer {per_customer}, "
+        "expires {expires}, minimum deposit {min_deposit}"
+    ),
+    "coupon.disable": N_("Disabled the coupon {code}"),
+    "affiliate.percent": N_("Changed the affiliate percent of {user} from {before} to {after}"),
 }
 
 # Rows from before migration 0006: the English sentence they were stored with.
