@@ -20,7 +20,7 @@ from opensmm.payments.gateways.base import PaymentState
 from opensmm.payments.models import Payment, PaymentMethod
 from opensmm.payments.reports import Report, apply
 
-SECRET = "growth-tests-panel-secret"
+SECRET = "growth-tests-panel-secret-of-forty-characters"
 ACTOR = Actor.cli()
 
 
