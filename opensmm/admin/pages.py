@@ -6,7 +6,16 @@ from opensmm.web.framework import Pages
 
 
 def all_pages() -> list[Pages]:
-    from opensmm.admin import catalog, dashboard, money, orders, providers, settings, users
+    from opensmm.admin import (
+        catalog,
+        coupons,
+        dashboard,
+        money,
+        orders,
+        providers,
+        settings,
+        users,
+    )
 
     return [
         dashboard.pages,
@@ -16,4 +25,5 @@ def all_pages() -> list[Pages]:
         providers.pages,
         money.pages,
         settings.pages,
+        coupons.pages,
     ]

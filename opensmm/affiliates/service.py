@@ -46,14 +46,13 @@ from opensmm.db import Money, utcnow
 from opensmm.errors import DomainError
 from opensmm.events import params as event_params
 from opensmm.i18n import N_
+from opensmm.ledger.models import AFFILIATE
 from opensmm.ledger.service import post
 from opensmm.money import QUANTUM, MoneyError, format_money, parse_money
 from opensmm.panel_settings import service as panel_settings
 from opensmm.panel_settings.registry import MAX_AFFILIATE_PERCENT
 from opensmm.payments.models import Payment
 
-# The panel ledger's entry kind for money moved from an affiliate balance.
-LEDGER_KIND = "affiliate"
 CODE = re.compile(r"[A-Za-z0-9_-]{6,16}")
 _KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 HUNDRED = Decimal(100)
@@ -167,6 +166,13 @@ def record_referral(session: Session, user_id: int, code: str | None) -> int | N
         .on_conflict_do_nothing()
     )
     return int(referrer)
+
+
+def referrer_name(session: Session, user_id: int) -> str | None:
+    return session.scalar(
+        select(User.name).join(Referral, Referral.referrer_id == User.id)
+        .where(Referral.user_id == user_id)
+    )
 
 
 def referrer_of(session: Session, user_id: int) -> int | None:
@@ -313,6 +319,10 @@ def _take_back(session: Session, payment: Payment, row: AffiliateCommission) -> 
     row.updated_at = utcnow()
 
 
+def minimum_transfer(session: Session) -> Decimal:
+    return Decimal(str(panel_settings.get(session, "affiliate_min_transfer")))
+
+
 def check_transfer_key(key: str) -> str:
     key = key.strip()
     if not _KEY.fullmatch(key):
@@ -340,14 +350,14 @@ def transfer(session: Session, user_id: int, raw_amount: str | Decimal, key: str
     done = session.scalar(select(AffiliateEntry.amount).where(AffiliateEntry.key == entry_key))
     if done is not None:
         return Transferred(-done, replayed=True)
-    minimum = Decimal(str(panel_settings.get(session, "affiliate_min_transfer")))
+    minimum = minimum_transfer(session)
     if amount < minimum:
         raise AffiliateRefused(N_("The smallest amount you can move is {min}"),
                                min=format_money(minimum))
     if amount > balance:
         raise NotEnoughAffiliateFunds()
     _move(session, user_id, -amount, kind=TRANSFER, key=entry_key)
-    post(session, user_id=user_id, amount=amount, kind=LEDGER_KIND, key=entry_key,
+    post(session, user_id=user_id, amount=amount, kind=AFFILIATE, key=entry_key,
          event=events.AFFILIATE_TRANSFER, params=event_params())
     return Transferred(amount, replayed=False)
 

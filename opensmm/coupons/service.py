@@ -47,6 +47,7 @@ from opensmm.payments.models import Payment
 CODE = re.compile(r"[A-Z0-9_-]{3,32}")
 MAX_PERCENT = Decimal(100)
 MAX_LIMIT = 1_000_000
+MAX_YEARS = 50
 
 
 class CouponRefused(DomainError):
@@ -272,6 +273,9 @@ def create(
         raise CouponRefused(N_("At most {places} decimals"), places=5)
     if min_deposit is not None and not Decimal(0) <= min_deposit < MAX_AMOUNT:
         raise CouponRefused(N_("The minimum deposit must be zero or more"))
+    if expires is not None and expires.year > utcnow().year + MAX_YEARS:
+        raise CouponRefused(N_("The expiry date is more than {years} years ahead"),
+                            years=MAX_YEARS)
     expires_at = expiry_of(expires) if expires is not None else None
     if expires_at is not None and expires_at <= utcnow():
         raise CouponRefused(N_("The expiry date is in the past"))

@@ -139,7 +139,7 @@ def build(
     db: Database, settings: Settings, extra_routes: list[BaseRoute] | None = None
 ) -> Starlette:
     from opensmm.admin.pages import all_pages as admin_pages
-    from opensmm.web import account, auth, orders
+    from opensmm.web import account, affiliates, auth, orders
     from opensmm.web.callbacks import callback_routes
 
     web = Web(
@@ -150,7 +150,8 @@ def build(
         limiter=anyio.CapacityLimiter(settings.db_threads),
         trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
     )
-    collections: list[Pages] = [auth.pages, account.pages, orders.pages, *admin_pages()]
+    collections: list[Pages] = [auth.pages, account.pages, orders.pages, affiliates.pages,
+                                *admin_pages()]
     routes: list[BaseRoute] = list(extra_routes or [])
     routes += callback_routes(web)
     for pages in collections:
