@@ -24,6 +24,7 @@ WORDS = (
     N_("deposit"),
     N_("charge"),
     N_("refund"),
+    N_("payment"),
     N_("affiliate"),
     # fulfillment modes
     N_("manual"),
