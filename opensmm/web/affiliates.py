@@ -21,12 +21,14 @@ REF_DAYS = 30
 
 @pages.get("/r/{code}", who="anyone", unit="write")
 def referral_link(ctx: Ctx) -> Response:
+    if ctx.user is not None:  # an account already: nobody to refer (nor a visit to count)
+        return ctx.redirect("/dashboard")
     code = affiliates.clean_code(ctx.request.path_params.get("code", ""))
     if code is not None and affiliates.link_exists(ctx.db, code):
         if ctx.request.cookies.get(REF_COOKIE) != code:
             affiliates.count_visit(ctx.db, code)
         ctx.set_cookie(REF_COOKIE, code, REF_DAYS * 24 * 3600)
-    return ctx.redirect("/dashboard" if ctx.user is not None else "/signup")
+    return ctx.redirect("/signup")
 
 
 def referral_code(ctx: Ctx) -> str | None:

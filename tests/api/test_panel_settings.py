@@ -46,7 +46,8 @@ def test_defaults_then_a_change_is_typed_stored_and_audited(db: Database) -> Non
     with db.read() as session:
         assert panel_settings.values(session) == {
             "panel_name": "opensmm", "signups": "open", "default_language": "en",
-            "languages": list(LANGUAGES),
+            "languages": list(LANGUAGES), "affiliate_percent": "0",
+            "affiliate_min_transfer": "0",
         }
     with db.write() as session:
         assert panel_settings.set_value(session, "panel_name", "  Acme SMM ", CLI) == "Acme SMM"
