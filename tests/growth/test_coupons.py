@@ -296,3 +296,32 @@ def test_cli(database_url: str) -> None:
     finally:
         db.dispose()
     assert actions == ["coupon.create", "coupon.create", "coupon.disable"]
+
+
+def test_a_payment_the_gateway_never_answered_releases_its_coupon(db: Database) -> None:
+    from opensmm.payments import methods, polling
+    from opensmm.payments import service as payments
+    from opensmm.payments.models import Payment, PaymentMethod
+    from tests.growth.helpers import SECRET
+
+    user = customer(db)
+    make(db, "LOST", amount=Decimal("2"), max_uses=1)
+    with db.write() as session:
+        methods.add_method(session, ACTOR, name="card", gateway="stripe", panel_secret=SECRET,
+                           settings={"secret_key": "sk_test_x", "webhook_secret": "whsec_x"})
+    with db.write() as session:
+        method = session.scalar(select(PaymentMethod).where(PaymentMethod.name == "card"))
+        assert method is not None
+        row = payments._create_row(session, user_id=user, method=method, amount=Decimal(10),
+                                   currency="USD", reference=None, proof=None)
+        coupons.reserve(session, row, "LOST")
+        row.created_at = utcnow() - timedelta(days=2)
+        row.next_poll_at = utcnow() - timedelta(minutes=1)
+        pid = row.id
+    assert polling.claim_due(db, utcnow()) == []
+    with db.read() as session:
+        found = session.get(Payment, pid)
+        assert found is not None and found.state == "expired" and found.coupon_value == 0
+    assert use_state(db, pid) == "released"
+    with db.read() as session:  # the use is free again
+        assert coupons.check(session, customer(db), "LOST", "10").value == Decimal(2)

@@ -63,6 +63,11 @@ def test_a_sign_up_through_the_link_is_the_referrers(panel: Panel, visitor: WebC
     assert re.search(r'id="aff-signups">1<', page.text)
     assert re.search(r'id="aff-visits">1<', page.text)
     assert name[:3] + "…" in page.text and name not in page.text
+    # Logged in, the link counts no visit (there is nobody to refer).
+    assert other_visitor.get(f"/r/{code}").headers["location"] == "/dashboard"
+    with panel.db.read() as session:
+        assert session.scalar(select(Affiliate.visits).where(
+            Affiliate.user_id == referrer.id)) == 1
 
 
 @pytest.mark.parametrize("path", ["/r/", "/r/x", "/r/%00%00%00%00%00%00", "/r/<script>alert(1)",
