@@ -290,3 +290,20 @@ def test_affiliate_entries_are_append_only(db: Database) -> None:
     with pytest.raises(Exception, match="append-only"), db.write() as session:
         session.execute(update(AffiliateEntry).values(amount=Decimal(1000)))
     consistent(db)
+
+
+def test_ledger_check_covers_affiliate_balances(db: Database, database_url: str) -> None:
+    from opensmm.affiliates.models import Affiliate
+    from tests.support.panel import run_cli
+
+    set_panel_percent(db, "10")
+    referrer, referred = referred_pair(db)
+    started = start(db, referred, manual_method(db), "30")
+    approve(db, started.payment_id)
+    assert "Ledger OK" in run_cli(database_url, "ledger", "check").stdout
+    with db.write() as session:
+        session.execute(update(Affiliate).where(Affiliate.user_id == referrer)
+                        .values(balance=Decimal(100)))
+    broken = run_cli(database_url, "ledger", "check", check=False)
+    assert broken.returncode == 1
+    assert f"MISMATCH affiliate balance of user id {referrer}" in broken.stdout
