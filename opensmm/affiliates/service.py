@@ -77,6 +77,8 @@ class Stats:
     balance: Decimal
     percent: Decimal  # the percent that applies now
     own_percent: Decimal | None  # set by staff for this customer
+    # Commissions taken back from a balance that no longer held them: owed, for staff.
+    shortfall: Decimal
 
 
 @dataclass(frozen=True)
@@ -369,10 +371,11 @@ def stats(session: Session, user_id: int) -> Stats:
     affiliate = session.get(Affiliate, user_id)
     signups = session.scalar(
         select(func.count()).select_from(Referral).where(Referral.referrer_id == user_id))
-    deposits, total, earned = session.execute(
+    deposits, total, earned, shortfall = session.execute(
         select(func.count(AffiliateCommission.payment_id),
                _sum(AffiliateCommission.base),
-               _sum(AffiliateCommission.amount - AffiliateCommission.reversed))
+               _sum(AffiliateCommission.amount - AffiliateCommission.reversed),
+               _sum(AffiliateCommission.shortfall))
         .where(AffiliateCommission.affiliate_id == user_id, AffiliateCommission.amount > 0)
     ).one()
     own = affiliate.percent if affiliate is not None else None
@@ -386,6 +389,7 @@ def stats(session: Session, user_id: int) -> Stats:
         balance=affiliate.balance if affiliate is not None else Decimal(0),
         percent=own if own is not None else panel_percent(session),
         own_percent=own,
+        shortfall=shortfall,
     )
 
 

@@ -152,6 +152,8 @@ def test_refund_and_dispute_take_the_commission_back(db: Database) -> None:
     row = commission(db, second.payment_id)
     assert (row.amount, row.reversed, row.shortfall) == (Decimal(10), Decimal(3), Decimal(7))
     assert aff_balance(db, referrer) == 0 and balance(db, referrer) == Decimal(7)
+    with db.read() as session:
+        assert affiliates.stats(session, referrer).shortfall == Decimal(7)
     report(db, second.payment_id, S.DISPUTED, None, "dispute-again")
     assert commission(db, second.payment_id).reversed == Decimal(3)
     consistent(db)
