@@ -201,6 +201,9 @@ def _ended_unpaid(payment: Payment) -> bool:
     state = PaymentState(payment.state)
     if state in (PaymentState.EXPIRED, PaymentState.FAILED):
         return True
+    # The gateway closed it short of the amount (an underpaid crypto invoice that expired).
+    if payment.closed_as and payment.paid_target < payment.amount:
+        return True
     # Staff approved a manual payment for less than was asked: no more money will come.
     return (payment.gateway == "manual" and payment.paid_target > 0
             and payment.paid_target < payment.amount)

@@ -325,3 +325,49 @@ def test_a_payment_the_gateway_never_answered_releases_its_coupon(db: Database) 
     assert use_state(db, pid) == "released"
     with db.read() as session:  # the use is free again
         assert coupons.check(session, customer(db), "LOST", "10").value == Decimal(2)
+
+
+def test_a_payment_the_gateway_refuses_to_start_releases_its_coupon(db: Database) -> None:
+    from opensmm.payments import methods
+    from tests.growth.helpers import SECRET
+    from tests.support.panel import free_port
+
+    user = customer(db)
+    make(db, "DOWN", amount=Decimal("2"), max_uses=1)
+    with db.write() as session:  # a gateway that cannot be reached: nothing listens there
+        methods.add_method(session, ACTOR, name="card", gateway="stripe", panel_secret=SECRET,
+                           settings={"secret_key": "sk_test_x", "webhook_secret": "whsec_x",
+                                     "api_base": f"http://127.0.0.1:{free_port()}"})
+    with pytest.raises(DomainError, match="could not be started"):
+        start(db, user, "card", "10", coupon="DOWN")
+    with db.read() as session:
+        [use] = session.scalars(select(CouponUse)).all()
+        assert use.state == "released"
+        assert coupons.check(session, user, "DOWN", "10").value == Decimal(2)
+
+
+def test_a_gateway_that_closes_an_underpaid_payment_releases_its_coupon(db: Database) -> None:
+    from opensmm.payments import methods
+    from opensmm.payments import service as payments
+    from opensmm.payments.models import PaymentMethod
+    from tests.growth.helpers import SECRET
+
+    user = customer(db)
+    make(db, "UNDER", amount=Decimal("2"))
+    with db.write() as session:
+        methods.add_method(session, ACTOR, name="coins", gateway="stripe", panel_secret=SECRET,
+                           settings={"secret_key": "sk_test_x", "webhook_secret": "whsec_x"})
+    with db.write() as session:
+        method = session.scalar(select(PaymentMethod).where(PaymentMethod.name == "coins"))
+        assert method is not None
+        row = payments._create_row(session, user_id=user, method=method, amount=Decimal(10),
+                                   currency="USD", reference=None, proof=None)
+        coupons.reserve(session, row, "UNDER")
+        pid = row.id
+    report(db, pid, S.PARTIALLY_PAID, "6")
+    assert use_state(db, pid) == "reserved"
+    report(db, pid, S.EXPIRED)
+    assert payment(db, pid).state == "partially_paid"
+    assert use_state(db, pid) == "released" and payment(db, pid).coupon_value == 0
+    assert balance(db, user) == Decimal(6)
+    consistent(db)
