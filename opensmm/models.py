@@ -1,8 +1,10 @@
 """Every table, imported in one place so that metadata (and Alembic) sees them all."""
 
 from opensmm.accounts.models import AccountToken, ApiKey, User
+from opensmm.affiliates.models import Affiliate, AffiliateCommission, AffiliateEntry, Referral
 from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import CatalogUpdate, Category, Service
+from opensmm.coupons.models import Coupon, CouponUse
 from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
 from opensmm.mail.models import MailOutbox
@@ -25,6 +27,9 @@ from opensmm.webhooks.models import WebhookDelivery
 
 __all__ = [
     "AccountToken",
+    "Affiliate",
+    "AffiliateCommission",
+    "AffiliateEntry",
     "Announcement",
     "ApiKey",
     "AppSecret",
@@ -33,6 +38,8 @@ __all__ = [
     "CannedReply",
     "CatalogUpdate",
     "Category",
+    "Coupon",
+    "CouponUse",
     "IdempotencyKey",
     "LedgerEntry",
     "LoginAttempt",
@@ -48,6 +55,7 @@ __all__ = [
     "PaymentReference",
     "Provider",
     "RecoveryCode",
+    "Referral",
     "Refill",
     "Service",
     "SettingsStamp",

@@ -8,6 +8,7 @@ from opensmm.web.framework import Pages
 def all_pages() -> list[Pages]:
     from opensmm.admin import (
         catalog,
+        coupons,
         dashboard,
         emails,
         money,
@@ -32,4 +33,5 @@ def all_pages() -> list[Pages]:
         money.pages,
         emails.pages,
         settings.pages,
+        coupons.pages,
     ]

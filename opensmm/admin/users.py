@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from opensmm.accounts import service as accounts
 from opensmm.accounts import staff as staff_accounts
+from opensmm.affiliates import service as affiliates
 from opensmm.audit.actor import Actor
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
@@ -64,6 +65,8 @@ def user_detail(ctx: Ctx) -> Response:
         deposit_key=deposits.new_key(),
         spent=order_queries.total_spent(ctx.db, customer.id),
         two_factor=twofactor.is_enabled(ctx.db, customer.id),
+        affiliate=affiliates.stats(ctx.db, customer.id),
+        referrer=affiliates.referrer_name(ctx.db, customer.id),
     )
 
 
@@ -143,4 +146,18 @@ def set_password(ctx: Ctx) -> Response:
                           name=customer.name))
     if customer.id == ctx.me.id:
         return ctx.redirect("/login")  # their own session ended with the others
+    return _back_to_user(ctx, customer.id)
+
+
+@pages.post("/admin/users/{user_id:int}/affiliate", who="staff")
+def set_affiliate_percent(ctx: Ctx) -> Response:
+    customer = accounts.get_user_by_id(ctx.db, ctx.path_int("user_id"))
+    percent = affiliates.set_percent(ctx.db, staff(ctx), customer, ctx.field("percent")[:40])
+    if percent is None:
+        ctx.flash("ok", ctx.t("{name} earns the panel's affiliate percent again.",
+                              name=customer.name))
+    else:
+        ctx.flash("ok", ctx.t("Affiliate percent of {name} set to {percent}%.",
+                              name=customer.name,
+                              percent=formatting.decimal(percent, ctx.lang)))
     return _back_to_user(ctx, customer.id)

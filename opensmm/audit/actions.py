@@ -91,6 +91,12 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "canned.delete": N_("Deleted the canned reply {title}"),
     "news.post": N_("Posted the announcement {title}"),
     "news.delete": N_("Deleted the announcement {title}"),
+    "coupon.create": N_(
+        "Created the coupon {code}: {value}, uses {max_uses}, per customer {per_customer}, "
+        "expires {expires}, minimum deposit {min_deposit}"
+    ),
+    "coupon.disable": N_("Disabled the coupon {code}"),
+    "affiliate.percent": N_("Changed the affiliate percent of {user} from {before} to {after}"),
 }
 
 # Rows from before migration 0006: the English sentence they were stored with.

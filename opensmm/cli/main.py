@@ -12,6 +12,7 @@ from opensmm.cli import security as _security  # noqa: F401 - adds `opensmm key 
 from opensmm.cli.accounts import funds_app, key_app, user_app
 from opensmm.cli.backup import backup, restore
 from opensmm.cli.catalog import service_app
+from opensmm.cli.coupons import coupon_app
 from opensmm.cli.demo import demo
 from opensmm.cli.orders import ledger_app, order_app, refill_app
 from opensmm.cli.payments import method_app, payment_app
@@ -40,6 +41,7 @@ app.add_typer(provider_app, name="provider")
 app.add_typer(settings_app, name="settings")
 app.add_typer(method_app, name="payment-method")
 app.add_typer(payment_app, name="payment")
+app.add_typer(coupon_app, name="coupon")
 app.command("worker")(worker)
 app.command("demo")(demo)
 app.command("backup")(backup)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
+from opensmm.affiliates import service as affiliates
 from opensmm.audit.actor import Actor
 from opensmm.cli.accounts import JsonFlag
 from opensmm.cli.output import emit_json, fail, in_read, in_write
@@ -247,15 +248,22 @@ def refill_resolve(
 
 @ledger_app.command("check")
 def ledger_check() -> None:
-    """Verify that every balance equals the sum of its ledger entries (exit 1 if not)."""
+    """Verify that every balance (and affiliate balance) equals the sum of its entries
+    (exit 1 if not)."""
     mismatches = in_read(ledger.check)
-    if not mismatches:
+    affiliate_mismatches = in_read(affiliates.check)
+    if not mismatches and not affiliate_mismatches:
         typer.echo("Ledger OK: every balance equals the sum of its entries")
         return
     for bad in mismatches:
         typer.echo(
             f"MISMATCH user {bad.name} (id {bad.user_id}): balance {bad.balance}, "
             f"entries add up to {bad.entries_total}"
+        )
+    for user_id, balance, total in affiliate_mismatches:
+        typer.echo(
+            f"MISMATCH affiliate balance of user id {user_id}: balance {balance}, "
+            f"entries add up to {total}"
         )
     raise typer.Exit(1)
 

@@ -18,6 +18,8 @@ REFUND = "refund"  # an order's undelivered part was paid back
 # A customer's own payment through a gateway: its credit, fee, bonus and any take-back
 # (opensmm.payments.settle).
 PAYMENT = "payment"
+# Money a customer moved from their affiliate balance (opensmm.affiliates).
+AFFILIATE = "affiliate"
 
 
 class LedgerEntry(Base):

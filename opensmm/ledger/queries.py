@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
 from opensmm.db.pagination import Page, paginate
-from opensmm.ledger.models import CHARGE, DEPOSIT, PAYMENT, REFUND, LedgerEntry
+from opensmm.ledger.models import AFFILIATE, CHARGE, DEPOSIT, PAYMENT, REFUND, LedgerEntry
 
-KINDS = (DEPOSIT, PAYMENT, CHARGE, REFUND)
+KINDS = (DEPOSIT, PAYMENT, CHARGE, REFUND, AFFILIATE)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
+from opensmm.money import MoneyError, parse_money
 from opensmm.web.i18n import LANGUAGES
 
 
@@ -101,6 +103,34 @@ def _default_is_enabled(value: Any, values: Mapping[str, Any]) -> None:
 
 OFF = "off"
 ON = "on"
+
+
+def _percent(raw: str) -> str:
+    """A percent from 0 to 50, kept as its exact digits ("2.5")."""
+    try:
+        value = Decimal(raw.strip())
+    except (InvalidOperation, ValueError):
+        raise SettingRefused(N_("Enter a percent, like 5 or 2.5")) from None
+    if not value.is_finite() or not Decimal(0) <= value <= MAX_AFFILIATE_PERCENT:
+        raise SettingRefused(N_("The percent must be from 0 to {max}"),
+                             max=MAX_AFFILIATE_PERCENT)
+    if value != value.quantize(Decimal("0.01")):
+        raise SettingRefused(N_("A percent has at most 2 decimals"))
+    return format(value.normalize() + 0, "f")
+
+
+def _amount(raw: str) -> str:
+    """An amount of money, zero or more, kept as its exact digits."""
+    try:
+        value = parse_money(raw)
+    except MoneyError:
+        raise SettingRefused(N_("Enter an amount, like 25 or 25.50")) from None
+    if value < 0:
+        raise SettingRefused(N_("The amount must be zero or more"))
+    return format(value.normalize() + 0, "f")
+
+
+MAX_AFFILIATE_PERCENT = Decimal(50)
 SIGNUPS_OPEN = "open"
 SIGNUPS_CLOSED = "closed"
 VERIFICATION_OFF = "off"
@@ -142,6 +172,18 @@ SETTINGS: dict[str, Setting] = {
             N_("on: staff must set up two-factor log-in before any staff page opens; off: "
                "it is their choice."),
             _choice((OFF, ON)), choices=(OFF, ON),
+        ),
+        Setting(
+            "affiliate_percent", "text", "0",
+            N_("The commission, in percent, that a referred customer's paid deposits earn "
+               "their referrer (0: affiliates are off); staff may set another per customer."),
+            _percent,
+        ),
+        Setting(
+            "affiliate_min_transfer", "text", "0",
+            N_("The smallest amount a customer may move from their affiliate balance to "
+               "their panel balance (0: any amount)."),
+            _amount,
         ),
     )
 }

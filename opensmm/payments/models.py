@@ -104,6 +104,10 @@ class Payment(Base):
     fee: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     bonus: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     reversed: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    # A coupon's value on this payment, fixed when it started (opensmm.coupons), and what
+    # the ledger holds of it (credited once the payment is paid in full).
+    coupon_value: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    coupon: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     # Refunded or disputed money the customer had already spent: owed, for staff.
     shortfall: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     # The gateway's id for the payment (manual: the customer's reference).
@@ -122,7 +126,7 @@ class Payment(Base):
     @property
     def credited(self) -> Decimal:
         """What the customer's balance received for it, net of refunds and disputes."""
-        return self.paid - self.fee + self.bonus - self.reversed
+        return self.paid - self.fee + self.bonus + self.coupon - self.reversed
 
 
 class PaymentReference(Base):

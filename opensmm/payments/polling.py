@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from opensmm.coupons import service as coupons
 from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError
 from opensmm.payments import methods as payment_methods
@@ -67,6 +68,7 @@ def claim_due(db: Database, now: datetime, limit: int = 50) -> list[Due]:
                 # commit): the customer never saw where to pay. A callback may still come.
                 payment.next_poll_at = None
                 payment.closed_as = payment.state = PaymentState.EXPIRED.value
+                coupons.settled(session, payment)  # the coupon's use is released
                 continue
             payment.next_poll_at = now + _wait(payment.poll_count)
             payment.poll_count += 1

@@ -111,7 +111,8 @@ def waiting_for_staff(session: Session) -> int:
 
 
 def deposits_per_day(session: Session, days: int = 30) -> list[tuple[date, Decimal]]:
-    """Money customers paid in each UTC day (less fees, without bonuses), oldest first."""
+    """Money customers paid in each UTC day (less fees, without bonuses or coupons), oldest
+    first."""
     today = utcnow().date()
     start = today - timedelta(days=days - 1)
     since = utcnow() - timedelta(days=days + 1)
@@ -119,7 +120,7 @@ def deposits_per_day(session: Session, days: int = 30) -> list[tuple[date, Decim
     rows = session.execute(
         select(LedgerEntry.created_at, LedgerEntry.amount)
         .where(LedgerEntry.kind == "payment", LedgerEntry.created_at >= since,
-               LedgerEntry.key.not_like("%:bonus%"))
+               LedgerEntry.key.not_like("%:bonus%"), LedgerEntry.key.not_like("%:coupon%"))
     )
     for created_at, amount in rows:
         totals[created_at.date()] += amount

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.audit import service as audit
 from opensmm.audit.actor import Actor
+from opensmm.coupons import service as coupons
 from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
@@ -59,6 +60,8 @@ class Started:
     state: str
     redirect_url: str | None
     instructions: str | None
+    # The coupon's value reserved for the payment (credited once it is paid in full).
+    coupon: Decimal = Decimal(0)
 
 
 def terms(method: PaymentMethod) -> Terms:
@@ -139,8 +142,10 @@ def start(
     base_url: str,
     customer_reference: str | None = None,
     proof: Proof | None = None,
+    coupon_code: str | None = None,
 ) -> Started:
-    """Start a payment of ``amount`` (the panel's currency) through a method."""
+    """Start a payment of ``amount`` (the panel's currency) through a method, with a coupon
+    when ``coupon_code`` is given (reserved with the payment: refused, nothing is written)."""
     currency = get_settings().currency.upper()
     with db.write() as session:
         method = payment_methods.find_method(session, method_name, enabled_only=True)
@@ -155,7 +160,9 @@ def start(
                     N_("Enter the reference of your payment (3 to 100 characters)")) from None
         payment = _create_row(session, user_id=user_id, method=method, amount=checked,
                               currency=currency, reference=reference, proof=proof)
-        payment_id, token = payment.id, payment.token
+        if coupon_code is not None and coupon_code.strip():
+            coupons.reserve(session, payment, coupon_code)
+        payment_id, token, coupon = payment.id, payment.token, payment.coupon_value
         gateway = payment_methods.open_gateway(method, panel_secret)
         callback = base_url.rstrip("/") + payment_methods.callback_path(method)
         automatic = gateway.automatic
@@ -175,6 +182,7 @@ def start(
             payment.state = PaymentState.FAILED.value
             payment.last_error = exc.message[:500]
             payment.updated_at = utcnow()
+            coupons.settled(session, payment)  # the coupon's use is released
         log.warning("payment %s: the gateway refused to start it: %s", payment_id, exc.message)
         raise PaymentRefused(
             N_("The payment could not be started; try again or choose another method")
@@ -189,7 +197,8 @@ def start(
             remember_references(session, payment, (created.reference,))
         payment.updated_at = utcnow()
         state = payment.state
-    return Started(payment_id, token, state, created.redirect_url, created.instructions)
+    return Started(payment_id, token, state, created.redirect_url, created.instructions,
+                   coupon)
 
 
 # --- manual payments: staff decide -------------------------------------------------------------

@@ -13,9 +13,14 @@ Every entry has a key of the payment's own (``payment:{id}:credit`` first, then
 that both read stale mirrors could not post one amount twice: the ledger's unique index
 refuses the second.
 
-A refund or dispute takes back what the payment credited (net of fee, with its bonus), in
-proportion to the part refunded, but never more than the balance holds: what the customer
-already spent is recorded as ``shortfall`` and the payment is marked for staff.
+A refund or dispute takes back what the payment credited (net of fee, with its bonus and
+coupon), in proportion to the part refunded, but never more than the balance holds: what the
+customer already spent is recorded as ``shortfall`` and the payment is marked for staff.
+
+A coupon reserved when the payment started (``coupon_value``) is credited as its own entry,
+``payment:{id}:coupon``, once the payment is paid in full (``opensmm.coupons``). The
+referrer's commission on the deposit moves in the same transaction
+(``opensmm.affiliates.service.settle_commission``), on the affiliate balance.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
+from opensmm.affiliates import service as affiliates
+from opensmm.coupons import service as coupons
 from opensmm.db import utcnow
 from opensmm.events import EventType
 from opensmm.events import params as event_params
@@ -105,21 +112,40 @@ def settle(session: Session, payment: Payment, method: str) -> None:
         _move(session, payment, part="bonus", amount=target.bonus - payment.bonus,
               first=payment.bonus == 0, target=target.bonus, event=events.PAYMENT_BONUS,
               method=method)
-    payment.paid, payment.fee, payment.bonus = (
+    coupon = coupons.coupon_target(payment)
+    if coupon > payment.coupon:
+        _credit_coupon(session, payment, coupon, method)
+    payment.paid, payment.fee, payment.bonus, payment.coupon = (
         max(payment.paid, target.paid), max(payment.fee, target.fee),
-        max(payment.bonus, target.bonus),
+        max(payment.bonus, target.bonus), max(payment.coupon, coupon),
     )
+    affiliates.settle_commission(session, payment)
     _take_back(session, payment, method)
     state = derived_state(payment)
     if state != payment.state:
         payment.state = state.value
         if state != PaymentState.PENDING and payment.settled_at is None:
             payment.settled_at = utcnow()
+    coupons.settled(session, payment)
     payment.updated_at = utcnow()
 
 
+def _credit_coupon(session: Session, payment: Payment, target: Decimal, method: str) -> None:
+    use = coupons.use_of(session, payment.id)
+    post(
+        session,
+        user_id=payment.user_id,
+        amount=target - payment.coupon,
+        kind=PAYMENT,
+        key=_key(payment, "coupon", payment.coupon == 0, target),
+        event=events.PAYMENT_COUPON,
+        params=event_params(payment=payment.id, method=method,
+                            coupon=use[1] if use is not None else ""),
+    )
+
+
 def _reversal_target(payment: Payment) -> Decimal:
-    net = payment.paid - payment.fee + payment.bonus
+    net = payment.paid - payment.fee + payment.bonus + payment.coupon
     if payment.disputed:
         return net
     if payment.refund_target > 0:

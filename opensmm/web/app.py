@@ -139,7 +139,17 @@ def build(
     db: Database, settings: Settings, extra_routes: list[BaseRoute] | None = None
 ) -> Starlette:
     from opensmm.admin.pages import all_pages as admin_pages
-    from opensmm.web import account, auth, funds, news, orders, recovery, tickets, twofactor
+    from opensmm.web import (
+        account,
+        affiliates,
+        auth,
+        funds,
+        news,
+        orders,
+        recovery,
+        tickets,
+        twofactor,
+    )
     from opensmm.web.callbacks import callback_routes
 
     web = Web(
@@ -152,7 +162,7 @@ def build(
     )
     collections: list[Pages] = [
         auth.pages, recovery.pages, account.pages, funds.pages, orders.pages,
-        twofactor.pages, tickets.pages, news.pages, *admin_pages()
+        twofactor.pages, tickets.pages, news.pages, affiliates.pages, *admin_pages()
     ]
     routes: list[BaseRoute] = list(extra_routes or [])
     routes += callback_routes(web)

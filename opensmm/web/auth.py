@@ -7,12 +7,14 @@ from starlette.responses import Response
 from opensmm.accounts import recovery
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import USER_ACTIVE, User
+from opensmm.affiliates import service as affiliates
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.panel_settings import service as panel_settings
 from opensmm.security.secrets import panel_secret_text
 from opensmm.twofactor import service as twofactor
 from opensmm.web import sessions
+from opensmm.web.affiliates import REF_COOKIE, referral_code
 from opensmm.web.context import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, local_path
 from opensmm.web.framework import Pages
 from opensmm.web.i18n import enabled_languages
@@ -72,6 +74,8 @@ def signup(ctx: Ctx) -> Response:
         return ctx.render("signup.html", status_code=429, values=ctx.form, signups_open=True)
     user = accounts.create_user(ctx.db, ctx.field("name").strip(), email=email, password=password)
     sessions.record_signup(ctx.db, ctx.ip)
+    if affiliates.record_referral(ctx.db, user.id, referral_code(ctx)) is not None:
+        ctx.set_cookie(REF_COOKIE, "", 0)
     user.language = ctx.lang
     recovery.send_verification(ctx.db, user, ctx.public_url())
     ctx.flash("ok", ctx.t("Welcome, {name}! Your account is ready.", name=user.name))

@@ -1,0 +1,1 @@
+"""Affiliates: referral links, and commissions on referred customers' paid deposits."""
