@@ -9,12 +9,14 @@ with (``service.preview``).
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from opensmm.accounts.models import User
+from opensmm.coupons import service as coupons
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
@@ -100,7 +102,7 @@ def funds(ctx: Ctx) -> Response:
                for m in payment_methods.list_methods(ctx.db, enabled_only=True)]
     history = queries.list_payments(ctx.db, queries.PaymentFilter(user_id=ctx.me.id), 1,
                                     per_page=HISTORY_SIZE)
-    values = {k: ctx.field(k) for k in ("method", "amount", "reference")}
+    values = {k: ctx.field(k) for k in ("method", "amount", "reference", "coupon")}
     return ctx.render("funds.html", page=page, methods=methods, payments=history.items,
                       state_label=state_label, values=values)
 
@@ -115,12 +117,19 @@ def preview(ctx: Ctx) -> Response:
     except DomainError as exc:  # read-only: nothing to roll back
         return ctx.json({"error": ctx.t.error(exc)})
     quote = payments.preview(method, amount)
+    bonus_of_coupon = Decimal(0)
+    if ctx.arg("coupon").strip():
+        try:
+            bonus_of_coupon = coupons.check(ctx.db, ctx.me.id, ctx.arg("coupon"), amount).value
+        except DomainError as exc:
+            return ctx.json({"error": ctx.t.error(exc)})
     return ctx.json({
         "error": "",
         "paid": ctx.money(quote.paid),
         "fee": ctx.money(quote.fee),
         "bonus": ctx.money(quote.bonus),
-        "credit": ctx.money(quote.credit),
+        "coupon": ctx.money(bonus_of_coupon),
+        "credit": ctx.money(quote.credit + bonus_of_coupon),
     })
 
 
@@ -139,6 +148,7 @@ def add_funds(ctx: Ctx) -> Response:
         ctx.web.db, panel_secret(ctx), user_id=ctx.me.id, method_name=name,
         amount=ctx.field("amount").strip(), base_url=base_url(ctx),
         customer_reference=ctx.field("reference") if manual else None, proof=proof,
+        coupon_code=ctx.field("coupon").strip() or None,
     )
     if not manual and started.redirect_url and started.redirect_url.startswith(
             ("https://", "http://")):

@@ -464,3 +464,41 @@ def test_csrf_is_required_for_every_payment_action(panel: Panel) -> None:
     page = staff.get("/admin/payment-methods").text
     assert csrf_of(page)
     staff.close()
+
+
+def test_a_coupon_typed_on_add_funds_is_shown_live_and_credited_once_paid(
+    panel: Panel,
+) -> None:
+    from opensmm.coupons import service as coupons
+    from opensmm.payments import service as payment_service
+
+    method = add_method(panel, "manual")
+    code = f"WELCOME{uuid.uuid4().hex[:6].upper()}"
+    with panel.write() as session:
+        coupons.create(session, Actor.cli(), code, percent=Decimal("10"), per_customer=1)
+    client, person = logged_in(panel)
+    try:
+        live = client.get("/funds/preview", params={"method": method, "amount": "50",
+                                                     "coupon": code.lower()}).json()
+        assert live["error"] == "" and live["coupon"].endswith("5.00")
+        assert live["credit"].endswith("55.00")
+        unknown = client.get("/funds/preview", params={"method": method, "amount": "50",
+                                                        "coupon": "NOPE-NOPE"}).json()
+        assert unknown["error"]
+        fields = {"method": method, "amount": "50", "reference": "TRX-COUPON-1",
+                  "coupon": code, "csrf": client.token()}
+        answer = client.http.post("/funds/add", data=fields,
+                                  files={"proof": ("", b"", "application/octet-stream")})
+        assert answer.status_code == 303, answer.text[:300]
+        again = client.http.post("/funds/add", data={**fields, "reference": "TRX-COUPON-2",
+                                                     "csrf": client.token()},
+                                 files={"proof": ("", b"", "application/octet-stream")})
+        assert again.status_code == 400  # one use per customer: refused, nothing written
+    finally:
+        client.close()
+    with panel.db.read() as session:
+        [payment_id] = session.scalars(select(Payment.id).where(Payment.user_id == person.id))
+    with panel.write() as session:
+        payment_service.approve(session, Actor.cli(), payment_id)
+    assert balance(panel, person.id) == Decimal("55")
+    assert panel.ledger_mismatches() == []

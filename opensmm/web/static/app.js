@@ -49,6 +49,7 @@
   // --- add funds: the fee, bonus and credit of the amount typed, asked from the server ---
   $all("form.pay-form").forEach(function (payForm) {
     var amount = $("input[name=amount]", payForm);
+    var coupon = $("input[name=coupon]", payForm);
     var payTimer = null;
     var payAsked = 0;
     function show(name, text) {
@@ -60,18 +61,20 @@
       payTimer = window.setTimeout(function () {
         var wanted = amount.value.trim();
         var mine = ++payAsked;
-        if (!wanted) { ["fee", "bonus", "credit"].forEach(function (n) { show(n, "—"); }); show("error", ""); return; }
-        var query = new URLSearchParams({ method: payForm.getAttribute("data-method"), amount: wanted });
+        if (!wanted) { ["fee", "bonus", "coupon", "credit"].forEach(function (n) { show(n, "—"); }); show("error", ""); return; }
+        var query = new URLSearchParams({ method: payForm.getAttribute("data-method"), amount: wanted,
+                                          coupon: coupon ? coupon.value.trim() : "" });
         fetch(payForm.getAttribute("data-preview-url") + "?" + query.toString(), {
           credentials: "same-origin", headers: { "Accept": "application/json" }
         }).then(function (response) { return response.json(); }).then(function (answer) {
           if (mine !== payAsked) { return; }
-          ["fee", "bonus", "credit"].forEach(function (n) { show(n, answer.error ? "—" : answer[n]); });
+          ["fee", "bonus", "coupon", "credit"].forEach(function (n) { show(n, answer.error ? "—" : answer[n]); });
           show("error", answer.error || "");
         }).catch(function () { /* shown again on the next change */ });
       }, 200);
     }
     amount.addEventListener("input", ask);
+    if (coupon) { coupon.addEventListener("input", ask); }
     if (amount.value) { ask(); }
   });
 
