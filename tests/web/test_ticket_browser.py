@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from opensmm.accounts.models import User
 from opensmm.i18n.translate import Translator
+from opensmm.mail.models import MailOutbox
 from opensmm.orders import service as orders
 from opensmm.refills.models import Refill
 from opensmm.tickets.models import Ticket
@@ -81,6 +82,12 @@ def test_a_ticket_from_a_customer_to_staff_and_back(browser: Browser, fast_panel
     desk.click(f"form[action='/admin/tickets/{ticket_id}/reply'] button[type=submit]")
     expect(desk.locator(".flash-ok")).to_have_text(t("Reply sent."))
     expect(desk.locator("#ticket-status")).to_have_text(t("Answered"))
+    with panel.db.read() as session:  # the customer is mailed the reply, in the outbox
+        mails = session.scalars(select(MailOutbox).where(
+            MailOutbox.recipient == f"{customer.name}@example.test")).all()
+    assert [m.template for m in mails] == ["ticket_reply"]
+    assert "We received your payment." in mails[0].text_body
+    assert f"/tickets/{ticket_id}" in mails[0].text_body
 
     shop.goto("/tickets")
     expect(shop.locator(f"tr[data-ticket='{ticket_id}'] .unread")).to_have_text(t("New reply"))
