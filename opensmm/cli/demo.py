@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import User
+from opensmm.audit.actor import Actor
 from opensmm.catalog import service as catalog
 from opensmm.catalog.models import Service
 from opensmm.db import get_database
 from opensmm.ledger import service as ledger
+from opensmm.payments import keys
+from opensmm.payments import methods as payment_methods
 from opensmm.settings import get_settings
 
 DEMO_DATABASE = "sqlite:///opensmm-demo.db"
@@ -46,7 +49,7 @@ class Seeded:
     service_id: int
 
 
-def seed(session: Session) -> Seeded:
+def seed(session: Session, panel_secret: str) -> Seeded:
     """The demo's accounts and catalog, once; a new API key each time (keys show once)."""
     customer = session.scalar(select(User).where(User.name == CUSTOMER))
     password = None
@@ -56,6 +59,15 @@ def seed(session: Session) -> Seeded:
         accounts.create_user(session, STAFF, password=password, is_admin=True)
         customer = accounts.create_user(session, CUSTOMER)
         ledger.add_funds(session, customer.id, Decimal(100), memo="Demo credit", actor="demo")
+        # Add funds works out of the box: a manual method staff approve (Staff → Payments).
+        payment_methods.add_method(
+            session, Actor.cli(), name="bank", gateway="manual", title="Bank transfer",
+            panel_secret=panel_secret, limits=payment_methods.Limits(max_amount=Decimal(1000)),
+            instructions={
+                "en": "Demo: type any reference; staff approve it under Staff → Payments.",
+                "ar": "تجربة: اكتب أي مرجع؛ يوافق عليه الموظفون في الإدارة ← الدفعات.",
+            },
+        )
         for category, name, kind, rate, low, high, refill, cancel, dripfeed in CATALOG:
             catalog.add_service(
                 session,
@@ -109,8 +121,10 @@ def demo(
     _default("OPENSMM_WORKER_IDLE_SECONDS", "0.5")
     get_settings.cache_clear()
     upgrade(database_url)
-    with get_database(database_url).write() as session:
-        seeded = seed(session)
+    database = get_database(database_url)
+    secret = keys.panel_secret(database)
+    with database.write() as session:
+        seeded = seed(session, secret)
     base = f"http://{host}:{port}"
     api = f"{base}/api/v2"
     add = (

@@ -7,6 +7,7 @@ as they are, as a form) and that request is sent with httpx."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -81,6 +82,12 @@ def test_demo_seeds_serves_and_its_curl_line_completes_by_itself(
         services = httpx.post(f"http://127.0.0.1:{port}/api/v2",
                               data={"key": key, "action": "services"}).json()
         assert {s["category"] for s in services} == {"Instagram", "TikTok", "YouTube"}
+        listed = subprocess.run(
+            [sys.executable, "-m", "opensmm.cli.main", "payment-method", "list", "--json"],
+            env=opensmm_env(database_url), capture_output=True, text=True, timeout=60,
+            check=True)
+        [bank] = json.loads(listed.stdout)["methods"]  # Add funds works out of the box
+        assert (bank["name"], bank["gateway"], bank["enabled"]) == ("bank", "manual", True)
     finally:
         process.terminate()
         process.wait(timeout=30)
