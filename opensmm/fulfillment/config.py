@@ -89,6 +89,8 @@ class Tally:
     failures: int = 0  # whole calls that failed (the provider was backed off)
     payments_polled: int = 0  # customers' payments asked about at their gateway
     mails: int = 0  # mails of the outbox attempted (sent, or to be tried again)
+    notices: int = 0  # notifications recorded (each thing told once, opensmm.notifications)
+    telegram: int = 0  # Telegram messages attempted
 
     def add(self, other: Tally) -> None:
         for item in fields(self):

@@ -72,6 +72,10 @@ def staff_replied(
 ) -> int | None:
     """Queue the customer's mail about a staff reply, in the same unit of work (it is sent
     only if the reply commits). The id of the queued mail, or None when nothing is sent."""
+    from opensmm.notifications import service as notifications
+
+    if not notifications.get(session, ticket.user_id).ticket_replies:
+        return None  # the customer chose not to be mailed about replies
     text = mail_text(session, ticket, message, base_url=base_url)
     if text is None:
         return None

@@ -139,7 +139,16 @@ def build(
     db: Database, settings: Settings, extra_routes: list[BaseRoute] | None = None
 ) -> Starlette:
     from opensmm.admin.pages import all_pages as admin_pages
-    from opensmm.web import account, auth, news, orders, recovery, tickets, twofactor
+    from opensmm.web import (
+        account,
+        auth,
+        news,
+        notifications,
+        orders,
+        recovery,
+        tickets,
+        twofactor,
+    )
     from opensmm.web.callbacks import callback_routes
 
     web = Web(
@@ -152,7 +161,7 @@ def build(
     )
     collections: list[Pages] = [
         auth.pages, recovery.pages, account.pages, orders.pages, twofactor.pages,
-        tickets.pages, news.pages, *admin_pages()
+        tickets.pages, news.pages, notifications.pages, *admin_pages()
     ]
     routes: list[BaseRoute] = list(extra_routes or [])
     routes += callback_routes(web)
