@@ -103,8 +103,14 @@ def claim(session: Session, key: str, kind: str, now: datetime) -> bool:
     dialect = session.get_bind().dialect.name
     builder = sqlite.insert if dialect == "sqlite" else postgresql.insert
     statement = builder(Notice).values(key=key[:200], kind=kind, created_at=now)
-    result = session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
-    return bool(getattr(result, "rowcount", 0) == 1)
+    inserted = session.scalar(
+        statement.on_conflict_do_nothing(index_elements=["key"]).returning(Notice.id))
+    return inserted is not None
+
+
+def _amounts(t: Translator, params: dict[str, object]) -> dict[str, object]:
+    """Amounts written the recipient's way (digits, separators, currency)."""
+    return {k: t.money(v) if isinstance(v, Decimal) else v for k, v in params.items()}
 
 
 def _translator(ctx: Context, user: User) -> Translator:
@@ -118,9 +124,9 @@ def _mail(session: Session, ctx: Context, user: User, subject: tuple[str, dict[s
         return False
     t = _translator(ctx, user)
     settings_link = f"{ctx.base_url}/account/password#notifications"
-    text = t(body[0], **body[1]) + "\n\n" + t(FOOTER, link=settings_link)
+    text = t(body[0], **_amounts(t, body[1])) + "\n\n" + t(FOOTER, link=settings_link)
     mail.queue(session, to=user.email, template=NOTICE_TEMPLATE, language=t.lang.code,
-               subject=t(subject[0], **subject[1]), body=text, link=link)
+               subject=t(subject[0], **_amounts(t, subject[1])), body=text, link=link)
     return True
 
 
@@ -154,13 +160,15 @@ class Scan:
             return
         self.result.notices += 1
         self.result.kinds[kind] += 1
+        params = {**params, "link": link}
         for member in self.staff():
             if _mail(self.session, self.ctx, member, (subject, params), (body, params), link):
                 self.result.mails += 1
         if self.ctx.telegram:
             # The chat is shared: the panel's default language.
             t = Translator(language(self.ctx.default_language), self.ctx.currency)
-            text = t(subject, **params) + "\n\n" + t(body, **params)
+            values = _amounts(t, params)
+            text = t(subject, **values) + "\n\n" + t(body, **values)
             self.session.add(TelegramMessage(text=text[:4000], status="queued", attempts=0,
                                              next_attempt_at=self.ctx.now,
                                              created_at=self.ctx.now))
@@ -172,7 +180,7 @@ class Scan:
             return
         self.result.notices += 1
         self.result.kinds[kind] += 1
-        params = {"name": user.name, **params}
+        params = {"name": user.name, **params, "link": link}
         if _mail(self.session, self.ctx, user, (subject, params), (body, params), link):
             self.result.mails += 1
 
@@ -232,7 +240,7 @@ class Scan:
             self.tell_staff(f"payment:{payment_id}:waiting", "payment", S_PAYMENT_WAITING,
                             B_PAYMENT_WAITING,
                             {"payment": payment_id, "customer": customer,
-                             "amount": self._money(amount)},
+                             "amount": amount},
                             f"{self.ctx.base_url}/admin/payments/{payment_id}")
 
     # --- customers -----------------------------------------------------------------
@@ -252,7 +260,7 @@ class Scan:
                 continue
             self.tell_customer(f"payment:{payment_id}:credited", "credited", user, S_CREDITED,
                                B_CREDITED,
-                               {"payment": payment_id, "amount": self._money(paid - fee + bonus)},
+                               {"payment": payment_id, "amount": paid - fee + bonus},
                                f"{self.ctx.base_url}/funds")
 
     def low_balances(self) -> None:
@@ -283,8 +291,7 @@ class Scan:
                 stamp = self.ctx.now.strftime("%Y%m%dT%H%M%S")
                 self.tell_customer(f"low_balance:{user_id}:{stamp}", "low_balance", user,
                                    S_LOW, B_LOW,
-                                   {"balance": self._money(balance),
-                                    "threshold": self._money(threshold)},
+                                   {"balance": balance, "threshold": threshold},
                                    f"{self.ctx.base_url}/funds")
 
     def digests(self) -> None:
@@ -344,9 +351,6 @@ class Scan:
             ):
                 found[user.id] = user
         return found
-
-    def _money(self, amount: Decimal) -> str:
-        return Translator(language(self.ctx.default_language), self.ctx.currency).money(amount)
 
 
 def context(session: Session, now: datetime, *, base_url: str, currency: str,
