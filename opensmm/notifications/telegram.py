@@ -9,6 +9,7 @@ shown: errors carry the API's description or the kind of the network error only.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +22,28 @@ from opensmm.notifications.models import FAILED, QUEUED, SENT, TelegramMessage
 from opensmm.settings import Settings, get_settings
 
 log = logging.getLogger("opensmm.notifications.telegram")
+
+_BOT_PATH = re.compile(r"/bot[^/\s\"']+/")
+
+
+class _HideBotToken(logging.Filter):
+    """httpx logs every request's address at INFO, and a Bot API address holds the token:
+    the ``/bot<token>/`` part of any such record is masked before a handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if "/bot" in text:
+            record.msg, record.args = _BOT_PATH.sub("/bot***/", text), None
+        return True
+
+
+_HIDE = _HideBotToken()
+for _name in ("httpx", "httpcore"):
+    if _HIDE not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_HIDE)
 
 
 @dataclass(frozen=True)
