@@ -229,19 +229,20 @@ class Scan:
     def payments_waiting(self) -> None:
         since = self.ctx.now - LOOKBACK
         rows = self.session.execute(
-            select(Payment.id, Payment.amount, User.name)
+            select(Payment.id, Payment.amount, User.name, Payment.user_id)
             .join(User, User.id == Payment.user_id)
             .where(or_(and_(Payment.gateway == "manual", Payment.state == "pending"),
                        Payment.needs_review.is_(True)),
                    Payment.updated_at >= since)
             .order_by(Payment.id)
         ).all()
-        for payment_id, amount, customer in self._unknown(rows, "payment:{}:waiting"):
+        for payment_id, amount, customer, user_id in self._unknown(rows, "payment:{}:waiting"):
             self.tell_staff(f"payment:{payment_id}:waiting", "payment", S_PAYMENT_WAITING,
                             B_PAYMENT_WAITING,
                             {"payment": payment_id, "customer": customer,
                              "amount": amount},
-                            f"{self.ctx.base_url}/admin/payments/{payment_id}")
+                            # The customer's page: their payments (no page per payment yet).
+                            f"{self.ctx.base_url}/admin/users/{user_id}")
 
     # --- customers -----------------------------------------------------------------
     def payments_credited(self) -> None:

@@ -315,3 +315,25 @@ def test_defaults_and_a_good_threshold(db: Database) -> None:
         saved = prefs.get(session, user.id)
     assert (saved.low_balance, saved.digest, saved.threshold_text) == (
         Decimal("12.5"), False, "12.5")
+
+
+def test_the_worker_scans_at_most_once_a_minute(db: Database) -> None:
+    from opensmm.fulfillment.worker import Worker
+
+    agent, customer = make_user(db, staff=True), make_user(db, balance="100")
+    first_order = place(db, customer, service_id(db))
+    with db.write() as session:
+        session.execute(update(Order).where(Order.id == first_order).values(send_state=HELD))
+    worker = Worker(db)
+    try:
+        assert worker.run_once().notices == 1
+        second_order = place(db, customer, service_id(db))
+        with db.write() as session:
+            session.execute(update(Order).where(Order.id == second_order).values(
+                send_state=HELD))
+        assert worker.run_once().notices == 0  # the next scan is a minute away
+        worker._next_notify = utcnow() - timedelta(seconds=1)
+        assert worker.run_once().notices == 1
+    finally:
+        worker.close()
+    assert len(mails_to(db, agent)) == 2
