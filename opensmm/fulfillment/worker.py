@@ -171,10 +171,15 @@ class Worker:
         if self._next_notify is not None and now < self._next_notify:
             return
         self._next_notify = now + self.notify_every
-        found = notifications.run(
-            self.db, base_url=self._notify_base_url, currency=self._notify_currency,
-            telegram=self.telegram.config is not None, now=now,
-        )
+        try:
+            found = notifications.run(
+                self.db, base_url=self._notify_base_url, currency=self._notify_currency,
+                telegram=self.telegram.config is not None, now=now,
+            )
+        except Exception:
+            # Orders and mail go on; the scan is tried again at its next turn.
+            log.exception("ALERT the notifications scan failed")
+            return
         tally.notices += found.notices
 
     # --- sending -------------------------------------------------------------------

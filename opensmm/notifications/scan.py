@@ -125,8 +125,13 @@ def _mail(session: Session, ctx: Context, user: User, subject: tuple[str, dict[s
     t = _translator(ctx, user)
     settings_link = f"{ctx.base_url}/account/password#notifications"
     text = t(body[0], **_amounts(t, body[1])) + "\n\n" + t(FOOTER, link=settings_link)
-    mail.queue(session, to=user.email, template=NOTICE_TEMPLATE, language=t.lang.code,
-               subject=t(subject[0], **_amounts(t, subject[1])), body=text, link=link)
+    try:
+        mail.queue(session, to=user.email, template=NOTICE_TEMPLATE, language=t.lang.code,
+                   subject=t(subject[0], **_amounts(t, subject[1])), body=text, link=link)
+    except mail.MailRefused:
+        # One unusable address must not stop everyone else's notices.
+        log.warning("notification to user %s not queued: the address is refused", user.id)
+        return False
     return True
 
 

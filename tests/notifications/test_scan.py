@@ -337,3 +337,17 @@ def test_the_worker_scans_at_most_once_a_minute(db: Database) -> None:
     finally:
         worker.close()
     assert len(mails_to(db, agent)) == 2
+
+
+def test_an_unusable_address_does_not_stop_the_others(db: Database) -> None:
+    good, bad = make_user(db, staff=True), make_user(db, staff=True)
+    with db.write() as session:
+        session.execute(update(User).where(User.id == bad.id).values(email="no address\n@x"))
+    customer = make_user(db)
+    with db.write() as session:
+        me = session.get(User, customer.id)
+        assert me is not None
+        tickets.open_ticket(session, me, subject=ts.OTHER, title="Hi", message="Hi",
+                            order_ids="")
+    assert run(db).notices == 1
+    assert len(mails_to(db, good)) == 1
