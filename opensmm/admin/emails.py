@@ -56,3 +56,10 @@ def email_retry(ctx: Ctx) -> Response:
     row = mail.retry(ctx.db, staff(ctx), ctx.path_int("mail_id"))
     ctx.flash("ok", ctx.t("Mail {id} will be sent again.", id=row.id))
     return ctx.redirect(f"/admin/emails/{row.id}")
+
+
+@pages.post("/admin/telegram/{message_id:int}/retry", who="staff", refused=email_list)
+def telegram_retry(ctx: Ctx) -> Response:
+    row = telegram.retry(ctx.db, staff(ctx), ctx.path_int("message_id"))
+    ctx.flash("ok", ctx.t("Telegram message {id} will be sent again.", id=row.id))
+    return ctx.redirect("/admin/emails#telegram")

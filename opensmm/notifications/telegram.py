@@ -17,7 +17,11 @@ import httpx
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from opensmm.audit import service as audit
+from opensmm.audit.actor import Actor
 from opensmm.db import Database, utcnow
+from opensmm.errors import DomainError, NotFound
+from opensmm.i18n import N_
 from opensmm.notifications.models import FAILED, QUEUED, SENT, TelegramMessage
 from opensmm.settings import Settings, get_settings
 
@@ -208,3 +212,24 @@ def recent(session: Session, limit: int = 20) -> list[TelegramMessage]:
     """The latest Telegram messages, for Staff → Emails."""
     return list(session.scalars(
         select(TelegramMessage).order_by(TelegramMessage.id.desc()).limit(limit)))
+
+
+class MessageNotFound(NotFound):
+    message = N_("Telegram message not found")
+
+
+class RetryRefused(DomainError):
+    message = N_("Only a failed Telegram message can be retried")
+
+
+def retry(session: Session, actor: Actor, message_id: int) -> TelegramMessage:
+    """Staff: send a failed message again, now, with a fresh count of attempts."""
+    row = session.get(TelegramMessage, message_id, with_for_update=True)
+    if row is None:
+        raise MessageNotFound()
+    if row.status != FAILED:
+        raise RetryRefused()
+    row.status, row.attempts, row.next_attempt_at = QUEUED, 0, utcnow()
+    row.lease_owner = row.lease_until = None
+    audit.record(session, actor, "telegram.retry", f"telegram:{row.id}", message=row.id)
+    return row

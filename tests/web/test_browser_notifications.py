@@ -126,5 +126,9 @@ def test_staff_switch_their_alerts_and_see_the_telegram_list(
     expect(page.locator("#no-telegram")).to_be_visible()
     row = page.locator("#telegram-messages tr", has_text=f"Order 7 is held ({lang})")
     expect(row).to_contain_text("chat not found")
+    row.locator("button[type=submit]").click()
+    expect(page.locator(".flash-ok")).to_be_visible()
+    expect(page.locator("#telegram-messages tr", has_text=f"Order 7 is held ({lang})")
+           .locator("button[type=submit]")).to_have_count(0)
     assert errors == []
     page.context.close()

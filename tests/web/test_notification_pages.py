@@ -92,3 +92,37 @@ def test_anonymous_visitors_are_sent_to_log_in(panel: Panel, visitor: WebClient)
     assert answer.status_code in (303, 403)
     if answer.status_code == 303:
         assert answer.headers["location"].startswith("/login")
+
+
+def test_staff_retry_a_failed_telegram_message_once(panel: Panel, visitor: WebClient) -> None:
+    from sqlalchemy import select
+
+    from opensmm.audit.models import AuditEntry
+    from opensmm.db import utcnow
+    from opensmm.notifications.models import FAILED, QUEUED, TelegramMessage
+
+    agent, customer = make_person(panel, staff=True), make_person(panel)
+    with panel.write() as session:
+        row = TelegramMessage(text="Order 1 is held", status=FAILED, attempts=6,
+                              next_attempt_at=utcnow(), created_at=utcnow(),
+                              last_error="400 Bad Request")
+        session.add(row)
+        session.flush()
+        message_id = row.id
+    visitor.login(customer)
+    assert visitor.post(f"/admin/telegram/{message_id}/retry").status_code in (303, 403, 404)
+    visitor.post("/logout")
+    visitor.login(agent)
+    answer = visitor.post(f"/admin/telegram/{message_id}/retry")
+    assert "will be sent again" in visitor.flash(answer)
+    again = visitor.post(f"/admin/telegram/{message_id}/retry")
+    assert again.status_code < 500
+    text = again.text if again.status_code != 303 else visitor.flash(again)
+    assert "Only a failed Telegram message can be retried" in text
+    assert visitor.post("/admin/telegram/999999999/retry").status_code in (303, 400, 404)
+    with panel.db.read() as session:
+        saved = session.get(TelegramMessage, message_id)
+        assert saved is not None and (saved.status, saved.attempts) == (QUEUED, 0)
+        audits = session.scalars(select(AuditEntry).where(
+            AuditEntry.target == f"telegram:{message_id}")).all()
+        assert len(audits) == 1
