@@ -9,6 +9,7 @@ from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
 from opensmm.mail.models import MailOutbox
 from opensmm.news.models import Announcement
+from opensmm.notifications.models import Notice, NotificationPrefs, TelegramMessage
 from opensmm.orders.models import IdempotencyKey, Order, OrderEvent
 from opensmm.panel_settings.models import PanelSetting, SettingsStamp
 from opensmm.payments.models import (
@@ -45,6 +46,8 @@ __all__ = [
     "LoginAttempt",
     "LoginChallenge",
     "MailOutbox",
+    "Notice",
+    "NotificationPrefs",
     "Order",
     "OrderEvent",
     "PanelSetting",
@@ -59,6 +62,7 @@ __all__ = [
     "Refill",
     "Service",
     "SettingsStamp",
+    "TelegramMessage",
     "Ticket",
     "TicketMessage",
     "TwoFactor",

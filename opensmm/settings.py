@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     # proxies their X-Forwarded-Proto); set it whenever the panel sits behind a proxy.
     public_url: str = ""
 
+    # --- notifications (docs/notifications.md) ---
+    # A Telegram bot as a second channel for staff alerts: the bot's token and the chat it
+    # writes to (both needed; empty: staff alerts go by mail only). The token is a secret:
+    # it is never logged nor shown.
+    telegram_bot_token: str = ""
+    telegram_chat_id: str = ""
+    # The Bot API's address (tests point it at a local fake).
+    telegram_api_base: str = "https://api.telegram.org"
+    # Attempts per message before it is given up (shown to staff), and the first back-off
+    # in seconds (doubling, capped at an hour; a 429's retry_after wins when longer).
+    telegram_max_attempts: int = 6
+    telegram_backoff_seconds: float = 30.0
+    # Seconds between two scans for things to tell (by each worker).
+    notify_every_seconds: float = 60.0
+
     # --- fulfillment: the worker and the simulator (docs/fulfillment.md) ---
     # Seconds the worker sleeps when a pass found nothing to do.
     worker_idle_seconds: float = 1.0

@@ -10,6 +10,7 @@ from opensmm.i18n import N_
 from opensmm.mail import service as mail
 from opensmm.mail import smtp
 from opensmm.mail.models import STATUSES
+from opensmm.notifications import telegram
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
@@ -36,8 +37,12 @@ def email_list(ctx: Ctx) -> Response:
     status = ctx.arg("status")
     status = status if status in STATUSES else ""
     page = mail.search(ctx.db, status, page_number(ctx.arg("page")))
+    settings = ctx.web.settings
     return ctx.render("admin/emails.html", page=page, status=status,
-                      status_tabs=["", *STATUSES], smtp=_smtp_description(ctx))
+                      status_tabs=["", *STATUSES], smtp=_smtp_description(ctx),
+                      telegram_on=bool(settings.telegram_bot_token.strip()
+                                       and settings.telegram_chat_id.strip()),
+                      telegram_messages=telegram.recent(ctx.db))
 
 
 @pages.get("/admin/emails/{mail_id:int}", who="staff")
@@ -51,3 +56,10 @@ def email_retry(ctx: Ctx) -> Response:
     row = mail.retry(ctx.db, staff(ctx), ctx.path_int("mail_id"))
     ctx.flash("ok", ctx.t("Mail {id} will be sent again.", id=row.id))
     return ctx.redirect(f"/admin/emails/{row.id}")
+
+
+@pages.post("/admin/telegram/{message_id:int}/retry", who="staff", refused=email_list)
+def telegram_retry(ctx: Ctx) -> Response:
+    row = telegram.retry(ctx.db, staff(ctx), ctx.path_int("message_id"))
+    ctx.flash("ok", ctx.t("Telegram message {id} will be sent again.", id=row.id))
+    return ctx.redirect("/admin/emails#telegram")

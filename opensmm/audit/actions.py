@@ -27,6 +27,7 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "user.reset_link": N_("Sent a password reset link to {user}"),
     "user.set_password": N_("Set the password of {user}"),
     "mail.retry": N_("Retried mail {mail} to {to}"),
+    "telegram.retry": N_("Retried Telegram message {message}"),
     "user.discount": N_("Changed the discount of {user} from {before}% to {after}%"),
     "key.create": N_("Created API key {key} for {user}"),
     "key.revoke": N_("Revoked API key {key} of {user}"),

@@ -90,6 +90,8 @@ class Tally:
     payments_polled: int = 0  # customers' payments asked about at their gateway
     webhooks: int = 0  # resellers' status webhooks attempted
     mails: int = 0  # mails of the outbox attempted (sent, or to be tried again)
+    notices: int = 0  # notifications recorded (each thing told once, opensmm.notifications)
+    telegram: int = 0  # Telegram messages attempted
 
     def add(self, other: Tally) -> None:
         for item in fields(self):

@@ -50,9 +50,12 @@ from opensmm.fulfillment.protocol import (
     UpstreamFailure,
 )
 from opensmm.mail.sender import MailConfig, MailSender
+from opensmm.notifications import scan as notifications
+from opensmm.notifications.telegram import TelegramConfig, TelegramSender
 from opensmm.orders import idempotency
 from opensmm.payments import polling as payment_polling
 from opensmm.payments.keys import panel_secret
+from opensmm.settings import get_settings
 from opensmm.webhooks import sender as webhook_sender
 
 log = logging.getLogger("opensmm.fulfillment")
@@ -96,6 +99,13 @@ class Worker:
         self._panel_secret: str | None = None
         self._next_housekeeping: datetime | None = None
         self._webhook_http: httpx.Client | None = None
+        # Notifications (docs/notifications.md): a scan now and then; Telegram after mail.
+        settings = get_settings()
+        self.notify_every = timedelta(seconds=max(1.0, settings.notify_every_seconds))
+        self._notify_base_url = settings.public_url
+        self._notify_currency = settings.currency
+        self.telegram = TelegramSender(db, TelegramConfig.from_settings(settings), self.owner)
+        self._next_notify: datetime | None = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -115,12 +125,13 @@ class Worker:
         outbox.recover(self.db, tally)
         for phase in (self._send_orders, self._send_refills, self._poll_orders,
                       self._poll_refills, self._poll_payments, self._send_webhooks,
-                      self._housekeeping):
+                      self._housekeeping, self._notify):
             if self.stopping.is_set():
                 break
             phase(now, tally)
         if not self.stopping.is_set():
             tally.mails += self.mail.run_once()
+            tally.telegram += self.telegram.run_once()
         self.total.add(tally)
         if tally.busy():
             log.info("worker pass: %s", {k: v for k, v in tally.as_dict().items() if v})
@@ -168,6 +179,23 @@ class Worker:
             return
         self._next_housekeeping = now + HOUSEKEEPING_EVERY
         idempotency.purge_expired(self.db, now)
+
+    def _notify(self, now: datetime, tally: Tally) -> None:
+        """Every ``notify_every``: find what to tell customers and staff, each thing once
+        (opensmm.notifications.scan); the mails go out with the outbox below."""
+        if self._next_notify is not None and now < self._next_notify:
+            return
+        self._next_notify = now + self.notify_every
+        try:
+            found = notifications.run(
+                self.db, base_url=self._notify_base_url, currency=self._notify_currency,
+                telegram=self.telegram.config is not None, now=now,
+            )
+        except Exception:
+            # Orders and mail go on; the scan is tried again at its next turn.
+            log.exception("ALERT the notifications scan failed")
+            return
+        tally.notices += found.notices
 
     # --- sending -------------------------------------------------------------------
 

@@ -25,7 +25,9 @@ EMAIL_VERIFICATION = "email_verification"
 EMAIL_CHANGED = "email_changed"
 # Its words come translated from opensmm.tickets.notify.
 TICKET_REPLY = "ticket_reply"
-TEMPLATES_KNOWN = (PASSWORD_RESET, EMAIL_VERIFICATION, EMAIL_CHANGED, TICKET_REPLY)
+# Its words come translated from opensmm.notifications.scan (customers' and staff's notices).
+NOTICE = "notice"
+TEMPLATES_KNOWN = (PASSWORD_RESET, EMAIL_VERIFICATION, EMAIL_CHANGED, TICKET_REPLY, NOTICE)
 
 
 @dataclass(frozen=True)

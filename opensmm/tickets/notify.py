@@ -14,6 +14,7 @@ from opensmm.i18n import N_
 from opensmm.i18n.languages import LANGUAGES, language
 from opensmm.i18n.translate import Translator
 from opensmm.mail import service
+from opensmm.notifications import service as notifications
 from opensmm.panel_settings import service as panel_settings
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ def staff_replied(
 ) -> int | None:
     """Queue the customer's mail about a staff reply, in the same unit of work (it is sent
     only if the reply commits). The id of the queued mail, or None when nothing is sent."""
+    if not notifications.get(session, ticket.user_id).ticket_replies:
+        return None  # the customer chose not to be mailed about replies
     text = mail_text(session, ticket, message, base_url=base_url)
     if text is None:
         return None

@@ -145,6 +145,7 @@ def build(
         auth,
         funds,
         news,
+        notifications,
         orders,
         recovery,
         tickets,
@@ -162,7 +163,8 @@ def build(
     )
     collections: list[Pages] = [
         auth.pages, recovery.pages, account.pages, funds.pages, orders.pages,
-        twofactor.pages, tickets.pages, news.pages, affiliates.pages, *admin_pages()
+        twofactor.pages, tickets.pages, news.pages, affiliates.pages,
+        notifications.pages, *admin_pages()
     ]
     routes: list[BaseRoute] = list(extra_routes or [])
     routes += callback_routes(web)

@@ -10,6 +10,7 @@ from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.affiliates import service as affiliates
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
+from opensmm.notifications import service as notifications
 from opensmm.panel_settings import service as panel_settings
 from opensmm.security.secrets import panel_secret_text
 from opensmm.twofactor import service as twofactor
@@ -216,7 +217,8 @@ def logout(ctx: Ctx) -> Response:
 # --- password ------------------------------------------------------------------------------
 @pages.get("/account/password")
 def password_form(ctx: Ctx) -> Response:
-    return ctx.render("password.html", new_email="")
+    return ctx.render("password.html", new_email="",
+                      notify=notifications.get(ctx.db, ctx.me.id))
 
 
 @pages.post("/account/password", refused=password_form)

@@ -8,6 +8,7 @@ from opensmm.accounts import links, recovery
 from opensmm.accounts.models import RESET_LINK, VERIFY_LINK
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
+from opensmm.notifications import service as notifications
 from opensmm.web.context import SESSION_COOKIE, Ctx
 from opensmm.web.framework import Pages
 
@@ -85,7 +86,8 @@ def email_form(ctx: Ctx) -> Response:
 
 
 def _account_page(ctx: Ctx) -> Response:
-    return ctx.render("password.html", new_email=ctx.field("email")[:254])
+    return ctx.render("password.html", new_email=ctx.field("email")[:254],
+                      notify=notifications.get(ctx.db, ctx.me.id))
 
 
 @pages.post("/account/email", refused=_account_page)

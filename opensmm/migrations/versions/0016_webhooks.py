@@ -1,7 +1,7 @@
 """status webhooks for resellers: a URL and secret per API key, the deliveries (issue 13)
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-30 17:18:03.635988
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
