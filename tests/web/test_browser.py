@@ -31,6 +31,8 @@ from opensmm.orders.models import Order
 from opensmm.payments import methods as payment_methods
 from opensmm.payments.keys import panel_secret
 from tests.fakepanel import FakePanel
+from tests.payments.fakes.nowpayments import FakeNowPayments
+from tests.payments.fakes.paypal import FakePayPal
 from tests.payments.fakes.stripe import FakeStripe
 from tests.support.panel import Panel
 from tests.web.support import Person, make_person
@@ -317,6 +319,24 @@ def checkout() -> Iterator[FakeStripe]:
     fake.stop()
 
 
+@pytest.fixture(scope="module")
+def paypal_checkout() -> Iterator[FakePayPal]:
+    """A fake PayPal that serves its own approval page on 127.0.0.1."""
+    fake = FakePayPal(serve_approval=True)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def crypto_checkout() -> Iterator[FakeNowPayments]:
+    """A fake NOWPayments that serves its own invoice page on 127.0.0.1."""
+    fake = FakeNowPayments(serve_invoice=True)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
 def payment_method(panel: Panel, gateway: str, settings: dict[str, str], **limits: str) -> str:
     name = f"{gateway[:6]}-{uuid.uuid4().hex[:6]}"
     with panel.write() as session:
@@ -526,3 +546,67 @@ def test_screenshots_of_the_main_pages(
     assert saved == 2 * (len(customer_pages) + len(staff_pages) + len(phone_pages))
     shots = sorted(screenshots.glob("*.png"))
     assert len(shots) >= saved
+
+
+def _pay_through_gateway(page: Page, name: str, amount: str) -> None:
+    page.goto("/funds")
+    form = page.locator(f"#pay-{name}")
+    form.locator("input[name=amount]").fill(amount)
+    form.locator("button[type=submit]").click()
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_customer_adds_funds_with_paypal(
+    browser: Browser, fast_panel: Panel, paypal_checkout: FakePayPal, lang: str
+) -> None:
+    """Approved on PayPal's page, captured by the panel when the customer comes back."""
+    panel = fast_panel
+    t = Translator(lang)
+    fake = paypal_checkout
+    name = payment_method(panel, "paypal", {
+        "client_id": fake.client_id, "client_secret": fake.client_secret,
+        "webhook_id": fake.webhook_id, "api_base": fake.url, "timeout": "5"})
+    customer = make_person(panel)
+    context = new_context(browser, panel, lang=lang)
+    page = context.new_page()
+    errors = watch_errors(page)
+    log_in(page, customer)
+    _pay_through_gateway(page, name, "25")
+    expect(page.locator("#paypal-amount")).to_have_text("25.00 USD")
+    page.click("#paypal-approve")
+    expect(page).to_have_url(re.compile(r"/funds/payments/[\w-]+$"))
+    expect(page.locator("#payment-state")).to_have_text(t("Paid"))
+    page.goto("/funds")
+    expect(page.locator("#balance")).to_have_text(formatting.money(Decimal("25"), "USD", lang))
+    assert errors == []
+    context.close()
+    assert panel.ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_customer_adds_funds_with_crypto(
+    browser: Browser, fast_panel: Panel, crypto_checkout: FakeNowPayments, lang: str
+) -> None:
+    """Paid on NOWPayments' invoice page; its IPN credits the balance."""
+    panel = fast_panel
+    t = Translator(lang)
+    fake = crypto_checkout
+    name = payment_method(panel, "nowpayments", {
+        "api_key": fake.api_key, "ipn_secret": fake.ipn_secret, "email": fake.email,
+        "password": fake.password, "api_base": fake.url, "timeout": "5"})
+    customer = make_person(panel)
+    context = new_context(browser, panel, lang=lang)
+    page = context.new_page()
+    errors = watch_errors(page)
+    log_in(page, customer)
+    _pay_through_gateway(page, name, "10")
+    expect(page.locator("#invoice-amount")).to_contain_text("USD")
+    page.click("#invoice-pay")
+    expect(page).to_have_url(re.compile(r"/funds/payments/[\w-]+$"))
+    expect(page.locator("#payment-state")).to_have_text(t("Paid"))
+    assert fake.ipn_answers[-1] == 200
+    page.goto("/funds")
+    expect(page.locator("#balance")).to_have_text(formatting.money(Decimal("10"), "USD", lang))
+    assert errors == []
+    context.close()
+    assert panel.ledger_mismatches() == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import itertools
 import json
 import secrets
@@ -23,7 +24,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tests.payments.fakes.server import FakeServer, Request, route
+import httpx
+
+from tests.payments.fakes.server import FakeServer, Raw, Request, route
 
 _ids = itertools.count(4_522_625_843)
 
@@ -51,6 +54,11 @@ class FakeNowPayments(FakeServer):
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
+    # With ``serve_invoice``, an invoice's invoice_url is a payment page served by this fake:
+    # "Pay" pays it in full (``finished``), posts the signed IPN to the invoice's
+    # ipn_callback_url and sends the customer to its success_url.
+    serve_invoice: bool = False
+    ipn_answers: list[int] = field(default_factory=list)
 
     def _key_ok(self, request: Request) -> bool:
         return request.headers.get("x-api-key") == self.api_key
@@ -77,7 +85,8 @@ class FakeNowPayments(FakeServer):
             "price_currency": currency,
             "pay_currency": None,
             "ipn_callback_url": body.get("ipn_callback_url"),
-            "invoice_url": f"https://nowpayments.io/payment/?iid={invoice_id}",
+            "invoice_url": (f"{self.url}/payment/?iid={invoice_id}" if self.serve_invoice
+                            else f"https://nowpayments.io/payment/?iid={invoice_id}"),
             "success_url": body.get("success_url"),
             "cancel_url": body.get("cancel_url"),
             "created_at": _now(),
@@ -85,6 +94,37 @@ class FakeNowPayments(FakeServer):
         }
         self.invoices[invoice_id] = invoice
         return 200, invoice
+
+    @route("GET", "/payment/")
+    def invoice_page(self, request: Request) -> tuple[int, Any]:
+        invoice = self.invoices.get(request.query.get("iid", ""))
+        if invoice is None or not self.serve_invoice:
+            return 404, Raw(b"<h1>No such invoice</h1>")
+        shown = f"{invoice['price_amount']} {invoice['price_currency'].upper()}"
+        page = (
+            "<!doctype html><html><head><title>Fake NOWPayments</title></head><body>"
+            f"<h1>Pay <span id='invoice-amount'>{html.escape(shown)}</span> in BTC</h1>"
+            f"<form method='post' action='/payment/{html.escape(invoice['id'])}/pay'>"
+            "<button type='submit' id='invoice-pay'>Pay</button></form></body></html>"
+        )
+        return 200, Raw(page.encode())
+
+    @route("POST", "/payment/([0-9]+)/pay")
+    def invoice_pay(self, request: Request) -> tuple[int, Any]:
+        invoice = self.invoices.get(request.groups[0])
+        if invoice is None or not self.serve_invoice:
+            return 404, Raw(b"<h1>No such invoice</h1>")
+        paid = self.pay(invoice["id"], "finished", pay_amount=0.0004, actually_paid=0.0004)
+        if invoice.get("ipn_callback_url"):
+            body, headers = self.ipn(paid)
+            answer = httpx.post(invoice["ipn_callback_url"], content=body, headers=headers,
+                                timeout=30)
+            self.ipn_answers.append(answer.status_code)
+        return 303, Raw(b"", headers=(("Location", invoice["success_url"]),))
+
+    @route("GET", "/favicon.ico")
+    def favicon(self, request: Request) -> tuple[int, Any]:
+        return 204, Raw(b"", content_type="image/x-icon")
 
     @route("POST", "/v1/auth")
     def auth(self, request: Request) -> tuple[int, Any]:

@@ -13,6 +13,7 @@ SHA256withRSA with the key of the certificate at ``PAYPAL-CERT-URL``, and
 from __future__ import annotations
 
 import base64
+import html
 import itertools
 import json
 import secrets
@@ -26,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.payments.fakes.server import FakeServer, Request, route
+from tests.payments.fakes.server import FakeServer, Raw, Request, route
 
 _ids = itertools.count(1)
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -55,6 +56,11 @@ class FakePayPal(FakeServer):
     transmissions: dict[str, bytes] = field(default_factory=dict)
     seen_invoice_ids: set[str] = field(default_factory=set)
     refunded: dict[str, Decimal] = field(default_factory=dict)  # capture id → total
+    # With ``serve_approval``, an order's payer-action link is an approval page served by
+    # this fake (as PayPal's checkout): "Approve" approves the order and sends the payer back
+    # to the order's return_url with ``token`` and ``PayerID``, as PayPal does.
+    serve_approval: bool = False
+    return_urls: dict[str, str] = field(default_factory=dict)  # order id → return_url
 
     @property
     def cert_url(self) -> str:
@@ -137,6 +143,7 @@ class FakePayPal(FakeServer):
             "create_time": datetime.now(UTC).isoformat(),
         }
         self.orders[order_id] = order
+        self.return_urls[order_id] = experience["return_url"]
         answer = (200, {**self._links(order), "id": order_id, "status": order["status"]})
         if key:
             self.idempotent[key] = answer
@@ -151,7 +158,8 @@ class FakePayPal(FakeServer):
                     "method": "GET",
                 },
                 {
-                    "href": f"https://www.sandbox.paypal.com/checkoutnow?token={order['id']}",
+                    "href": (f"{self.url}/checkoutnow?token={order['id']}" if self.serve_approval
+                             else f"https://www.sandbox.paypal.com/checkoutnow?token={order['id']}"),
                     "rel": "payer-action",
                     "method": "GET",
                 },
@@ -186,6 +194,38 @@ class FakePayPal(FakeServer):
         if key:
             self.idempotent[key] = answer
         return answer
+
+    # --- the payer's approval page (serve_approval) ----------------------------------------
+
+    @route("GET", "/checkoutnow")
+    def approval_page(self, request: Request) -> tuple[int, Any]:
+        order = self.orders.get(request.query.get("token", ""))
+        if order is None or not self.serve_approval:
+            return 404, Raw(b"<h1>No such order</h1>")
+        amount = order["purchase_units"][0]["amount"]
+        shown = f"{amount['value']} {amount['currency_code']}"
+        page = (
+            "<!doctype html><html><head><title>Fake PayPal</title></head><body>"
+            f"<h1>Pay <span id='paypal-amount'>{html.escape(shown)}</span></h1>"
+            f"<form method='post' action='/checkoutnow/{html.escape(order['id'])}/approve'>"
+            "<button type='submit' id='paypal-approve'>Approve</button></form></body></html>"
+        )
+        return 200, Raw(page.encode())
+
+    @route("POST", "/checkoutnow/([A-Z0-9]+)/approve")
+    def approval_confirm(self, request: Request) -> tuple[int, Any]:
+        order_id = request.groups[0]
+        if order_id not in self.orders or not self.serve_approval:
+            return 404, Raw(b"<h1>No such order</h1>")
+        self.approve(order_id)
+        back = self.return_urls[order_id]
+        joiner = "&" if "?" in back else "?"
+        return 303, Raw(b"", headers=(
+            ("Location", f"{back}{joiner}token={order_id}&PayerID=FAKEPAYER"),))
+
+    @route("GET", "/favicon.ico")
+    def favicon(self, request: Request) -> tuple[int, Any]:
+        return 204, Raw(b"", content_type="image/x-icon")
 
     # --- webhooks -------------------------------------------------------------------------
 
