@@ -94,9 +94,11 @@ LEDGER_ROWS = [
     (payment_events.PAYMENT_BONUS, params(payment=5), "",
      "Payment #5: deposit bonus", "الدفعة رقم 5: مكافأة الإيداع"),
     (payment_events.PAYMENT_REFUNDED, params(payment=5, method="Card"), "",
-     "Payment #5: refunded by Card", "الدفعة رقم 5: استردها Card"),
+     "Payment #5: refunded by Card", "الدفعة رقم 5: استردّتها Card"),
     (payment_events.PAYMENT_DISPUTED, params(payment=5, method="Card"), "",
-     "Payment #5: disputed at Card", "الدفعة رقم 5: اعتُرض عليها لدى Card"),
+     "Payment #5: disputed at Card", "الدفعة رقم 5: اعتراض لدى Card"),
+    (payment_events.PAYMENT_COUPON, params(payment=5, method="Card", coupon="WELCOME"), "",
+     "Payment #5: coupon WELCOME", "الدفعة رقم 5: القسيمة WELCOME"),
 ]
 
 

@@ -124,7 +124,7 @@ def test_the_live_figures_come_from_the_server(panel: Panel) -> None:
     client, _ = logged_in(panel)
     answer = client.get("/funds/preview", params={"method": method, "amount": "200"}).json()
     assert answer == {"error": "", "paid": "$200.00", "fee": "$5.00", "bonus": "$20.00",
-                      "credit": "$215.00"}
+                      "coupon": "$0.00", "credit": "$215.00"}
     small = client.get("/funds/preview", params={"method": method, "amount": "50"}).json()
     assert small["bonus"] == "$0.00" and small["credit"] == "$48.75"
     for amount, message in [("", "Enter an amount"), ("abc", "Enter an amount"),
