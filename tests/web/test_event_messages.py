@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from opensmm.accounts.models import User
+from opensmm.affiliates import events as affiliate_events
 from opensmm.events import (
     MAX_PARAM,
     Actor,
@@ -64,7 +65,8 @@ def test_every_event_template_has_an_arabic_translation() -> None:
 def test_codes_are_unique_and_namespaced() -> None:
     codes = [kind.code for kind in event_types()]
     assert len(codes) == len(set(codes))
-    assert all(code.split(".")[0] in {"ledger", "order", "refill", "payment"} for code in codes)
+    assert all(code.split(".")[0] in {"ledger", "order", "refill", "payment", "affiliate"}
+               for code in codes)
 
 
 def _both(code: str, stored: dict[str, object], memo: str = "") -> tuple[str, str]:
@@ -99,6 +101,8 @@ LEDGER_ROWS = [
      "Payment #5: disputed at Card", "الدفعة رقم 5: اعتراض لدى Card"),
     (payment_events.PAYMENT_COUPON, params(payment=5, method="Card", coupon="WELCOME"), "",
      "Payment #5: coupon WELCOME", "الدفعة رقم 5: القسيمة WELCOME"),
+    (affiliate_events.AFFILIATE_TRANSFER, params(), "",
+     "Moved from your affiliate balance", "نُقل من رصيد عمولاتك"),
 ]
 
 
