@@ -26,7 +26,6 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from opensmm.accounts.models import User
@@ -43,6 +42,7 @@ from opensmm.affiliates.models import (
 from opensmm.audit import service as audit
 from opensmm.audit.actor import Actor
 from opensmm.db import Money, utcnow
+from opensmm.db.insert import insert_for
 from opensmm.errors import DomainError
 from opensmm.events import params as event_params
 from opensmm.i18n import N_
@@ -95,11 +95,6 @@ class Transferred:
     replayed: bool
 
 
-def _insert(session: Session, model: type[object]) -> postgresql.Insert | sqlite.Insert:
-    dialect = session.get_bind().dialect.name
-    return (sqlite.insert if dialect == "sqlite" else postgresql.insert)(model)
-
-
 def new_key() -> str:
     """A transfer form's one-time token: submitted twice, it moves the money once."""
     return secrets.token_urlsafe(18)
@@ -116,7 +111,7 @@ def ensure(session: Session, user_id: int) -> Affiliate:
     for _ in range(5):
         code = secrets.token_urlsafe(8)[:10].replace("-", "x").replace("_", "y")
         inserted = session.execute(
-            _insert(session, Affiliate)
+            insert_for(session, Affiliate)
             .values(user_id=user_id, code=code, percent=None, balance=Decimal(0), visits=0,
                     created_at=utcnow())
             .on_conflict_do_nothing()
@@ -163,7 +158,7 @@ def record_referral(session: Session, user_id: int, code: str | None) -> int | N
     if referrer is None or referrer == user_id:
         return None
     session.execute(
-        _insert(session, Referral)
+        insert_for(session, Referral)
         .values(user_id=user_id, referrer_id=referrer, created_at=utcnow())
         .on_conflict_do_nothing()
     )
@@ -230,7 +225,7 @@ def _move(session: Session, user_id: int, amount: Decimal, *, kind: str, key: st
     if after < 0:
         raise NotEnoughAffiliateFunds()
     inserted = session.execute(
-        _insert(session, AffiliateEntry)
+        insert_for(session, AffiliateEntry)
         .values(user_id=user_id, amount=amount, balance_after=after, kind=kind, key=key,
                 payment_id=payment_id, note=note, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["key"])

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
 from opensmm.db import Money, utcnow
+from opensmm.db.insert import dialect_insert
 from opensmm.db.statements import Statement
 from opensmm.db.types import JSONText
 from opensmm.errors import DomainError
@@ -40,8 +41,8 @@ class NotEnoughFunds(DomainError):
 
 
 def _insert_ignoring_duplicates(dialect_name: str) -> sqlite.Insert | postgresql.Insert:
-    builder = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    return builder(LedgerEntry).on_conflict_do_nothing(index_elements=["key"])
+    return dialect_insert(dialect_name, LedgerEntry).on_conflict_do_nothing(
+        index_elements=["key"])
 
 
 # The three steps of a movement, compiled once per dialect (opensmm.db.statements): post runs

@@ -21,11 +21,11 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.db import Database, utcnow
+from opensmm.db.insert import insert_for
 from opensmm.fulfillment.states import HELD
 from opensmm.i18n import N_
 from opensmm.i18n.languages import LANGUAGES, language
@@ -100,9 +100,7 @@ class Context:
 
 def claim(session: Session, key: str, kind: str, now: datetime) -> bool:
     """Record the notice ``key``; False when it was already recorded (by anyone)."""
-    dialect = session.get_bind().dialect.name
-    builder = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    statement = builder(Notice).values(key=key[:200], kind=kind, created_at=now)
+    statement = insert_for(session, Notice).values(key=key[:200], kind=kind, created_at=now)
     inserted = session.scalar(
         statement.on_conflict_do_nothing(index_elements=["key"]).returning(Notice.id))
     return inserted is not None

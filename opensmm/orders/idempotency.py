@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from opensmm.db import Database, utcnow
+from opensmm.db.insert import insert_for
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.orders.models import IdempotencyKey
@@ -62,9 +62,8 @@ def claim(session: Session, user_id: int, key: str, digest: str) -> int | None:
     session.execute(delete(IdempotencyKey).where(
         IdempotencyKey.user_id == user_id, IdempotencyKey.key == key,
         IdempotencyKey.created_at < now - KEEP_FOR))
-    builder = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
     inserted = session.execute(
-        builder(IdempotencyKey)
+        insert_for(session, IdempotencyKey)
         .values(user_id=user_id, key=key, params_hash=digest, order_id=None, created_at=now)
         .on_conflict_do_nothing(index_elements=["user_id", "key"])
         .returning(IdempotencyKey.id)

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from opensmm.db.insert import insert_for
 from opensmm.payments.gateways.base import PaymentState, PaymentStatus, VerifiedEvent
 from opensmm.payments.models import (
     Payment,
@@ -122,11 +122,9 @@ def remember_references(session: Session, payment: Payment, references: tuple[st
                         ) -> None:
     """Record the gateway's ids for the payment; one already naming another payment is
     left alone (the lookup goes by our token first)."""
-    dialect = session.get_bind().dialect.name
-    builder = sqlite.insert if dialect == "sqlite" else postgresql.insert
     for reference in {r[:200] for r in references if r}:
         session.execute(
-            builder(PaymentReference)
+            insert_for(session, PaymentReference)
             .values(method_id=payment.method_id, reference=reference, payment_id=payment.id)
             .on_conflict_do_nothing(index_elements=["method_id", "reference"])
         )
@@ -134,10 +132,8 @@ def remember_references(session: Session, payment: Payment, references: tuple[st
 
 def _record(session: Session, payment: Payment, report: Report) -> bool:
     """Store the report once; False if this method already recorded this event id."""
-    dialect = session.get_bind().dialect.name
-    builder = sqlite.insert if dialect == "sqlite" else postgresql.insert
     inserted = session.execute(
-        builder(PaymentEvent)
+        insert_for(session, PaymentEvent)
         .values(
             method_id=payment.method_id, payment_id=payment.id, source=report.source,
             event_id=report.event_id, event_type=report.event_type,

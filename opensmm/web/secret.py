@@ -11,9 +11,9 @@ import secrets
 import threading
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from opensmm.db import Database
+from opensmm.db.insert import insert_for
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.web.models import AppSecret
@@ -23,11 +23,10 @@ MIN_SECRET_LENGTH = 32
 
 
 def _insert_once(db: Database, value: str) -> None:
-    builder = sqlite.insert if db.is_sqlite else postgresql.insert
     with db.write() as session:
         # Two processes starting at once: the first one's secret wins, the other reads it.
         session.execute(
-            builder(AppSecret)
+            insert_for(session, AppSecret)
             .values(name=SECRET_NAME, value=value)
             .on_conflict_do_nothing(index_elements=["name"])
         )
