@@ -17,6 +17,7 @@ from opensmm.settings import Settings, get_settings
 # Also with a doubled slash: clients that join a base URL ending in "/" with "/api/v2".
 API_PATHS = frozenset({"/api/v2", "/api/v2/", "//api/v2", "//api/v2/"})
 METRICS_PATH = "/metrics"
+ADMIN_API_PREFIX = "/api/admin/v1/"
 
 
 async def health(request: Request) -> JSONResponse:
@@ -45,7 +46,8 @@ def with_header(send: Send, name: bytes, value: bytes) -> Send:
 
 
 class OpenSMM:
-    """Sends ``/api/v2`` (with or without the slash, never redirected) to the lean endpoint.
+    """Sends ``/api/v2`` (with or without the slash, never redirected) to the lean endpoint,
+    ``/api/admin/v1/*`` to the admin API (``opensmm.adminapi``), the rest to the pages.
     Every answer to an HTTPS request (pages, API, metrics) carries Strict-Transport-Security."""
 
     def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
@@ -56,6 +58,9 @@ class OpenSMM:
         )
         self.metrics = MetricsEndpoint(self.db, self.settings)
         self.pages = pages_app(self.db, self.settings)
+        from opensmm.adminapi.app import build as admin_api
+
+        self.admin_api = admin_api(self.db, self.settings)
         self.trusted_proxies = parse_trusted_proxies(self.settings.trusted_proxies)
         hsts = self.settings.hsts_seconds
         self.hsts = f"max-age={hsts}".encode() if hsts > 0 else None
@@ -71,6 +76,8 @@ class OpenSMM:
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
             await self.metrics(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"].startswith(ADMIN_API_PREFIX):
+            await self.admin_api(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.pages(scope, self._on_shutdown(receive), send)
         else:

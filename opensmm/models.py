@@ -1,6 +1,7 @@
 """Every table, imported in one place so that metadata (and Alembic) sees them all."""
 
 from opensmm.accounts.models import AccountToken, ApiKey, User
+from opensmm.adminapi.models import AdminToken
 from opensmm.affiliates.models import Affiliate, AffiliateCommission, AffiliateEntry, Referral
 from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import CatalogUpdate, Category, Service
@@ -28,6 +29,7 @@ from opensmm.webhooks.models import WebhookDelivery
 
 __all__ = [
     "AccountToken",
+    "AdminToken",
     "Affiliate",
     "AffiliateCommission",
     "AffiliateEntry",

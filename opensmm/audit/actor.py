@@ -40,9 +40,9 @@ class Actor:
         return cls(name=f"cli:{_os_user()}"[:64], door=DOOR_CLI)
 
     @classmethod
-    def token(cls, key_id: int, user_id: int | None = None, ip: str = "") -> Actor:
-        """An API token (a later admin API)."""
-        return cls(name=f"key:{key_id}", door=DOOR_API, user_id=user_id, ip=ip)
+    def token(cls, token_id: int, token_name: str, ip: str = "") -> Actor:
+        """An admin API token (``opensmm.adminapi``), by its id and name."""
+        return cls(name=f"token:{token_id}:{token_name}"[:64], door=DOOR_API, ip=ip)
 
     @property
     def label(self) -> str:

@@ -10,6 +10,7 @@ import typer
 
 from opensmm.cli import security as _security  # noqa: F401 - adds `opensmm key allow-ips`
 from opensmm.cli.accounts import funds_app, key_app, user_app
+from opensmm.cli.admintokens import admin_token_app
 from opensmm.cli.backup import backup, restore
 from opensmm.cli.catalog import service_app
 from opensmm.cli.coupons import coupon_app
@@ -42,6 +43,7 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(method_app, name="payment-method")
 app.add_typer(payment_app, name="payment")
 app.add_typer(coupon_app, name="coupon")
+app.add_typer(admin_token_app, name="admin-token")
 app.command("worker")(worker)
 app.command("demo")(demo)
 app.command("backup")(backup)

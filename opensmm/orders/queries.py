@@ -42,6 +42,13 @@ class OrderFilter:
     # An order id ("123" or "#123"), or else a piece of the link.
     search: str = ""
     service_id: int | None = None
+    # Any of these statuses (with ``status``, both apply).
+    statuses: tuple[str, ...] = ()
+    # "manual", "provider" or "simulator": the mode the order was placed in.
+    fulfillment: str | None = None
+    # A customer's cancel of an upstream order: "requested", "sent", "refused"; "any": one
+    # of them.
+    cancel_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,14 @@ def _filtered(query: Select[Order, str, str], wanted: OrderFilter) -> Select[Ord
         query = query.where(Order.status == status)
     if wanted.service_id is not None:
         query = query.where(Order.service_id == wanted.service_id)
+    if wanted.statuses:
+        query = query.where(Order.status.in_(wanted.statuses))
+    if wanted.fulfillment is not None:
+        query = query.where(Order.fulfillment == wanted.fulfillment)
+    if wanted.cancel_state == "any":
+        query = query.where(Order.cancel_state.is_not(None))
+    elif wanted.cancel_state is not None:
+        query = query.where(Order.cancel_state == wanted.cancel_state)
     search = wanted.search.strip()[:MAX_SEARCH_LENGTH]
     order_id = parse_id(search.lstrip("#"))
     if order_id is not None:
