@@ -18,6 +18,7 @@ def all_pages() -> list[Pages]:
         providers,
         settings,
         tickets,
+        tokens,
         users,
     )
 
@@ -34,4 +35,5 @@ def all_pages() -> list[Pages]:
         emails.pages,
         settings.pages,
         coupons.pages,
+        tokens.pages,
     ]

@@ -97,6 +97,8 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
         "expires {expires}, minimum deposit {min_deposit}"
     ),
     "coupon.disable": N_("Disabled the coupon {code}"),
+    "admin_token.create": N_("Created the admin API token {name} ({scope})"),
+    "admin_token.revoke": N_("Revoked the admin API token {name}"),
     "affiliate.percent": N_("Changed the affiliate percent of {user} from {before} to {after}"),
 }
 

@@ -220,6 +220,11 @@ def _manual_waiting(session: Session, payment_id: int) -> tuple[Payment, Payment
     return payment, method
 
 
+def _source(actor: Actor) -> str:
+    """Who decided, as the payment's events show it: staff (back office), api, cli."""
+    return {"web": "staff", "api": "api"}.get(actor.door, "cli")
+
+
 def approve(session: Session, actor: Actor, payment_id: int,
             amount: Decimal | None = None) -> Payment:
     """Credit a manual payment staff found in their account (``amount``: what really came)."""
@@ -228,7 +233,7 @@ def approve(session: Session, actor: Actor, payment_id: int,
     if not 0 < credited < MAX_AMOUNT:
         raise PaymentRefused(N_("The amount received must be more than zero"))
     report = Report(
-        source="staff" if actor.door == "web" else "cli", event_id=f"approve:{payment.id}",
+        source=_source(actor), event_id=f"approve:{payment.id}",
         event_type="staff.approve", state=PaymentState.PAID, amount=credited,
         currency=payment.currency, needs_review=credited != payment.amount,
         note="", raw={"by": actor.name},
@@ -251,7 +256,7 @@ def reject(session: Session, actor: Actor, payment_id: int, reason: str) -> Paym
         raise PaymentRefused(N_("Give the customer a reason (3 to 500 characters)"))
     payment, method = _manual_waiting(session, payment_id)
     report = Report(
-        source="staff" if actor.door == "web" else "cli", event_id=f"reject:{payment.id}",
+        source=_source(actor), event_id=f"reject:{payment.id}",
         event_type="staff.reject", state=PaymentState.FAILED, amount=None, currency=None,
         note=reason, raw={"by": actor.name},
     )

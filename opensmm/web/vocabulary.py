@@ -41,6 +41,7 @@ WORDS = (
     N_("return"),
     N_("staff"),
     N_("cli"),
+    N_("api"),
     N_("affiliate"),
     # fulfillment modes
     N_("manual"),

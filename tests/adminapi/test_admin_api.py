@@ -35,6 +35,7 @@ from opensmm.refills import statuses as rs
 from opensmm.settings import get_settings
 from tests.api.test_cli import Run, in_process_runner
 from tests.support.panel import Customer, Panel
+from tests.web.support import WebClient, make_person
 
 BASE = "/api/admin/v1"
 
@@ -364,3 +365,30 @@ def test_openapi_document_is_valid_and_names_every_route(panel: Panel, tok: Toke
     assert set(OrderStatus.__args__) == {*st.ORDER_STATUSES, *st.SUBSCRIPTION_STATUSES}
     assert set(RefillStatus.__args__) == set(rs.REFILL_STATUSES)
     assert set(PaymentState.__args__) == set(STATES)
+
+
+# --- the staff page -----------------------------------------------------------------------
+def test_staff_see_and_revoke_tokens_on_their_page(panel: Panel) -> None:
+    with panel.write() as session:
+        new = tokens.create(session, Actor.cli(), f"page-{uuid.uuid4().hex[:6]}", "write")
+    boss = make_person(panel, staff=True)
+    arabic = WebClient(panel.url, **{"accept-language": "ar"})
+    english = WebClient(panel.url, **{"accept-language": "en"})
+    try:
+        arabic.login(boss)
+        shown = arabic.get("/admin/tokens").text
+        assert "رموز" in shown and new.name in shown and new.token not in shown
+        english.login(boss)
+        page = english.get("/admin/tokens").text
+        assert "Admin API tokens" in page and "Read and write" in page
+        assert new.token[:10] in page and new.token not in page
+        done = english.post(f"/admin/tokens/{new.id}/revoke")
+        assert f"Admin token {new.name} revoked." in english.flash(done)
+    finally:
+        arabic.close()
+        english.close()
+    refused(call(panel, new.token, "GET", "/orders"), 401, "unauthorized")
+    with panel.db.read() as session:
+        row = session.scalar(select(AuditEntry).where(
+            AuditEntry.target == f"admin_token:{new.id}", AuditEntry.action.endswith("revoke")))
+    assert row is not None and row.actor == boss.name and row.door == "web"

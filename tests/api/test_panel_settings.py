@@ -195,8 +195,9 @@ def test_the_actor_of_each_door() -> None:
     staff = Actor.staff(7, "boss", "203.0.113.9")
     assert (staff.door, staff.user_id, staff.ip, staff.label) == ("web", 7, "203.0.113.9",
                                                                   "staff:boss")
-    token = Actor.token(12, user_id=7, ip="198.51.100.1")
-    assert (token.name, token.door, token.user_id) == ("key:12", "api", 7)
+    token = Actor.token(12, "nightly", ip="198.51.100.1")
+    assert (token.name, token.door, token.user_id, token.ip, token.label) == (
+        "token:12:nightly", "api", None, "198.51.100.1", "token:12:nightly")
     # An unknown code, or parameters that do not fill the description, still show something.
     assert describe("made.up", {"a": 1}) == (LEGACY, {"details": "made.up a=1"})
     assert describe("funds.adjust", {"user": "x"})[0] == LEGACY
