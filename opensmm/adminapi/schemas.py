@@ -19,6 +19,9 @@ from opensmm.db.types import MAX_ID
 MONEY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,5})?$"
 POSITIVE_MONEY_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,5})?$"
 MAX_COUNT = 2_000_000_000
+# No control characters (PostgreSQL cannot even bind a NUL); TEXT keeps tabs and line breaks.
+LINE = r"^[^\x00-\x1f\x7f]*$"
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
@@ -89,7 +92,7 @@ class OrderQuery(PageQuery):
     status: OrderStatus | None = None
     user: Id | None = Field(default=None, description="A customer's id.")
     service: Id | None = Field(default=None, description="A service's id.")
-    search: Annotated[str, Field(max_length=200)] = Field(
+    search: Annotated[str, Field(max_length=200, pattern=LINE)] = Field(
         default="", description="An order id, or a piece of the link."
     )
     fulfillment: Fulfillment | None = None
@@ -178,7 +181,7 @@ class RefillChange(Body):
 
 # --- users ----------------------------------------------------------------------------------
 class UserQuery(PageQuery):
-    search: Annotated[str, Field(max_length=254)] = Field(
+    search: Annotated[str, Field(max_length=254, pattern=LINE)] = Field(
         default="", description="A piece of the name or email."
     )
 
@@ -205,7 +208,7 @@ class BalanceChange(Body):
         description="A decimal string, not zero; negative takes funds back.",
         examples=["12.50"],
     )
-    memo: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+    memo: Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT)] = Field(
         description="Shown to the customer with the movement."
     )
     idempotency_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{8,100}$")] = Field(
@@ -224,10 +227,10 @@ class BalanceChanged(Answer):
 # --- payments -------------------------------------------------------------------------------
 class PaymentQuery(PageQuery):
     state: PaymentState | None = None
-    user: Annotated[str, Field(max_length=64)] | None = Field(
+    user: Annotated[str, Field(max_length=64, pattern=LINE)] | None = Field(
         default=None, description="A customer's name."
     )
-    method: Annotated[str, Field(max_length=40)] | None = None
+    method: Annotated[str, Field(max_length=40, pattern=LINE)] | None = None
     needs_review: bool = False
 
 
@@ -263,6 +266,6 @@ class Approval(Body):
 
 
 class Rejection(Body):
-    reason: Annotated[str, Field(min_length=3, max_length=500)] = Field(
+    reason: Annotated[str, Field(min_length=3, max_length=500, pattern=TEXT)] = Field(
         description="Shown to the customer."
     )
