@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import schemathesis
@@ -32,6 +33,7 @@ from opensmm.adminapi.routes import operations
 from opensmm.adminapi.schemas import OrderStatus, PaymentState, RefillStatus
 from opensmm.audit.actor import Actor
 from opensmm.audit.models import AuditEntry
+from opensmm.db import Database
 from opensmm.ledger.models import LedgerEntry
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order
@@ -40,7 +42,7 @@ from opensmm.payments import service as payment_service
 from opensmm.payments.keys import panel_secret
 from opensmm.payments.models import STATES
 from opensmm.refills import statuses as rs
-from opensmm.settings import get_settings
+from opensmm.settings import Settings, get_settings
 from tests.api.test_cli import Run, in_process_runner
 from tests.support.panel import Customer, Panel
 from tests.web.support import WebClient, make_person
@@ -426,3 +428,28 @@ def test_generated_requests_get_documented_answers(case, panel: Panel, tok: Toke
                 response_schema_conformance],
     )
     assert response.status_code < 500
+
+
+# --- guessing tokens ----------------------------------------------------------------------
+def test_guessing_tokens_is_rate_limited(db: Database) -> None:
+    """In process, on each database: an address that sent too many bad tokens is refused
+    (429, Retry-After) before any lookup, even with a good one."""
+    settings = Settings(database_url=db.url, rate_limit_bad_keys_per_ip=2, redis_url=None)
+    with db.write() as session:
+        good = tokens.create(session, Actor.cli(), "guarded", "read").token
+    app = build(db, settings)
+
+    async def requests() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://panel") as client:
+            first = await client.get(BASE + "/users", headers={"Authorization": f"Bearer {good}"})
+            assert first.status_code == 200
+            for _ in range(2):
+                bad = await client.get(BASE + "/users",
+                                       headers={"Authorization": "Bearer osa_nope"})
+                assert bad.status_code == 401
+            return await client.get(BASE + "/users", headers={"Authorization": f"Bearer {good}"})
+
+    limited = anyio.run(requests)
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limited"
