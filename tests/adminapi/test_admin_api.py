@@ -40,7 +40,7 @@ from opensmm.orders.models import Order
 from opensmm.payments import methods as payment_methods
 from opensmm.payments import service as payment_service
 from opensmm.payments.keys import panel_secret
-from opensmm.payments.models import STATES
+from opensmm.payments.models import STATES, PaymentEvent
 from opensmm.refills import statuses as rs
 from opensmm.settings import Settings, get_settings
 from tests.api.test_cli import Run, in_process_runner
@@ -284,6 +284,11 @@ def test_payments_list_approve_reject(panel: Panel, tok: Tokens) -> None:
     assert rejected["state"] == "failed"
     assert ok(call(panel, tok.read, "GET", f"/payments/{failed}"))["state"] == "failed"
     assert panel.balance(customer) == Decimal("20")
+    with panel.db.read() as session:
+        decided = session.scalars(select(PaymentEvent.source).where(
+            PaymentEvent.payment_id.in_([paid, failed]), PaymentEvent.event_type.startswith(
+                "staff."))).all()
+    assert decided == ["api", "api"]
     actions = {(r.action, r.target) for r in audit_rows(panel, tok.write_id)}
     assert {("payment.approve", f"payment:{paid}"),
             ("payment.reject", f"payment:{failed}")} <= actions
