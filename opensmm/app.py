@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensmm.api.endpoint import ApiEndpoint
 from opensmm.db import Database, get_database
+from opensmm.observability.health import HEALTH_PATHS, HealthEndpoint
 from opensmm.observability.logs import configure_logging
 from opensmm.observability.metrics import MetricsEndpoint
 from opensmm.security.network import is_https, parse_trusted_proxies
@@ -19,15 +17,11 @@ API_PATHS = frozenset({"/api/v2", "/api/v2/", "//api/v2", "//api/v2/"})
 METRICS_PATH = "/metrics"
 
 
-async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"ok": True})
-
-
 def pages_app(db: Database, settings: Settings) -> ASGIApp:
     """The pages and the back office (served by the framework)."""
     from opensmm.web.app import build
 
-    return build(db, settings, extra_routes=[Route("/healthz", health)])
+    return build(db, settings)
 
 
 def with_header(send: Send, name: bytes, value: bytes) -> Send:
@@ -45,7 +39,8 @@ def with_header(send: Send, name: bytes, value: bytes) -> Send:
 
 
 class OpenSMM:
-    """Sends ``/api/v2`` (with or without the slash, never redirected) to the lean endpoint.
+    """Sends ``/api/v2`` (with or without the slash, never redirected) to the lean endpoint,
+    and ``/metrics``, ``/healthz`` and ``/readyz`` to theirs, before the pages' framework.
     Every answer to an HTTPS request (pages, API, metrics) carries Strict-Transport-Security."""
 
     def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
@@ -55,6 +50,7 @@ class OpenSMM:
             self.db, self.settings.currency, self.settings.db_threads, self.settings
         )
         self.metrics = MetricsEndpoint(self.db, self.settings)
+        self.health = HealthEndpoint(self.db)
         self.pages = pages_app(self.db, self.settings)
         self.trusted_proxies = parse_trusted_proxies(self.settings.trusted_proxies)
         hsts = self.settings.hsts_seconds
@@ -71,6 +67,8 @@ class OpenSMM:
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
             await self.metrics(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] in HEALTH_PATHS:
+            await self.health(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.pages(scope, self._on_shutdown(receive), send)
         else:
