@@ -18,6 +18,7 @@ from tests.deploy.support import (
     SYSTEMD_ANALYZE,
     UNITS,
     debian_program,
+    environment_file,
 )
 from tests.support.panel import opensmm_env
 
@@ -127,3 +128,39 @@ def test_the_backup_script_writes_one_and_keeps_the_newest(
         assert sorted(os.listdir(backups)) == left
     finally:
         server.drop(url)
+
+
+def test_the_environment_file_reads_the_same_in_systemd_and_sh() -> None:
+    shell = subprocess.run(
+        ["/bin/sh", "-c", 'set -a; . "$1"; env -0', "sh", str(DEPLOY / "opensmm.env")],
+        env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30, check=True,
+    )
+    seen = dict(entry.split("=", 1) for entry in shell.stdout.split("\0") if "=" in entry)
+    expected = environment_file()
+    assert {name: seen.get(name) for name in expected} == expected
+    assert expected["OPENSMM_TRUSTED_PROXIES"] == "127.0.0.1"
+
+
+def test_opensmm_admin_runs_the_command_line_with_the_services_settings(tmp_path: Path) -> None:
+    database = tmp_path / "panel.db"
+    settings = (DEPLOY / "opensmm.env").read_text().replace(
+        environment_file()["OPENSMM_DATABASE_URL"], f"sqlite:///{database.name}"
+    )
+    (tmp_path / "opensmm.env").write_text(settings)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = opensmm_env(
+        "unused",
+        OPENSMM_USER=subprocess.run(["id", "-un"], capture_output=True, text=True,
+                                    check=True).stdout.strip(),
+        OPENSMM_ENV_FILE=str(tmp_path / "opensmm.env"),
+        OPENSMM_HOME=str(home),
+        OPENSMM_BIN=str(Path(sys.executable).parent / "opensmm"),
+    )
+    del env["OPENSMM_DATABASE_URL"]  # from the file only
+    done = subprocess.run(
+        [str(DEPLOY / "opensmm-admin"), "db", "upgrade"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "Database is up to date\n"), done.stderr
+    assert (home / "panel.db").is_file()  # relative to the services' working directory
