@@ -44,7 +44,10 @@ def environment_file(**overrides: str) -> dict[str, str]:
         line = raw.strip()
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
+            value = value.strip()
+            if len(value) > 1 and value[0] == value[-1] == '"':  # systemd drops the quotes
+                value = value[1:-1]
+            env[key.strip()] = value
     env.update(overrides)
     return env
 
