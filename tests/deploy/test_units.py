@@ -1,6 +1,6 @@
 """The systemd units of ``deploy/systemd`` pass ``systemd-analyze verify`` and its offline
-security review, on a copy of the system's units (no systemd needed as PID 1); and the
-backup script keeps the newest backups only."""
+security review, on a copy of the system's units (no systemd needed as PID 1); the backup
+script keeps the newest backups only; opensmm-admin runs the CLI as the units do."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from tests.deploy.support import (
     UNITS,
     debian_program,
     environment_file,
+    exec_start,
+    unit_setting,
 )
 from tests.support.panel import opensmm_env
 
@@ -64,6 +66,16 @@ def test_the_units_verify_cleanly_and_are_locked_down(tmp_path: Path) -> None:
         )
         assert review.returncode == 0, review.stdout + review.stderr
         assert f"Overall exposure level for {service}: 1." in review.stdout
+
+    # What they run (opensmm.service's command is run for real by test_caddy.py).
+    settings = environment_file()
+    assert exec_start("opensmm-worker.service", settings) == [INSTALLED_OPENSMM, "worker"]
+    assert exec_start("opensmm-backup.service", settings) == [
+        f"{INSTALLED_SOURCE}/deploy/opensmm-backup"
+    ]
+    for service in SERVICES:
+        assert unit_setting(service, "User") == ["opensmm"]
+        assert unit_setting(service, "EnvironmentFile") == ["/etc/opensmm/opensmm.env"]
 
     # The check can fail: a misspelt value, and an ExecStart that is not there.
     unit = root / "etc/systemd/system/opensmm.service"
