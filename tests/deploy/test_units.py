@@ -153,14 +153,16 @@ def test_the_environment_file_reads_the_same_in_systemd_and_sh() -> None:
     assert expected["OPENSMM_TRUSTED_PROXIES"] == "127.0.0.1"
 
 
-def test_opensmm_admin_runs_the_command_line_with_the_services_settings(tmp_path: Path) -> None:
-    database = tmp_path / "panel.db"
+def test_opensmm_admin_runs_the_command_line_with_the_services_settings(
+    tmp_path: Path, database_servers: dict
+) -> None:
     settings = (DEPLOY / "opensmm.env").read_text().replace(
-        environment_file()["OPENSMM_DATABASE_URL"], f"sqlite:///{database.name}"
+        environment_file()["OPENSMM_DATABASE_URL"], "sqlite:///panel.db"
     )
     (tmp_path / "opensmm.env").write_text(settings)
     home = tmp_path / "home"
     home.mkdir()
+    shutil.copyfile(database_servers["sqlite"].template, home / "panel.db")  # migrated
     env = opensmm_env(
         "unused",
         OPENSMM_USER=subprocess.run(["id", "-un"], capture_output=True, text=True,
@@ -171,8 +173,10 @@ def test_opensmm_admin_runs_the_command_line_with_the_services_settings(tmp_path
     )
     del env["OPENSMM_DATABASE_URL"]  # from the file only
     done = subprocess.run(
-        [str(DEPLOY / "opensmm-admin"), "db", "upgrade"],
+        [str(DEPLOY / "opensmm-admin"), "db", "upgrade"], cwd=tmp_path,
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
+    # The relative path is the services' working directory's: no other database was made.
     assert (done.returncode, done.stdout) == (0, "Database is up to date\n"), done.stderr
-    assert (home / "panel.db").is_file()  # relative to the services' working directory
+    assert sorted(path.name for path in home.iterdir() if path.suffix == ".db") == ["panel.db"]
+    assert not list(tmp_path.glob("*.db"))
