@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensmm.api.endpoint import ApiEndpoint
 from opensmm.db import Database, get_database
+from opensmm.observability.health import HEALTH_PATHS, HealthEndpoint
 from opensmm.observability.logs import configure_logging
 from opensmm.observability.metrics import MetricsEndpoint
 from opensmm.security.network import is_https, parse_trusted_proxies
@@ -20,15 +18,11 @@ METRICS_PATH = "/metrics"
 ADMIN_API_PREFIX = "/api/admin/v1/"
 
 
-async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"ok": True})
-
-
 def pages_app(db: Database, settings: Settings) -> ASGIApp:
     """The pages and the back office (served by the framework)."""
     from opensmm.web.app import build
 
-    return build(db, settings, extra_routes=[Route("/healthz", health)])
+    return build(db, settings)
 
 
 def with_header(send: Send, name: bytes, value: bytes) -> Send:
@@ -47,7 +41,8 @@ def with_header(send: Send, name: bytes, value: bytes) -> Send:
 
 class OpenSMM:
     """Sends ``/api/v2`` (with or without the slash, never redirected) to the lean endpoint,
-    ``/api/admin/v1/*`` to the admin API (``opensmm.adminapi``), the rest to the pages.
+    ``/api/admin/v1/*`` to the admin API (``opensmm.adminapi``), and ``/metrics``, ``/healthz``
+    and ``/readyz`` to theirs, before the pages' framework.
     Every answer to an HTTPS request (pages, API, metrics) carries Strict-Transport-Security."""
 
     def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
@@ -57,6 +52,7 @@ class OpenSMM:
             self.db, self.settings.currency, self.settings.db_threads, self.settings
         )
         self.metrics = MetricsEndpoint(self.db, self.settings)
+        self.health = HealthEndpoint(self.db)
         self.pages = pages_app(self.db, self.settings)
         from opensmm.adminapi.app import build as admin_api
 
@@ -76,6 +72,8 @@ class OpenSMM:
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
             await self.metrics(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] in HEALTH_PATHS:
+            await self.health(scope, receive, send)
         elif scope["type"] == "http" and scope["path"].startswith(ADMIN_API_PREFIX):
             await self.admin_api(scope, receive, send)
         elif scope["type"] == "lifespan":

@@ -28,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# Seconds a server process of `serve --workers N` has to answer its supervisor's ping.
+WORKER_HEALTHCHECK_SECONDS = 30
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
 app.add_typer(db_app, name="db")
@@ -126,6 +128,9 @@ def _run_uvicorn(
     )
     if workers > 1:
         # The supervisor handles the signals itself and returns once its processes ended.
+        # It kills a process that does not answer its ping in time: uvicorn's 5 s default is
+        # less than a loaded small VPS takes to start one (imports), which then dies forever.
+        options["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_SECONDS
         uvicorn.run("opensmm.app:create_app", factory=True, **options)
         return
 

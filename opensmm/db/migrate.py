@@ -27,6 +27,17 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def shipped_revisions() -> tuple[str, list[str]]:
+    """The head revision of the migrations in this package, and every revision they know."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    head = scripts.get_current_head()
+    if head is None:  # pragma: no cover - the package always ships its migrations
+        raise RuntimeError("no migrations found")
+    return head, [script.revision for script in scripts.walk_revisions()]
+
+
 def pending_differences(url: str) -> list[object]:
     """What the models declare that the migrated database does not have (empty when equal)."""
     from opensmm.models import Base
