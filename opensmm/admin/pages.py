@@ -8,6 +8,7 @@ from opensmm.web.framework import Pages
 def all_pages() -> list[Pages]:
     from opensmm.admin import (
         catalog,
+        content,
         coupons,
         dashboard,
         emails,
@@ -33,5 +34,6 @@ def all_pages() -> list[Pages]:
         money.pages,
         emails.pages,
         settings.pages,
+        content.pages,
         coupons.pages,
     ]
