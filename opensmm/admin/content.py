@@ -25,7 +25,7 @@ def _page(ctx: Ctx) -> tuple[str, str]:
 
 @pages.get("/admin/content", who="staff")
 def content_list(ctx: Ctx) -> Response:
-    return ctx.render("admin/content.html", pages=content.PAGES, languages=LANGUAGES,
+    return ctx.render("admin/content.html", pages=content.PAGES, all_languages=LANGUAGES,
                       written=content.written(ctx.db))
 
 

@@ -6,6 +6,7 @@ language fallback and the terms' version."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from html.parser import HTMLParser
 import zlib
 
@@ -20,6 +21,7 @@ from opensmm.db import Database
 from opensmm.errors import DomainError
 from opensmm.panel_settings import service as panel_settings
 from opensmm.panel_settings.registry import SettingRefused
+from tests.api.test_cli import in_process_runner, refused
 
 ACTOR = Actor.cli()
 
@@ -231,3 +233,24 @@ def test_content_pages_fall_back_and_version_the_terms(db: Database) -> None:
         shown = content.shown(session, "terms", "ar", "en")
         assert shown is not None and shown.language == "en"
         assert content.written(session) == {"faq": ["ar"], "terms": ["en"]}
+
+
+def test_the_cli_uploads_and_removes_the_pictures(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    logo, page = tmp_path / "logo.png", tmp_path / "logo.svg"
+    logo.write_bytes(png())
+    page.write_bytes(SVG)
+    with in_process_runner(database_url, monkeypatch) as run:
+        done = run("settings", "logo", str(logo))
+        assert done.exit_code == 0, done.stderr
+        with db.read() as session:
+            stored = assets.load(session, "logo")
+        assert stored is not None and done.stdout.strip() == f"logo = {stored.etag}"
+        refused(run("settings", "favicon", str(page)), "A favicon is an ICO or PNG picture")
+        refused(run("settings", "favicon", str(tmp_path / "missing.ico")), "cannot read", 2)
+        refused(run("settings", "logo"), "give a FILE, or --remove", 2)
+        refused(run("settings", "set", "logo", "x.png"), "Upload a picture")
+        assert run("settings", "logo", "--remove").stdout.strip() == "logo removed"
+    with db.read() as session:
+        assert assets.load(session, "logo") is None and assets.load(session, "favicon") is None
