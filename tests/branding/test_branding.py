@@ -6,9 +6,9 @@ language fallback and the terms' version."""
 from __future__ import annotations
 
 import struct
-from pathlib import Path
-from html.parser import HTMLParser
 import zlib
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
