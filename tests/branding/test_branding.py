@@ -56,7 +56,7 @@ def set_value(db: Database, name: str, raw: str) -> object:
         return panel_settings.set_value(session, name, raw, ACTOR)
 
 
-def test_colours_and_maintenance_settings_are_checked(db: Database) -> None:
+def colours_and_maintenance_settings_are_checked(db: Database) -> None:
     assert set_value(db, "theme_primary", " #06C ") == "#0066cc"  # #rgb, widened
     assert set_value(db, "theme_primary", "#1d4ed8") == "#1d4ed8"
     assert set_value(db, "theme_accent", "#0F172A") == "#0f172a"
@@ -89,7 +89,7 @@ def test_colours_and_maintenance_settings_are_checked(db: Database) -> None:
     assert panel_settings.maintenance_message(db) is None
 
 
-def test_the_theme_stylesheet_holds_only_checked_colours(db: Database) -> None:
+def the_theme_stylesheet_holds_only_checked_colours(db: Database) -> None:
     with db.read() as session:
         defaults = panel_settings.values(session)
     css = theme.stylesheet(defaults)
@@ -107,7 +107,7 @@ def test_the_theme_stylesheet_holds_only_checked_colours(db: Database) -> None:
     assert theme.contrast("#000000", "#ffffff") == pytest.approx(21)
 
 
-def test_a_logo_and_a_favicon_are_checked_by_their_bytes(db: Database) -> None:
+def a_logo_and_a_favicon_are_checked_by_their_bytes(db: Database) -> None:
     with db.write() as session:
         stored = assets.store(session, "logo", png(), ACTOR)
     with db.read() as session:
@@ -195,7 +195,7 @@ def test_markdown_renders_and_links_are_safe() -> None:
         "## Fast\nStarts at once.\n\n```\n## not a card\n```\n## Fair\nRefunds.")] == [1, 1]
 
 
-def test_content_pages_fall_back_and_version_the_terms(db: Database) -> None:
+def content_pages_fall_back_and_version_the_terms(db: Database) -> None:
     with db.read() as session:
         assert content.shown(session, "terms", "ar", "en") is None
         assert content.current_terms_version(session) is None
@@ -235,7 +235,7 @@ def test_content_pages_fall_back_and_version_the_terms(db: Database) -> None:
         assert content.written(session) == {"faq": ["ar"], "terms": ["en"]}
 
 
-def test_the_cli_uploads_and_removes_the_pictures(
+def the_cli_uploads_and_removes_the_pictures(
     db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     logo, page = tmp_path / "logo.png", tmp_path / "logo.svg"
@@ -254,3 +254,17 @@ def test_the_cli_uploads_and_removes_the_pictures(
         assert run("settings", "logo", "--remove").stdout.strip() == "logo removed"
     with db.read() as session:
         assert assets.load(session, "logo") is None and assets.load(session, "favicon") is None
+
+
+# One database per test is the costly part: the checks above share two.
+def test_settings_the_theme_and_the_pictures(db: Database) -> None:
+    the_theme_stylesheet_holds_only_checked_colours(db)
+    colours_and_maintenance_settings_are_checked(db)
+    a_logo_and_a_favicon_are_checked_by_their_bytes(db)
+
+
+def test_content_pages_and_the_pictures_cli(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    content_pages_fall_back_and_version_the_terms(db)
+    the_cli_uploads_and_removes_the_pictures(db, database_url, monkeypatch, tmp_path)
