@@ -114,7 +114,7 @@ def clean_body(body: str) -> str:
 
 def save(session: Session, slug: str, language: str, body: str, actor: Actor) -> int:
     """Keep the text of ``slug`` in ``language`` (an empty text removes it: the page then
-    falls back to another language). Returns the page's new version."""
+    falls back to another language). Returns the page's new version (across languages)."""
     _check_slug(slug)
     _check_language(language)
     text = clean_body(body)
@@ -122,10 +122,9 @@ def save(session: Session, slug: str, language: str, body: str, actor: Actor) ->
         select(func.max(ContentPage.version)).where(ContentPage.slug == slug)
     ) or 0) + 1
     row = session.get(ContentPage, (slug, language))
-    if not text:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
+    # A removed text stays as an empty row: versions only ever grow, so a customer's
+    # accepted terms version never names two different texts.
+    if row is None:
         session.add(ContentPage(slug=slug, language=language, body=text, version=version,
                                 updated_at=utcnow()))
     else:
@@ -147,8 +146,8 @@ def written(session: Session) -> dict[str, list[str]]:
     """Per page, the languages it is written in."""
     found: dict[str, list[str]] = {}
     for slug, language in session.execute(
-        select(ContentPage.slug, ContentPage.language).order_by(ContentPage.slug,
-                                                                ContentPage.language)
+        select(ContentPage.slug, ContentPage.language).where(ContentPage.body != "")
+        .order_by(ContentPage.slug, ContentPage.language)
     ):
         found.setdefault(slug, []).append(language)
     return found
@@ -156,7 +155,9 @@ def written(session: Session) -> dict[str, list[str]]:
 
 def footer_links(session: Session) -> list[tuple[str, str]]:
     """(path, title) of the footer's pages that exist in some language."""
-    present = set(session.scalars(select(ContentPage.slug).distinct()))
+    present = set(session.scalars(
+        select(ContentPage.slug).where(ContentPage.body != "").distinct()
+    ))
     return [PAGES[slug] for slug in FOOTER if slug in present]
 
 
@@ -164,19 +165,19 @@ def shown(session: Session, slug: str, language: str, default: str) -> Shown | N
     """The page in ``language``, else in ``default``, else English, else any; None when
     it is written in no language."""
     _check_slug(slug)
-    rows = {
-        row.language: row
-        for row in session.scalars(select(ContentPage).where(ContentPage.slug == slug))
-    }
-    for code in (language, default, DEFAULT_LANGUAGE, *sorted(rows)):
-        row = rows.get(code)
+    rows = list(session.scalars(select(ContentPage).where(ContentPage.slug == slug)))
+    written = {row.language: row for row in rows if row.body}
+    for code in (language, default, DEFAULT_LANGUAGE, *sorted(written)):
+        row = written.get(code)
         if row is not None:
-            return Shown(slug, code, render(row.body), max(r.version for r in rows.values()),
-                         row.body)
+            return Shown(slug, code, render(row.body), max(r.version for r in rows), row.body)
     return None
 
 
 def current_terms_version(session: Session) -> int | None:
     """The terms' version a customer signing up now accepts; None when there are none."""
+    if not session.scalar(select(func.count()).select_from(ContentPage)
+                          .where(ContentPage.slug == TERMS, ContentPage.body != "")):
+        return None
     return session.scalar(select(func.max(ContentPage.version))
                           .where(ContentPage.slug == TERMS))

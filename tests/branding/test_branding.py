@@ -228,11 +228,19 @@ def content_pages_fall_back_and_version_the_terms(db: Database) -> None:
         assert message in refused.value.message.format(**refused.value.params)
     assert rows(db) == before
     with db.write() as session:
-        content.save(session, "terms", "ar", "   ", ACTOR)  # empty: the language is removed
+        # Empty: the language is removed; the version still grows (never reused).
+        assert content.save(session, "terms", "ar", "   ", ACTOR) == 3
     with db.read() as session:
         shown = content.shown(session, "terms", "ar", "en")
-        assert shown is not None and shown.language == "en"
+        assert shown is not None and shown.language == "en" and shown.version == 3
         assert content.written(session) == {"faq": ["ar"], "terms": ["en"]}
+        assert content.current_terms_version(session) == 3
+    with db.write() as session:
+        content.save(session, "terms", "en", "", ACTOR)
+    with db.read() as session:
+        assert content.shown(session, "terms", "en", "en") is None
+        assert content.current_terms_version(session) is None
+        assert content.footer_links(session) == [("/faq", "FAQ")]
 
 
 def the_cli_uploads_and_removes_the_pictures(
