@@ -4,6 +4,7 @@ from opensmm.accounts.models import AccountToken, ApiKey, User
 from opensmm.adminapi.models import AdminToken
 from opensmm.affiliates.models import Affiliate, AffiliateCommission, AffiliateEntry, Referral
 from opensmm.audit.models import AuditEntry
+from opensmm.branding.models import ContentPage, PanelAsset
 from opensmm.catalog.models import CatalogUpdate, Category, Service
 from opensmm.coupons.models import Coupon, CouponUse
 from opensmm.db import Base
@@ -41,6 +42,7 @@ __all__ = [
     "CannedReply",
     "CatalogUpdate",
     "Category",
+    "ContentPage",
     "Coupon",
     "CouponUse",
     "IdempotencyKey",
@@ -52,6 +54,7 @@ __all__ = [
     "NotificationPrefs",
     "Order",
     "OrderEvent",
+    "PanelAsset",
     "PanelSetting",
     "Payment",
     "PaymentEvent",

@@ -35,6 +35,10 @@ class User(Base):
     # the address changed since.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its owner accepted the terms at sign-up, and the terms' version they saw (None:
+    # the panel had no terms then, or staff created the account).
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    terms_version: Mapped[int | None] = mapped_column()
 
 
 class ApiKey(Base):

@@ -8,6 +8,7 @@ from opensmm.web.framework import Pages
 def all_pages() -> list[Pages]:
     from opensmm.admin import (
         catalog,
+        content,
         coupons,
         dashboard,
         emails,
@@ -34,6 +35,7 @@ def all_pages() -> list[Pages]:
         money.pages,
         emails.pages,
         settings.pages,
+        content.pages,
         coupons.pages,
         tokens.pages,
     ]

@@ -37,6 +37,7 @@ from opensmm.errors import DomainError, IncorrectRequest
 from opensmm.observability import requests as outcomes
 from opensmm.observability.access import AccessLog
 from opensmm.observability.requests import RequestRecord, current_request, finish
+from opensmm.panel_settings import service as panel_settings
 from opensmm.security.guard import Guard, RateLimited
 from opensmm.security.network import client_ip, parse_trusted_proxies
 from opensmm.settings import Settings, get_settings
@@ -190,6 +191,15 @@ class ApiEndpoint:
                 key_hash = None
             # Before any database work: the limits cost a dict lookup (or one Redis call).
             await self.guard.admit(record.ip, key_hash)
+            known, maintenance = panel_settings.maintenance_known(self.db)
+            if not known:
+                maintenance = await anyio.to_thread.run_sync(
+                    panel_settings.maintenance_message, self.db, limiter=self.limiter
+                )
+            if maintenance is not None:
+                # The owner's words (spec: an answer with "error", HTTP 200).
+                record.outcome, record.error = outcomes.REFUSED, maintenance
+                return {"error": maintenance}
             if key_hash is None:
                 raise InvalidKey()
             if name in self.inline_actions:

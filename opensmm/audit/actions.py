@@ -65,6 +65,9 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
         "Synced {provider}: {repriced} repriced, {changed} changed, {disabled} disabled"
     ),
     "settings.set": N_("Changed the setting {name} from {before} to {after}"),
+    "content.save": N_(
+        "Saved the page {slug} in {language}: {characters} characters, version {version}"
+    ),
     "payment_method.create": N_("Added the payment method {method} ({gateway})"),
     "payment_method.edit": N_(
         "Edited the payment method {method}: settings {settings}; minimum {min}, fee {fee}%, "

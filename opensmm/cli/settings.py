@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.orm import Session
 
 from opensmm.audit.actor import Actor
-from opensmm.cli.output import emit_json, in_read, in_write, refusals_to_exit
+from opensmm.branding import assets
+from opensmm.cli.output import emit_json, fail, in_read, in_write, refusals_to_exit
 from opensmm.panel_settings import service as panel_settings
 from opensmm.panel_settings.registry import SETTINGS, get_setting
 
@@ -48,3 +50,42 @@ def settings_set(name: str, value: str) -> None:
 
     stored = in_write(work)
     typer.echo(f"{name} = {setting.show(stored)}")
+
+
+def _picture(name: str, path: Path | None, remove: bool) -> None:
+    if remove == (path is not None):
+        fail("give a FILE, or --remove", 2)
+    data = b""
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(assets.KINDS[name].max_bytes + 1)
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror}", 2)
+
+    def work(session: Session) -> str:
+        if remove:
+            assets.remove(session, name, Actor.cli())
+            return ""
+        return assets.store(session, name, data, Actor.cli()).etag
+
+    etag = in_write(work)
+    typer.echo(f"{name} = {etag}" if etag else f"{name} removed")
+
+
+FileArgument = Annotated[
+    Path | None, typer.Argument(help="The picture to upload.", dir_okay=False)
+]
+RemoveOption = Annotated[bool, typer.Option("--remove", help="Go back to no picture.")]
+
+
+@settings_app.command("logo")
+def settings_logo(path: FileArgument = None, remove: RemoveOption = False) -> None:
+    """Upload the logo shown in every page's header (PNG, JPEG or WebP, at most 512 KB)."""
+    _picture("logo", path, remove)
+
+
+@settings_app.command("favicon")
+def settings_favicon(path: FileArgument = None, remove: RemoveOption = False) -> None:
+    """Upload the browsers' tab icon (ICO or PNG, at most 100 KB)."""
+    _picture("favicon", path, remove)

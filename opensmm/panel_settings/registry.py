@@ -33,7 +33,9 @@ MAX_TEXT = 100
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # "text", "choice", "language", "languages": how the page shows its input
+    # "text", "choice", "language", "languages", "colour", "image": how the page shows
+    # its input (an "image" is uploaded, its value is the stored picture's hash)
+    kind: str
     default: Any
     help: str
     parse: Callable[[str], Any]
@@ -130,6 +132,49 @@ def _amount(raw: str) -> str:
     return format(value.normalize() + 0, "f")
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _colour(raw: str) -> str:
+    """A colour as CSS hex, ``#rrggbb`` (``#rgb`` is widened): nothing else can reach the
+    served stylesheet."""
+    value = raw.strip().lower()
+    if len(value) == 4 and value.startswith("#"):
+        value = "#" + "".join(ch * 2 for ch in value[1:])
+    if len(value) != 7 or not value.startswith("#") or not set(value[1:]) <= _HEX:
+        raise SettingRefused(N_("Enter a colour as #rrggbb, like #4f46e5"))
+    return value
+
+
+def _readable_on(background: str) -> Callable[[str], str]:
+    """A colour that reads (WCAG AA, 4.5:1) against ``background``: links on the pages'
+    cards, the top bar under its light text."""
+
+    def parse(raw: str) -> str:
+        from opensmm.branding.theme import contrast
+
+        value = _colour(raw)
+        if contrast(value, background) < MIN_CONTRAST:
+            raise SettingRefused(
+                N_("This colour does not contrast enough with the text or page around it "
+                   "(contrast {ratio}:1, at least 4.5:1 needed)"),
+                ratio=f"{contrast(value, background):.1f}",
+            )
+        return value
+
+    return parse
+
+
+def _uploaded(raw: str) -> str:
+    raise SettingRefused(N_("Upload a picture for this setting (the settings page, or "
+                            "opensmm settings logo FILE / favicon FILE)"))
+
+
+MIN_CONTRAST = 4.5
+THEME_LIGHT = "light"
+THEME_AUTO = "auto"
+MAX_MAINTENANCE_MESSAGE = 300
+DEFAULT_MAINTENANCE_MESSAGE = N_("The panel is down for maintenance. Please come back soon.")
 MAX_AFFILIATE_PERCENT = Decimal(50)
 SIGNUPS_OPEN = "open"
 SIGNUPS_CLOSED = "closed"
@@ -143,6 +188,54 @@ SETTINGS: dict[str, Setting] = {
             "panel_name", "text", "opensmm",
             N_("The panel's name, shown in page titles and the header of every page."),
             _text(MAX_TEXT),
+        ),
+        Setting(
+            "logo", "image", "",
+            N_("A picture shown in the header of every page: PNG, JPEG or WebP, at most "
+               "512 KB."),
+            _uploaded,
+        ),
+        Setting(
+            "favicon", "image", "",
+            N_("The icon browsers show in tabs: ICO or PNG, at most 100 KB."),
+            _uploaded,
+        ),
+        Setting(
+            "theme_mode", "choice", THEME_LIGHT,
+            N_("light: light pages for everyone; auto: dark pages, in the dark colours "
+               "below, for visitors whose device is in dark mode."),
+            _choice((THEME_LIGHT, THEME_AUTO)), choices=(THEME_LIGHT, THEME_AUTO),
+        ),
+        Setting(
+            "theme_primary", "colour", "#4f46e5",
+            N_("The colour of buttons and links (#rrggbb), readable on white."),
+            _readable_on("#ffffff"),
+        ),
+        Setting(
+            "theme_accent", "colour", "#111827",
+            N_("The colour of the top bar (#rrggbb), dark enough for its light text."),
+            _readable_on("#d0d5dd"),
+        ),
+        Setting(
+            "theme_primary_dark", "colour", "#a5b4fc",
+            N_("The colour of buttons and links on dark pages (#rrggbb)."),
+            _readable_on("#151b2e"),
+        ),
+        Setting(
+            "theme_accent_dark", "colour", "#000000",
+            N_("The colour of the top bar on dark pages (#rrggbb)."),
+            _readable_on("#d0d5dd"),
+        ),
+        Setting(
+            "maintenance", "choice", OFF,
+            N_("on: customers see a maintenance page and the API answers with the message "
+               "below; staff pages, staff log-in and payment callbacks keep working."),
+            _choice((OFF, ON)), choices=(OFF, ON),
+        ),
+        Setting(
+            "maintenance_message", "text", DEFAULT_MAINTENANCE_MESSAGE,
+            N_("What customers and API clients read while maintenance is on."),
+            _text(MAX_MAINTENANCE_MESSAGE),
         ),
         Setting(
             "signups", "choice", SIGNUPS_OPEN,

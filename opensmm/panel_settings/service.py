@@ -8,6 +8,7 @@ is seen by the next read everywhere.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,20 @@ def set_value(session: Session, name: str, raw: str, actor: Actor) -> Any:
     setting = get_setting(name)
     if not isinstance(raw, str) or len(raw) > MAX_RAW:
         raise SettingRefused(N_("The value is at most {n} characters"), n=MAX_RAW)
-    value = setting.parse(raw)
+    return _store(session, name, setting.parse(raw), actor)
+
+
+def set_uploaded(session: Session, name: str, digest: str, actor: Actor) -> None:
+    """Record the hash of the picture just stored for the ``image`` setting ``name``
+    ("": removed); ``opensmm.branding.assets`` stores the bytes."""
+    setting = get_setting(name)
+    if setting.kind != "image":
+        raise SettingRefused(N_("This setting does not take a picture"))
+    _store(session, name, digest, actor)
+
+
+def _store(session: Session, name: str, value: Any, actor: Actor) -> Any:
+    setting = get_setting(name)
     current = _stored(session)
     before = current[name]
     current[name] = value
@@ -127,6 +141,35 @@ def check_signups_open(session: Session) -> None:
     for visitors asks this; staff create accounts whatever it says)."""
     if not signups_open(session):
         raise SignupsClosed()
+
+
+def maintenance(session: Session) -> bool:
+    """Whether maintenance mode is on (customers and API clients are turned away)."""
+    return bool(values(session)["maintenance"] == ON)
+
+
+# The API's hot path asks at most this often per process (one read, not one per request).
+MAINTENANCE_RECHECK_SECONDS = 1.0
+_maintenance_seen: dict[str, tuple[float, str | None]] = {}
+
+
+def maintenance_known(database: Database) -> tuple[bool, str | None]:
+    """Without a query: (whether this process checked within the last second, the owner's
+    message if maintenance was on then)."""
+    seen = _maintenance_seen.get(_engine_key(database.read_engine))
+    if seen is None or time.monotonic() - seen[0] >= MAINTENANCE_RECHECK_SECONDS:
+        return False, None
+    return True, seen[1]
+
+
+def maintenance_message(database: Database) -> str | None:
+    """The owner's message while maintenance is on, else None (read now, and remembered
+    for ``maintenance_known``)."""
+    with database.read() as session:
+        current = values(session)
+    message = str(current["maintenance_message"]) if current["maintenance"] == ON else None
+    _maintenance_seen[_engine_key(database.read_engine)] = (time.monotonic(), message)
+    return message
 
 
 def email_verification_required(session: Session) -> bool:

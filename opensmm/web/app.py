@@ -143,6 +143,7 @@ def build(
         account,
         affiliates,
         auth,
+        branding,
         funds,
         news,
         notifications,
@@ -164,10 +165,11 @@ def build(
     collections: list[Pages] = [
         auth.pages, recovery.pages, account.pages, funds.pages, orders.pages,
         twofactor.pages, tickets.pages, news.pages, affiliates.pages,
-        notifications.pages, *admin_pages()
+        notifications.pages, branding.pages, *admin_pages()
     ]
     routes: list[BaseRoute] = list(extra_routes or [])
     routes += callback_routes(web)
+    routes += branding.branding_routes(web)
     for pages in collections:
         routes += pages.routes(web)
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))

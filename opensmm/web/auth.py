@@ -8,6 +8,8 @@ from opensmm.accounts import recovery
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.affiliates import service as affiliates
+from opensmm.branding import content
+from opensmm.db import utcnow
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.notifications import service as notifications
@@ -48,7 +50,9 @@ def _log_in(ctx: Ctx, user: User, next_path: str | None = None) -> Response:
 def home(ctx: Ctx) -> Response:
     if ctx.user is not None:
         return ctx.redirect(_home_of(ctx))
-    return ctx.render("home.html")
+    default = panel_settings.default_language(ctx.db)
+    return ctx.render("home.html", hero=content.shown(ctx.db, "home", ctx.lang, default),
+                      features=content.shown(ctx.db, "features", ctx.lang, default))
 
 
 # --- sign up -------------------------------------------------------------------------------
@@ -57,7 +61,8 @@ def signup_form(ctx: Ctx) -> Response:
     if ctx.user is not None:
         return ctx.redirect(_home_of(ctx))
     return ctx.render(
-        "signup.html", values=ctx.form, signups_open=panel_settings.signups_open(ctx.db)
+        "signup.html", values=ctx.form, signups_open=panel_settings.signups_open(ctx.db),
+        terms=content.current_terms_version(ctx.db) is not None,
     )
 
 
@@ -70,14 +75,20 @@ def signup(ctx: Ctx) -> Response:
     email = ctx.field("email").strip()
     if not email:
         raise DomainError(N_('An email address is required'))
+    terms_version = content.current_terms_version(ctx.db)
+    if terms_version is not None and ctx.field("accept_terms") != "yes":
+        raise DomainError(N_('Please read and accept the terms of service to sign up'))
     if not sessions.signup_allowed(ctx.db, ctx.ip, ctx.web.settings.signups_per_ip_per_hour):
         ctx.error = ctx.t("Too many sign-ups from your address. Please try again in an hour.")
-        return ctx.render("signup.html", status_code=429, values=ctx.form, signups_open=True)
+        return ctx.render("signup.html", status_code=429, values=ctx.form, signups_open=True,
+                          terms=terms_version is not None)
     user = accounts.create_user(ctx.db, ctx.field("name").strip(), email=email, password=password)
     sessions.record_signup(ctx.db, ctx.ip)
     if affiliates.record_referral(ctx.db, user.id, referral_code(ctx)) is not None:
         ctx.set_cookie(REF_COOKIE, "", 0)
     user.language = ctx.lang
+    if terms_version is not None:
+        user.terms_accepted_at, user.terms_version = utcnow(), terms_version
     recovery.send_verification(ctx.db, user, ctx.public_url())
     ctx.flash("ok", ctx.t("Welcome, {name}! Your account is ready.", name=user.name))
     return _log_in(ctx, user)

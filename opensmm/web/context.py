@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from opensmm.accounts.models import User
+from opensmm.branding import content
+from opensmm.branding.theme import brand_of
 from opensmm.db import Database
 from opensmm.db.types import MAX_ID
 from opensmm.errors import NotFound
@@ -128,6 +130,13 @@ class Ctx:
             raise NotFound(N_("This page does not exist."))
         return number
 
+    def footer_links(self) -> tuple[tuple[str, str], ...]:
+        """(path, title) of the content pages the footer links."""
+        if self.session is not None:
+            return tuple(content.footer_links(self.session))
+        with self.web.db.read() as session:
+            return tuple(content.footer_links(session))
+
     def panel_settings(self) -> dict[str, Any]:
         """The panel settings (cached per process behind their stamp)."""
         if self.session is not None:
@@ -176,6 +185,7 @@ class Ctx:
             lang=language(self.lang),
             languages=[LANGUAGES[code] for code in panel["languages"] if code in LANGUAGES],
             panel_name=panel["panel_name"],
+            brand=brand_of(panel, self.footer_links()),
             user=self.user,
             csrf=self.csrf(),
             flashes=shown,

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from opensmm.branding.theme import brand_of
 from opensmm.db.types import MAX_ID
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
@@ -238,6 +239,10 @@ def _admit(ctx: Ctx, spec: PageSpec, session: Session) -> Response | None:
     ctx.user = sessions.session_user(session, ctx.session_token)
     if ctx.user is not None and ctx.user.language in enabled_languages(ctx.web):
         ctx.lang = ctx.user.language  # the account's own language wins after log-in
+    if _closed_for_maintenance(ctx, session):
+        from opensmm.web.branding import maintenance_page
+
+        return maintenance_page(ctx)
     if ctx.user is None:
         if ctx.session_token:
             ctx.set_cookie(SESSION_COOKIE, "", 0)  # expired or ended elsewhere
@@ -264,6 +269,20 @@ def _admit(ctx: Ctx, spec: PageSpec, session: Session) -> Response | None:
 
 
 ENROL_PATH = "/account/2fa"
+# Open while maintenance is on: the log-in (staff must get in), the language switch, and
+# the return from a payment gateway (it captures money the customer has already approved).
+MAINTENANCE_OPEN = frozenset({"/login", "/login/code", "/logout"})
+
+
+def _closed_for_maintenance(ctx: Ctx, session: Session) -> bool:
+    if ctx.user is not None and ctx.user.is_admin:
+        return False
+    path = ctx.request.url.path
+    if path in MAINTENANCE_OPEN or path.startswith("/lang/") or (
+        path.startswith("/funds/payments/") and path.endswith("/return")
+    ):
+        return False
+    return panel_settings.maintenance(session)
 
 
 def _must_enrol(session: Session, user_id: int) -> bool:
@@ -366,6 +385,7 @@ class PlainError:
         translate = Translator(lang)
         panel = panel_settings.last_known(web.db)
         html = web.templates.get_template("error.html").render(
+            brand=brand_of(panel),
             _=translate,
             gettext=translate.gettext,
             ngettext=translate.ngettext,

@@ -48,6 +48,10 @@ def test_defaults_then_a_change_is_typed_stored_and_audited(db: Database) -> Non
             "panel_name": "opensmm", "signups": "open", "email_verification": "off",
             "default_language": "en", "languages": list(LANGUAGES), "staff_2fa_required": "off",
             "affiliate_percent": "0", "affiliate_min_transfer": "0",
+            "logo": "", "favicon": "", "theme_mode": "light", "theme_primary": "#4f46e5",
+            "theme_accent": "#111827", "theme_primary_dark": "#a5b4fc",
+            "theme_accent_dark": "#000000", "maintenance": "off",
+            "maintenance_message": "The panel is down for maintenance. Please come back soon.",
         }
     with db.write() as session:
         assert panel_settings.set_value(session, "panel_name", "  Acme SMM ", CLI) == "Acme SMM"

@@ -26,13 +26,20 @@ from tests.web.support import PASSWORD, WebClient, csrf_of, make_person
 STAFF_SPECS = [spec for pages in all_pages() for spec in pages.specs]
 
 
+# A value for each path parameter that is not a number (Staff → Content: a page, a language).
+TEXT_PARAMS = {"{slug}": "terms", "{lang}": "en"}
+
+
 def staff_paths(method: str) -> list[str]:
-    """Every staff route of ``method``, with a number for each path parameter."""
-    return sorted(
-        re.sub(r"\{[a-z_]+:int\}", "1", spec.path)
-        for spec in STAFF_SPECS
-        if method in spec.methods
-    )
+    """Every staff route of ``method``, with a number for each numeric path parameter."""
+    paths = []
+    for spec in STAFF_SPECS:
+        if method in spec.methods:
+            path = re.sub(r"\{[a-z_]+:int\}", "1", spec.path)
+            for name, value in TEXT_PARAMS.items():
+                path = path.replace(name, value)
+            paths.append(path)
+    return sorted(paths)
 
 
 def count(panel: Panel, model: type, *where: object) -> int:
