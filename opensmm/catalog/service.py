@@ -237,6 +237,23 @@ def set_service_enabled(session: Session, service_id: int, enabled: bool) -> Ser
     return service
 
 
+MAX_AUTO_REFILL_DAYS = 3650
+
+
+def set_auto_refill(session: Session, service_id: int, every_days: int | None) -> Service:
+    """Ask refills automatically every ``every_days`` inside the refill window (None: off).
+    Only for a service that offers refills, and more often than never within its window."""
+    service = get_service(session, service_id)
+    if every_days is not None:
+        if not service.refill:
+            raise DomainError(N_("Auto-refill needs a service that offers refills"))
+        if not 1 <= every_days <= min(service.refill_days, MAX_AUTO_REFILL_DAYS):
+            raise DomainError(N_("Auto-refill days must be from 1 to the refill days ({days})"),
+                              days=service.refill_days)
+    service.auto_refill_days = every_days
+    return service
+
+
 def update_service(
     session: Session,
     service_id: int,
