@@ -22,8 +22,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
@@ -44,6 +45,7 @@ log = logging.getLogger("opensmm.scorecards")
 AVERAGE_OF = 10
 WINDOW = timedelta(days=30)
 ENDED = (st.COMPLETED, st.PARTIAL, st.CANCELED)
+SERVICES_PER_READ = 100
 
 
 @dataclass
@@ -85,19 +87,33 @@ def average_seconds(rows: Iterable[tuple[datetime, datetime, int]]) -> tuple[int
     return round(sum(per_1000) / len(per_1000)), len(per_1000)
 
 
+def _last_completed(service_id: int) -> Select[Any]:
+    """A service's last ``AVERAGE_OF`` Completed orders (``ix_orders_service_finished``)."""
+    last = (
+        select(Order.service_id, Order.created_at, Order.finished_at, Order.units)
+        .where(Order.service_id == service_id, Order.status == st.COMPLETED,
+               Order.finished_at.is_not(None))
+        .order_by(Order.finished_at.desc(), Order.id.desc())
+        .limit(AVERAGE_OF)
+        .subquery()
+    )
+    return select(last.c.service_id, last.c.created_at, last.c.finished_at, last.c.units)
+
+
 def compute(session: Session, now: datetime) -> Computed:
     found = Computed()
-    for service_id in session.scalars(select(Service.id).order_by(Service.id)):
-        rows = session.execute(
-            select(Order.created_at, Order.finished_at, Order.units)
-            .where(Order.service_id == service_id, Order.status == st.COMPLETED,
-                   Order.finished_at.is_not(None))
-            .order_by(Order.finished_at.desc(), Order.id.desc())
-            .limit(AVERAGE_OF)
-        ).all()
-        average = average_seconds((r[0], r[1], r[2]) for r in rows if r[1] is not None)
-        if average is not None:
-            found.averages[service_id] = average
+    service_ids = list(session.scalars(select(Service.id).order_by(Service.id)))
+    # One statement per SERVICES_PER_READ services: their LIMIT reads glued by UNION ALL.
+    for start in range(0, len(service_ids), SERVICES_PER_READ):
+        chunk = service_ids[start:start + SERVICES_PER_READ]
+        rows: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
+        for row in session.execute(union_all(*(_last_completed(i) for i in chunk))):
+            if row[2] is not None:
+                rows[row[0]].append((row[1], row[2], row[3]))
+        for service_id, orders in rows.items():
+            average = average_seconds(orders)
+            if average is not None:
+                found.averages[service_id] = average
     refilled = select(Refill.id).where(Refill.order_id == Order.id).exists()
     ended = session.execute(
         select(Order.service_id, Order.provider_id, Order.status, func.count(),
@@ -126,6 +142,20 @@ def compute(session: Session, now: datetime) -> Computed:
     return found
 
 
+ROWS_PER_WRITE = 500
+
+
+def _upsert(session: Session, model: type[ServiceScore] | type[ProviderScore], key: str,
+            rows: list[dict[str, Any]]) -> None:
+    """Insert or overwrite ``rows``, a few hundred per statement."""
+    for start in range(0, len(rows), ROWS_PER_WRITE):
+        statement = insert_for(session, model).values(rows[start:start + ROWS_PER_WRITE])
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={name: statement.excluded[name] for name in rows[0] if name != key},
+        ))
+
+
 def refresh(db: Database, now: datetime | None = None) -> int:
     """Compute every figure and store it (an upsert: two workers at once write the same
     rows, the last one wins); rows of services and providers now without figures go.
@@ -134,27 +164,21 @@ def refresh(db: Database, now: datetime | None = None) -> int:
     with db.read() as session:
         found = compute(session, now)
     with db.write() as session:
-        service_ids = set(session.scalars(select(Service.id)))
-        provider_ids = set(session.scalars(select(Provider.id)))
-        written = 0
-        for service_id in sorted(service_ids):
-            counts = found.services.get(service_id, Counts())
+        service_rows = []
+        for service_id in session.scalars(select(Service.id).order_by(Service.id)):
             seconds, of = found.averages.get(service_id, (None, 0))
-            values = {**counts.values(), "average_seconds": seconds, "average_of": of,
-                      "computed_at": now}
-            statement = insert_for(session, ServiceScore).values(service_id=service_id,
-                                                                 **values)
-            session.execute(statement.on_conflict_do_update(index_elements=["service_id"],
-                                                            set_=values))
-            written += 1
-        for provider_id in sorted(provider_ids):
-            values = {**found.providers.get(provider_id, Counts()).values(),
-                      "computed_at": now}
-            statement = insert_for(session, ProviderScore).values(provider_id=provider_id,
-                                                                  **values)
-            session.execute(statement.on_conflict_do_update(index_elements=["provider_id"],
-                                                            set_=values))
-            written += 1
+            service_rows.append({"service_id": service_id,
+                                 **found.services.get(service_id, Counts()).values(),
+                                 "average_seconds": seconds, "average_of": of,
+                                 "computed_at": now})
+        provider_rows = [
+            {"provider_id": provider_id, **found.providers.get(provider_id, Counts()).values(),
+             "computed_at": now}
+            for provider_id in session.scalars(select(Provider.id).order_by(Provider.id))
+        ]
+        _upsert(session, ServiceScore, "service_id", service_rows)
+        _upsert(session, ProviderScore, "provider_id", provider_rows)
+        written = len(service_rows) + len(provider_rows)
         session.execute(delete(ServiceScore).where(ServiceScore.service_id.not_in(
             select(Service.id))))
         session.execute(delete(ProviderScore).where(ProviderScore.provider_id.not_in(
