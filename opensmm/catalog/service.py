@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Category, Service
 from opensmm.catalog.types import SERVICE_TYPES
+from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
 
@@ -135,6 +136,8 @@ def add_service(
 
 
 def get_service(session: Session, service_id: int) -> Service:
+    if parse_id(service_id) is None:  # no row has it (and PostgreSQL would refuse to bind it)
+        raise ServiceNotFound()
     service = session.get(Service, service_id)
     if service is None:
         raise ServiceNotFound()

@@ -199,10 +199,12 @@ def test_setting_it_refuses_what_cannot_work_and_the_cli_turns_it_on_and_off(
         assert "a refill every 5 days, within 10 days" in result.stdout
         with db.read() as session:
             assert session.get(Service, service_id).auto_refill_days == 5  # type: ignore[union-attr]
-        for args in ([], ["--every-days", "3", "--off"], ["--every-days", "30"]):
-            refused = runner.invoke(app, ["service", "auto-refill", str(service_id), *args])
+        for args in ([str(service_id)], [str(service_id), "--every-days", "3", "--off"],
+                     [str(service_id), "--every-days", "30"],
+                     ["99999999999999999999", "--off"], [str(service_id + 1000), "--off"]):
+            refused = runner.invoke(app, ["service", "auto-refill", *args])
             assert refused.exit_code == 1 and "Traceback" not in refused.output
-            assert refused.stderr.startswith("error: ")
+            assert refused.stderr.startswith("error: "), refused.stderr
         result = runner.invoke(app, ["service", "auto-refill", str(service_id), "--off"])
         assert result.exit_code == 0 and "auto-refill off" in result.stdout
         with db.read() as session:
