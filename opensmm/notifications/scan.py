@@ -54,8 +54,8 @@ LOOKBACK = timedelta(days=2)
 DIGEST_DELAY = timedelta(minutes=15)
 DIGEST_MAX_LINES = 200
 NOTICE_TEMPLATE = mail_templates.NOTICE
-# Stuck orders told per scan, at most (the rest at the next scans).
-STUCK_MAX = 500
+# Stuck orders named in one alert, at most (the others are counted).
+STUCK_LISTED = 50
 
 # --- the words (translated in each recipient's language) ---------------------------------
 S_TICKET = N_("New ticket {ticket}: {title}")
@@ -236,13 +236,15 @@ class Scan:
                             f"{self.ctx.base_url}/admin/providers/{provider_id}")
 
     def stuck(self) -> None:
-        """Running orders without progress for ``stuck_hours``: each told once per stall
-        (its key names the last change), grouped in one alert per provider."""
+        """Running orders without progress for ``stuck_hours`` (that stalled within the
+        lookback): each told once per stall (its key names its last change), in one alert
+        per provider."""
+        since = self.ctx.now - stuck_after(self.session)
         rows = self.session.execute(
             select(Order.id, Order.updated_at, Provider.name)
             .outerjoin(Provider, Provider.id == Order.provider_id)
-            .where(*stuck_filter(self.ctx.now - stuck_after(self.session)))
-            .order_by(Order.id).limit(STUCK_MAX)
+            .where(*stuck_filter(since), Order.updated_at >= since - LOOKBACK)
+            .order_by(Order.id)
         ).all()
         keyed = [(f"stuck:order:{oid}:{updated:%Y%m%dT%H%M%S}", oid, name)
                  for oid, updated, name in rows]
@@ -256,10 +258,12 @@ class Scan:
             link = f"{self.ctx.base_url}/admin/scorecards"
             if len(ids) == 1:
                 link = f"{self.ctx.base_url}/admin/orders/{ids[0]}"
+            listed = ", ".join(map(str, ids[:STUCK_LISTED]))
+            if len(ids) > STUCK_LISTED:
+                listed += f", … (+{len(ids) - STUCK_LISTED})"
             self.tell_staff(f"stuck:{provider}:{ids[0]}:{self.ctx.now:%Y%m%dT%H%M%S}",
                             "stuck", S_STUCK, B_STUCK,
-                            {"provider": provider, "hours": hours,
-                             "orders": ", ".join(map(str, ids))}, link)
+                            {"provider": provider, "hours": hours, "orders": listed}, link)
 
     def payments_waiting(self) -> None:
         since = self.ctx.now - LOOKBACK
