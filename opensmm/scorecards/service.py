@@ -6,7 +6,8 @@ and stored in ``service_scores`` and ``provider_scores``: the Services and New o
 read one small table, never the orders.
 
 - **Average time** (per service): the mean of (finished - placed) × 1000 / units over the
-  service's last ``AVERAGE_OF`` Completed orders, as commercial panels show it.
+  service's last ``AVERAGE_OF`` Completed orders, as commercial panels show it (for a
+  package, the time per order).
 - **Rates** (per service and per provider): among the orders that ended (Completed, Partial
   or Canceled) in the last ``WINDOW``, the share Partial, the share Canceled, and among
   those that delivered (Completed or Partial) the share with a refill asked.
@@ -28,6 +29,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, sel
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
+from opensmm.catalog.types import SERVICE_TYPES, Units
 from opensmm.db import Database, utcnow
 from opensmm.db.insert import insert_for
 from opensmm.fulfillment.states import HELD
@@ -100,16 +102,24 @@ def _last_completed(service_id: int) -> Select[Any]:
     return select(last.c.service_id, last.c.created_at, last.c.finished_at, last.c.units)
 
 
+def _flat(type_name: str) -> bool:
+    kind = SERVICE_TYPES.get(type_name)
+    return kind is not None and kind.units is Units.FLAT
+
+
 def compute(session: Session, now: datetime) -> Computed:
     found = Computed()
-    service_ids = list(session.scalars(select(Service.id).order_by(Service.id)))
+    types = dict(session.execute(select(Service.id, Service.type).order_by(Service.id)).all())
+    service_ids = list(types)
     # One statement per SERVICES_PER_READ services: their LIMIT reads glued by UNION ALL.
     for start in range(0, len(service_ids), SERVICES_PER_READ):
         chunk = service_ids[start:start + SERVICES_PER_READ]
         rows: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
         for row in session.execute(union_all(*(_last_completed(i) for i in chunk))):
             if row[2] is not None:
-                rows[row[0]].append((row[1], row[2], row[3]))
+                # A package is one unit whatever it holds: its time is per order.
+                units = 1000 if _flat(types[row[0]]) else row[3]
+                rows[row[0]].append((row[1], row[2], units))
         for service_id, orders in rows.items():
             average = average_seconds(orders)
             if average is not None:

@@ -81,7 +81,11 @@ def test_figures_are_exact_and_providers_rank_by_them(db: Database) -> None:
     for _ in range(2):
         ended(db, who, s2, p2, st.COMPLETED, now - 2 * DAY, timedelta(minutes=90), units=3000)
 
-    assert scorecards.refresh(db, now) >= 6
+    # A package counts one unit whatever it holds: its average is the time per order.
+    package = service(db, type="Package")
+    ended(db, who, package, None, st.COMPLETED, now - DAY, timedelta(minutes=45), units=1)
+
+    assert scorecards.refresh(db, now) >= 7
     services, providers = scores(db)
     one, two = services[s1], services[s2]
     # (1800 + 4800 + 3000 + 7200 + 4200 + 9600 + 5400 + 12000 + 6600 + 14400) / 10
@@ -100,7 +104,7 @@ def test_figures_are_exact_and_providers_rank_by_them(db: Database) -> None:
     assert providers[p3].finished == 0
 
     with db.read() as session:
-        assert scorecards.average_times(session) == {s1: 6900, s2: 1800}
+        assert scorecards.average_times(session) == {s1: 6900, s2: 1800, package: 2700}
         ranked = [row.provider.id for row in scorecards.provider_ranking(session)]
     # No stuck orders first, then by the share that went wrong; without figures after them.
     assert ranked.index(p2) < ranked.index(p3) < ranked.index(p1)
