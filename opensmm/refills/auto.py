@@ -85,7 +85,7 @@ def request(session: Session, order_id: int, now: datetime) -> Refill | None:
     # As a customer's refill: it goes upstream too when the order did.
     send_state = fs.NEW if order.send_state == fs.SENT else None
     refill = Refill(order_id=order.id, user_id=order.user_id, status=PENDING,
-                    send_state=send_state, created_at=now, updated_at=now)
+                    send_state=send_state, automatic=True, created_at=now, updated_at=now)
     session.add(refill)
     session.flush()
     record(session, order, WORKER, events.AUTO_REFILL_REQUESTED, refill=refill.id)

@@ -24,7 +24,8 @@ class _Figures:
 
     # Orders that ended (Completed, Partial or Canceled) in the window ...
     finished: Mapped[int] = mapped_column(default=0)
-    # ... of which Partial, Canceled, and Completed or Partial with a refill asked.
+    # ... of which Partial, Canceled, and Completed or Partial with a refill asked (by a
+    # person: auto-refills are not counted).
     partial: Mapped[int] = mapped_column(default=0)
     canceled: Mapped[int] = mapped_column(default=0)
     refilled: Mapped[int] = mapped_column(default=0)

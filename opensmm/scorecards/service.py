@@ -10,7 +10,8 @@ read one small table, never the orders.
   package, the time per order).
 - **Rates** (per service and per provider): among the orders that ended (Completed, Partial
   or Canceled) in the last ``WINDOW``, the share Partial, the share Canceled, and among
-  those that delivered (Completed or Partial) the share with a refill asked.
+  those that delivered (Completed or Partial) the share with a refill asked by a person
+  (auto-refills say nothing of the provider).
 - **Stuck**: running orders (not held: those have their own alert) without progress for
   longer than the panel's ``stuck_hours``; their ``updated_at`` moves only when the
   status, the remains or the start count changes.
@@ -124,7 +125,8 @@ def compute(session: Session, now: datetime) -> Computed:
             average = average_seconds(orders)
             if average is not None:
                 found.averages[service_id] = average
-    refilled = select(Refill.id).where(Refill.order_id == Order.id).exists()
+    refilled = (select(Refill.id)
+                .where(Refill.order_id == Order.id, Refill.automatic.is_(False)).exists())
     ended = session.execute(
         select(Order.service_id, Order.provider_id, Order.status, func.count(),
                func.sum(case((and_(Order.status != st.CANCELED, refilled), 1), else_=0)))

@@ -95,8 +95,8 @@ def test_every_n_days_inside_the_window_never_twice(db: Database) -> None:
     assert auto.run(db, t0 + 7 * DAY) == 2  # Completed and Partial; not Canceled nor open
     assert auto.run(db, t0 + 7 * DAY) == 0  # not twice
     first = refills_of(db, done)
-    assert [(r.status, r.created_at, r.send_state) for r in first] == [
-        (rs.PENDING, t0 + 7 * DAY, None)]  # a manual order's refill stays with staff
+    assert [(r.status, r.created_at, r.send_state, r.automatic) for r in first] == [
+        (rs.PENDING, t0 + 7 * DAY, None, True)]  # a manual order's refill stays with staff
     assert refills_of(db, canceled) == []
     assert [r.id for r in refills_of(db, asked)] == [own]
 

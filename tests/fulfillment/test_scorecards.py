@@ -39,14 +39,18 @@ def craft(db: Database, order_id: int, **values: Any) -> None:
 
 
 def ended(db: Database, who: Any, service_id: int, provider_id: int | None, status: str,
-          placed: datetime, took: timedelta, units: int = 1000, refilled: bool = False) -> int:
+          placed: datetime, took: timedelta, units: int = 1000, refilled: bool = False,
+          auto_refilled: bool = False) -> int:
     order_id = place(db, who, service_id, quantity=units)
     craft(db, order_id, status=status, created_at=placed, finished_at=placed + took,
           updated_at=placed + took, units=units, provider_id=provider_id,
           remains=10 if status == st.PARTIAL else 0)
-    if refilled:
-        with db.write() as session:
+    with db.write() as session:
+        if refilled:
             session.add(Refill(order_id=order_id, user_id=who.id, status=rs.COMPLETED))
+        if auto_refilled:
+            session.add(Refill(order_id=order_id, user_id=who.id, status=rs.COMPLETED,
+                               automatic=True))
     return order_id
 
 
@@ -66,7 +70,7 @@ def test_figures_are_exact_and_providers_rank_by_them(db: Database) -> None:
     for i in range(12):
         ended(db, who, s1, p1, st.COMPLETED, now - 10 * DAY + i * HOUR,
               (i + 1) * timedelta(minutes=10), units=1000 if i % 2 == 0 else 500,
-              refilled=i == 0)
+              refilled=i == 0, auto_refilled=i in (0, 1))  # auto-refills are not counted
     ended(db, who, s1, p1, st.PARTIAL, now - 3 * DAY, HOUR, refilled=True)
     ended(db, who, s1, p1, st.PARTIAL, now - 3 * DAY, HOUR)
     ended(db, who, s1, p2, st.CANCELED, now - 3 * DAY, HOUR)

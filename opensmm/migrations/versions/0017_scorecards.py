@@ -53,6 +53,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("services", schema=None) as batch_op:
         batch_op.add_column(sa.Column("auto_refill_days", sa.Integer(), nullable=True))
+    with op.batch_alter_table("refills", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("automatic", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index(
             "ix_orders_service_finished", ["service_id", "status", "finished_at"], unique=False
@@ -64,6 +68,8 @@ def downgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_finished_at")
         batch_op.drop_index("ix_orders_service_finished")
+    with op.batch_alter_table("refills", schema=None) as batch_op:
+        batch_op.drop_column("automatic")
     with op.batch_alter_table("services", schema=None) as batch_op:
         batch_op.drop_column("auto_refill_days")
     op.drop_table("provider_scores")
