@@ -23,6 +23,7 @@ from opensmm.payments.models import (
 )
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
+from opensmm.scorecards.models import ProviderScore, ServiceScore
 from opensmm.tickets.models import CannedReply, Ticket, TicketMessage
 from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
@@ -62,10 +63,12 @@ __all__ = [
     "PaymentProof",
     "PaymentReference",
     "Provider",
+    "ProviderScore",
     "RecoveryCode",
     "Referral",
     "Refill",
     "Service",
+    "ServiceScore",
     "SettingsStamp",
     "TelegramMessage",
     "Ticket",

@@ -139,6 +139,15 @@ def toggle_service(ctx: Ctx) -> Response:
     return ctx.back("/admin/services")
 
 
+@pages.post("/admin/services/{service_id:int}/auto-refill", who="staff")
+def set_auto_refill(ctx: Ctx) -> Response:
+    service_id = ctx.path_int("service_id")
+    every = None if ctx.field("off") == "1" else _int_field(ctx, "every_days", N_("Every (days)"))
+    service = catalog_staff.set_auto_refill(ctx.db, staff(ctx), service_id, every)
+    ctx.flash("ok", ctx.t("Service {id} saved.", id=service.id))
+    return ctx.redirect(f"/admin/services/{service.id}")
+
+
 @pages.post("/admin/services/{service_id:int}/move", who="staff")
 def move_service(ctx: Ctx) -> Response:
     step = -1 if ctx.field("step") == "up" else 1

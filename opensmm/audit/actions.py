@@ -41,6 +41,10 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "service.enable": N_("Enabled the service {service}"),
     "service.disable": N_("Disabled the service {service}"),
     "service.move_up": N_("Moved the service {service} up"),
+    "service.auto_refill": N_(
+        "Turned auto-refill of the service {service} on, period in days: {days}"
+    ),
+    "service.auto_refill_off": N_("Turned auto-refill of the service {service} off"),
     "service.move_down": N_("Moved the service {service} down"),
     "category.create": N_("Created the category {category}"),
     "category.rename": N_("Renamed the category {before} to {after}"),

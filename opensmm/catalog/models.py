@@ -33,6 +33,9 @@ class Service(Base):
     max_quantity: Mapped[int]
     refill: Mapped[bool] = mapped_column(default=False)
     refill_days: Mapped[int] = mapped_column(default=30)
+    # Auto-refill: the worker requests a refill of each finished order every this many
+    # days, inside the refill window (opensmm.refills.auto); None: off.
+    auto_refill_days: Mapped[int | None] = mapped_column()
     cancel: Mapped[bool] = mapped_column(default=False)
     dripfeed: Mapped[bool] = mapped_column(default=False)
     # Refuse a second running order for the same link (the spec's "active order" error).

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Category, Service
 from opensmm.catalog.types import SERVICE_TYPES
+from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
 
@@ -135,6 +136,8 @@ def add_service(
 
 
 def get_service(session: Session, service_id: int) -> Service:
+    if parse_id(service_id) is None:  # no row has it (and PostgreSQL would refuse to bind it)
+        raise ServiceNotFound()
     service = session.get(Service, service_id)
     if service is None:
         raise ServiceNotFound()
@@ -234,6 +237,23 @@ def set_service_enabled(session: Session, service_id: int, enabled: bool) -> Ser
     """A disabled service is hidden from customers and refuses new orders."""
     service = get_service(session, service_id)
     service.enabled = enabled
+    return service
+
+
+MAX_AUTO_REFILL_DAYS = 3650
+
+
+def set_auto_refill(session: Session, service_id: int, every_days: int | None) -> Service:
+    """Ask refills automatically every ``every_days`` inside the refill window (None: off).
+    Only for a service that offers refills, and more often than never within its window."""
+    service = get_service(session, service_id)
+    if every_days is not None:
+        if not service.refill:
+            raise DomainError(N_("Auto-refill needs a service that offers refills"))
+        if not 1 <= every_days <= min(service.refill_days, MAX_AUTO_REFILL_DAYS):
+            raise DomainError(N_("Auto-refill days must be from 1 to the refill days ({days})"),
+                              days=service.refill_days)
+    service.auto_refill_days = every_days
     return service
 
 

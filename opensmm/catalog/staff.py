@@ -38,6 +38,19 @@ def set_service_enabled(session: Session, actor: Actor, service_id: int, enabled
     return service
 
 
+def set_auto_refill(
+    session: Session, actor: Actor, service_id: int, every_days: int | None
+) -> Service:
+    service = catalog.set_auto_refill(session, service_id, every_days)
+    target = f"service:{service.id}"
+    if every_days is None:
+        audit.record(session, actor, "service.auto_refill_off", target, service=service.name)
+    else:
+        audit.record(session, actor, "service.auto_refill", target, service=service.name,
+                     days=every_days)
+    return service
+
+
 def move_service(session: Session, actor: Actor, service_id: int, step: int) -> Service:
     service = catalog.move_service(session, service_id, step)
     audit.record(session, actor, "service.move_up" if step < 0 else "service.move_down",

@@ -30,6 +30,7 @@ def service_json(service: Service, category: str) -> dict[str, object]:
         "max": service.max_quantity,
         "refill": service.refill,
         "refill_days": service.refill_days,
+        "auto_refill_days": service.auto_refill_days,
         "cancel": service.cancel,
         "dripfeed": service.dripfeed,
         "enabled": service.enabled,
@@ -139,3 +140,26 @@ def service_disable(service_id: int) -> None:
 def service_enable(service_id: int) -> None:
     """Sell a disabled service again."""
     _set_enabled(service_id, True)
+
+
+@service_app.command("auto-refill")
+def service_auto_refill(
+    service_id: int,
+    every_days: Annotated[
+        int | None,
+        typer.Option("--every-days", help="Ask a refill of each finished order every N days, "
+                     "inside the refill window."),
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Turn auto-refill off.")] = False,
+) -> None:
+    """Auto-refill: the worker asks refills by itself (`--every-days N`, or `--off`)."""
+    if off == (every_days is not None):
+        fail("Give either --every-days N or --off")
+    service = in_write(
+        lambda s: catalog_staff.set_auto_refill(s, Actor.cli(), service_id, every_days)
+    )
+    if service.auto_refill_days is None:
+        typer.echo(f"Service {service.id} ({service.name}): auto-refill off")
+    else:
+        typer.echo(f"Service {service.id} ({service.name}): a refill every "
+                   f"{service.auto_refill_days} days, within {service.refill_days} days")

@@ -86,6 +86,7 @@ class Tally:
     cancels: int = 0  # cancels forwarded
     refills_sent: int = 0
     refills_updated: int = 0
+    auto_refills: int = 0  # refills asked by auto-refill (opensmm.refills.auto)
     failures: int = 0  # whole calls that failed (the provider was backed off)
     payments_polled: int = 0  # customers' payments asked about at their gateway
     webhooks: int = 0  # resellers' status webhooks attempted

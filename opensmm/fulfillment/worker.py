@@ -7,7 +7,9 @@ One pass (:meth:`Worker.run_once`):
    and new refills; the simulator's are "sent" at once;
 3. check running orders that are due, 100 ids per call, forwarding customers' cancels
    first, one transaction per batch of answers;
-4. check open refills the same way.
+4. check open refills the same way;
+5. now and then: ask the refills auto-refill services are due (``opensmm.refills.auto``),
+   refresh the scorecards (``opensmm.scorecards``), and the other housekeeping below.
 
 No transaction is ever open during a call to a provider. A provider that fails is backed
 off (all calls); one that has not enough funds or refuses the key gets no new orders for a
@@ -55,12 +57,18 @@ from opensmm.notifications.telegram import TelegramConfig, TelegramSender
 from opensmm.orders import idempotency
 from opensmm.payments import polling as payment_polling
 from opensmm.payments.keys import panel_secret
+from opensmm.refills import auto as auto_refill
+from opensmm.scorecards import service as scorecards
 from opensmm.settings import get_settings
 from opensmm.webhooks import sender as webhook_sender
 
 log = logging.getLogger("opensmm.fulfillment")
 
 HOUSEKEEPING_EVERY = timedelta(minutes=10)
+# Auto-refills are looked for this often (each pass asks at most auto_refill.BATCH) ...
+AUTO_REFILL_EVERY = timedelta(minutes=1)
+# ... and the scorecards recomputed this often.
+SCORECARDS_EVERY = timedelta(minutes=10)
 
 C = TypeVar("C", outbox.ClaimedOrder, outbox.ClaimedRefill)
 Answers = dict[int, Observation | ItemProblem]  # a status call's, by our order id
@@ -98,6 +106,8 @@ class Worker:
         self.stopping = threading.Event()
         self._panel_secret: str | None = None
         self._next_housekeeping: datetime | None = None
+        self._next_auto_refill: datetime | None = None
+        self._next_scorecards: datetime | None = None
         self._webhook_http: httpx.Client | None = None
         # Notifications (docs/notifications.md): a scan now and then; Telegram after mail.
         settings = get_settings()
@@ -123,9 +133,10 @@ class Worker:
         now = utcnow()
         self._providers = load_providers(self.db)
         outbox.recover(self.db, tally)
-        for phase in (self._send_orders, self._send_refills, self._poll_orders,
-                      self._poll_refills, self._poll_payments, self._send_webhooks,
-                      self._housekeeping, self._notify):
+        for phase in (self._auto_refill, self._send_orders, self._send_refills,
+                      self._poll_orders, self._poll_refills, self._poll_payments,
+                      self._send_webhooks, self._housekeeping, self._scorecards,
+                      self._notify):
             if self.stopping.is_set():
                 break
             phase(now, tally)
@@ -179,6 +190,26 @@ class Worker:
             return
         self._next_housekeeping = now + HOUSEKEEPING_EVERY
         idempotency.purge_expired(self.db, now)
+
+    def _auto_refill(self, now: datetime, tally: Tally) -> None:
+        """Every ``AUTO_REFILL_EVERY``: the refills auto-refill services are due, asked in
+        the same pass before the refills are sent (a full batch looks again next pass)."""
+        if self._next_auto_refill is not None and now < self._next_auto_refill:
+            return
+        asked = auto_refill.run(self.db, now)
+        tally.auto_refills += asked
+        self._next_auto_refill = None if asked >= auto_refill.BATCH else now + AUTO_REFILL_EVERY
+
+    def _scorecards(self, now: datetime, tally: Tally) -> None:
+        """Every ``SCORECARDS_EVERY``: recompute and store the scorecards."""
+        if self._next_scorecards is not None and now < self._next_scorecards:
+            return
+        self._next_scorecards = now + SCORECARDS_EVERY
+        try:
+            scorecards.refresh(self.db, now)
+        except Exception:
+            # Orders go on; the figures stay as last stored until the next turn.
+            log.exception("ALERT the scorecards could not be refreshed")
 
     def _notify(self, now: datetime, tally: Tally) -> None:
         """Every ``notify_every``: find what to tell customers and staff, each thing once

@@ -40,6 +40,7 @@ from opensmm.panel_settings import service as panel_settings
 from opensmm.payments.models import Payment
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
+from opensmm.scorecards.service import stuck_after, stuck_filter
 from opensmm.tickets.models import Ticket
 
 log = logging.getLogger("opensmm.notifications")
@@ -53,6 +54,8 @@ LOOKBACK = timedelta(days=2)
 DIGEST_DELAY = timedelta(minutes=15)
 DIGEST_MAX_LINES = 200
 NOTICE_TEMPLATE = mail_templates.NOTICE
+# Stuck orders named in one alert, at most (the others are counted).
+STUCK_LISTED = 50
 
 # --- the words (translated in each recipient's language) ---------------------------------
 S_TICKET = N_("New ticket {ticket}: {title}")
@@ -65,6 +68,9 @@ B_HELD_REFILL = N_("Refill {refill} of order {order} is held for a person: {reas
 S_PROVIDER = N_("Provider {provider} needs attention")
 B_PROVIDER = N_("Provider {provider} is failing or low on funds: {alert}\n\n"
                 "Look at it here: {link}")
+S_STUCK = N_("Orders without progress at {provider}")
+B_STUCK = N_("These orders have made no progress (status, remains, start count) for longer "
+             "than the panel's stuck time of {hours} h: {orders}\n\nLook at them here: {link}")
 S_PAYMENT_WAITING = N_("Payment {payment} is waiting for approval")
 B_PAYMENT_WAITING = N_("Payment {payment} of {customer} ({amount}) is waiting for approval."
                        "\n\nLook at it here: {link}")
@@ -229,6 +235,36 @@ class Scan:
                             B_PROVIDER, {"provider": name, "alert": alert or "-"},
                             f"{self.ctx.base_url}/admin/providers/{provider_id}")
 
+    def stuck(self) -> None:
+        """Running orders without progress for ``stuck_hours`` (that stalled within the
+        lookback): each told once per stall (its key names its last change), in one alert
+        per provider."""
+        since = self.ctx.now - stuck_after(self.session)
+        rows = self.session.execute(
+            select(Order.id, Order.updated_at, Provider.name)
+            .outerjoin(Provider, Provider.id == Order.provider_id)
+            .where(*stuck_filter(since), Order.updated_at >= since - LOOKBACK)
+            .order_by(Order.id)
+        ).all()
+        keyed = [(f"stuck:order:{oid}:{updated:%Y%m%dT%H%M%S}", oid, name)
+                 for oid, updated, name in rows]
+        known = self._known([key for key, _, _ in keyed])
+        groups: dict[str, list[int]] = defaultdict(list)
+        for key, order_id, provider in keyed:
+            if key not in known and claim(self.session, key, "stuck_order", self.ctx.now):
+                groups[provider or "manual"].append(order_id)
+        hours = int(panel_settings.get(self.session, "stuck_hours"))
+        for provider, ids in sorted(groups.items()):
+            link = f"{self.ctx.base_url}/admin/scorecards"
+            if len(ids) == 1:
+                link = f"{self.ctx.base_url}/admin/orders/{ids[0]}"
+            listed = ", ".join(map(str, ids[:STUCK_LISTED]))
+            if len(ids) > STUCK_LISTED:
+                listed += f", … (+{len(ids) - STUCK_LISTED})"
+            self.tell_staff(f"stuck:{provider}:{ids[0]}:{self.ctx.now:%Y%m%dT%H%M%S}",
+                            "stuck", S_STUCK, B_STUCK,
+                            {"provider": provider, "hours": hours, "orders": listed}, link)
+
     def payments_waiting(self) -> None:
         since = self.ctx.now - LOOKBACK
         rows = self.session.execute(
@@ -332,6 +368,13 @@ class Scan:
                                f"{self.ctx.base_url}/orders")
 
     # --- helpers -------------------------------------------------------------------
+    def _known(self, names: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(names), 500):
+            known.update(self.session.scalars(
+                select(Notice.key).where(Notice.key.in_(names[start:start + 500]))))
+        return known
+
     def _unknown(self, rows: Iterable[R], pattern: str) -> list[R]:
         """The rows whose notice (``pattern`` filled with the row's first value) is not
         recorded yet: one query for all, instead of an insert attempt per row."""
@@ -374,6 +417,7 @@ def run(db: Database, *, base_url: str, currency: str, telegram: bool,
         scan.new_tickets()
         scan.held()
         scan.providers()
+        scan.stuck()
         scan.payments_waiting()
         scan.payments_credited()
         scan.low_balances()

@@ -45,6 +45,10 @@ CANCEL_REQUESTED = event(
     "order.cancel_requested", N_("Cancel requested; forwarded to the provider")
 )
 REFILL_REQUESTED = event("order.refill_requested", N_("Refill {refill} requested"))
+# By the worker, for a service with auto-refill (opensmm.refills.auto).
+AUTO_REFILL_REQUESTED = event(
+    "order.auto_refill_requested", N_("Refill {refill} requested by auto-refill")
+)
 REFILL_STATUS = event(
     "order.refill_status", N_("Refill {refill}: {old} → {new}"), words=("old", "new")
 )

@@ -33,6 +33,10 @@ class Order(Base):
         Index("ix_orders_service_link", "service_id", "link"),
         # The worker's queue: orders to send (``new``) and to check (``sent``), by due time.
         Index("ix_orders_send_state", "send_state", "next_poll_at"),
+        # Scorecards and auto-refill: a service's last finished orders, orders finished
+        # since a time (opensmm.scorecards, opensmm.refills.auto).
+        Index("ix_orders_service_finished", "service_id", "status", "finished_at"),
+        Index("ix_orders_finished_at", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -175,6 +175,16 @@ THEME_LIGHT = "light"
 THEME_AUTO = "auto"
 MAX_MAINTENANCE_MESSAGE = 300
 DEFAULT_MAINTENANCE_MESSAGE = N_("The panel is down for maintenance. Please come back soon.")
+def _hours(raw: str) -> int:
+    """A whole number of hours, from 1 to ``MAX_STUCK_HOURS``."""
+    value = raw.strip()
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value[:6]) <= MAX_STUCK_HOURS:
+        raise SettingRefused(N_("Enter a whole number of hours from 1 to {max}"),
+                             max=MAX_STUCK_HOURS)
+    return int(value)
+
+
+MAX_STUCK_HOURS = 720
 MAX_AFFILIATE_PERCENT = Decimal(50)
 SIGNUPS_OPEN = "open"
 SIGNUPS_CLOSED = "closed"
@@ -277,6 +287,12 @@ SETTINGS: dict[str, Setting] = {
             N_("The smallest amount a customer may move from their affiliate balance to "
                "their panel balance (0: any amount)."),
             _amount,
+        ),
+        Setting(
+            "stuck_hours", "text", 24,
+            N_("A running order with no progress (status, remains or start count) for this "
+               "many hours counts as stuck: staff are alerted and the scorecards count it."),
+            _hours,
         ),
     )
 }

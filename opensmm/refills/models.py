@@ -20,6 +20,9 @@ class Refill(Base):
     status: Mapped[str] = mapped_column(String(20), default=rs.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Asked by auto-refill (opensmm.refills.auto), not by a person: the scorecards' refill
+    # rate counts only the others.
+    automatic: Mapped[bool] = mapped_column(default=False)
 
     # --- fulfillment: a refill of an order that went to a provider (or the simulator)
     # travels there too, with the same states as an order's send (see Order).

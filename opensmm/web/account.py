@@ -18,7 +18,7 @@ from opensmm.tickets import service as tickets
 from opensmm.web.apidocs import api_examples
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
-from opensmm.web.orders import service_payload
+from opensmm.web.orders import service_payload, with_average_times
 from opensmm.webhooks import service as webhooks
 
 pages = Pages()
@@ -43,7 +43,8 @@ def dashboard(ctx: Ctx) -> Response:
 @pages.get("/services", who="anyone")
 def services(ctx: Ctx) -> Response:
     search = ctx.arg("q")
-    rows = [service_payload(s, c, ctx.user, ctx.money) for s, c in search_services(ctx.db, search)]
+    found = search_services(ctx.db, search)
+    rows = with_average_times(ctx, [service_payload(s, c, ctx.user, ctx.money) for s, c in found])
     grouped = [(name, list(items)) for name, items in groupby(rows, lambda r: r["category"])]
     return ctx.render("services.html", grouped=grouped, search=search, count=len(rows))
 

@@ -47,7 +47,7 @@ def test_defaults_then_a_change_is_typed_stored_and_audited(db: Database) -> Non
         assert panel_settings.values(session) == {
             "panel_name": "opensmm", "signups": "open", "email_verification": "off",
             "default_language": "en", "languages": list(LANGUAGES), "staff_2fa_required": "off",
-            "affiliate_percent": "0", "affiliate_min_transfer": "0",
+            "affiliate_percent": "0", "affiliate_min_transfer": "0", "stuck_hours": 24,
             "logo": "", "favicon": "", "theme_mode": "light", "theme_primary": "#4f46e5",
             "theme_accent": "#111827", "theme_primary_dark": "#a5b4fc",
             "theme_accent_dark": "#000000", "maintenance": "off",

@@ -128,6 +128,8 @@ HISTORY_ROWS = [
     (E.CANCEL_REQUESTED, {}, "Cancel requested; forwarded to the provider",
      "طُلب الإلغاء؛ أُحيل إلى المزوّد"),
     (E.REFILL_REQUESTED, params(refill=3), "Refill 3 requested", "طُلبت إعادة التعبئة 3"),
+    (E.AUTO_REFILL_REQUESTED, params(refill=3), "Refill 3 requested by auto-refill",
+     "طُلبت إعادة التعبئة 3 بإعادة التعبئة التلقائية"),
     (E.REFILL_STATUS, params(refill=3, old="Pending", new="Completed"),
      "Refill 3: Pending → Completed", "إعادة التعبئة 3: قيد الانتظار ← مكتمل"),
     (E.HELD, params(reason="timeout"), "Held: timeout", "معلّق: timeout"),

@@ -107,6 +107,7 @@
     $("#service-min").textContent = item.min;
     $("#service-max").textContent = item.max;
     $("#service-type").textContent = item.type;
+    $("#service-avg").textContent = item.avg_time || "—";
     $all(".order-field").forEach(function (label) {
       label.classList.toggle("hidden", item.fields.indexOf(label.getAttribute("data-field")) === -1);
     });
