@@ -114,7 +114,7 @@ def move(
     order.send_state = NEW
     order.next_poll_at = now
     order.attempts = 0
-    order.alert = None
+    order.alert = order.held_reason = None
     order.lease_owner = order.lease_until = None
     record(
         session, order, "worker", events.ROUTED, old=current, new=number,

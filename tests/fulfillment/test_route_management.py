@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,6 +21,7 @@ from opensmm.catalog import routes
 from opensmm.catalog.models import Service, ServiceRoute
 from opensmm.client import Service as UpstreamService
 from opensmm.db import Database
+from opensmm.db.migrate import alembic_config
 from opensmm.providers import service as providers
 from opensmm.providers.models import Provider
 from tests.api.test_cli import Run, in_process_runner, refused
@@ -182,3 +186,30 @@ def test_import_and_price_sync_keep_every_route_cost(db: Database) -> None:
     ]
     service = service_row(db, service_id)
     assert (service.provider_rate, service.rate) == (Decimal("0.44"), Decimal("0.66"))
+
+
+def _routes_revision(config: Config) -> Script:
+    for script in ScriptDirectory.from_config(config).walk_revisions():
+        if "routes with failover" in (script.doc or ""):
+            return script
+    raise AssertionError("no routes migration")
+
+
+def test_the_migration_makes_each_services_provider_its_route_1(
+    database_url: str, db: Database
+) -> None:
+    provider_id = h.provider(db, "http://127.0.0.1:9/api/v2")
+    service_id = h.provider_service(db, provider_id, 42, provider_rate=Decimal("0.25"))
+    manual = h.service(db)
+    order_id = h.place(db, h.customer(db), service_id, 100)
+    db.dispose()
+    config = alembic_config(database_url)
+    script = _routes_revision(config)
+    assert isinstance(script.down_revision, str)
+    command.downgrade(config, script.down_revision)
+    command.upgrade(config, "head")
+    assert route_rows(db, service_id) == [(provider_id, 42, Decimal("0.25"))]
+    assert route_rows(db, manual) == []
+    order = h.get_order(db, order_id)
+    assert (order.provider_id, order.provider_service_id) == (provider_id, 42)
+    assert order.routed_at == order.created_at and order.upstream_charge is None

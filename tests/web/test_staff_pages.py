@@ -333,7 +333,9 @@ def test_staff_manage_a_services_routes_and_see_an_orders_upstream_charge(
     first, other = h.provider(panel.db, down), h.provider(panel.db, down)
     with panel.db.write() as session:  # the panel's worker never sends these orders
         session.execute(update(Provider).where(Provider.id == first).values(enabled=False))
-        other_name = session.get(Provider, other).name  # type: ignore[union-attr]
+        found = session.get(Provider, other)
+        assert found is not None
+        other_name = found.name
     service_id = h.provider_service(panel.db, first, 11, provider_rate=Decimal("0.5"),
                                     rate=Decimal("1"))
     page = f"/admin/services/{service_id}"
