@@ -376,3 +376,11 @@ def test_staff_manage_a_services_routes_and_see_an_orders_upstream_charge(
     assert re.search(r'id="order-route">route 1 · provider service 22<', detail)
     assert re.search(r'id="upstream-charge">\$0\.7123<', detail)
     assert re.search(r'id="order-profit">\$0\.2877<', detail)
+    arabic = WebClient(panel.url, **{"Accept-Language": "ar"})
+    try:
+        arabic.login(staff)
+        assert "المسارات" in arabic.get(page).text and "إضافة مسار" in arabic.get(page).text
+        shown = arabic.get(f"/admin/orders/{order_id}").text
+        assert "تكلفة المزوّد" in shown and "المسار 1" in shown
+    finally:
+        arabic.close()
