@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # On SIGTERM or SIGINT the worker takes no new work and waits this long for the sends
     # already on the wire to be answered (and recorded) before the process exits anyway.
     worker_grace_seconds: float = 20.0
+    # A new order waits at most this long on a provider that is down or paused before it
+    # goes to its service's next route (one disabled by staff: at once; docs/fulfillment.md).
+    worker_route_failover_minutes: float = 10.0
 
     # --- payments (docs/payments.md) ---
     # Seconds before the worker first asks a gateway about a pending payment (in case its

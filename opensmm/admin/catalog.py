@@ -8,13 +8,16 @@ from typing import Any
 from starlette.responses import Response
 
 from opensmm.admin.users import amount_field, staff
+from opensmm.catalog import routes
 from opensmm.catalog import service as catalog
 from opensmm.catalog import staff as catalog_staff
 from opensmm.catalog.models import Service
 from opensmm.catalog.types import SERVICE_TYPES
+from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
 from opensmm.i18n import N_, Term
 from opensmm.money import format_money
+from opensmm.providers.service import list_providers
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
@@ -92,6 +95,7 @@ def _form_values(ctx: Ctx, service: Service | None) -> dict[str, Any]:
 
 
 def _service_form(ctx: Ctx, service: Service | None) -> Response:
+    routed = service if service is not None and service.fulfillment == catalog.PROVIDER else None
     return ctx.render(
         "admin/service_form.html",
         service=service,
@@ -99,6 +103,8 @@ def _service_form(ctx: Ctx, service: Service | None) -> Response:
         types=list(SERVICE_TYPES),
         categories=catalog.list_categories(ctx.db),
         modes=EDITABLE_MODES,
+        routes=routes.routes_with_providers(ctx.db, routed.id) if routed else [],
+        providers=list_providers(ctx.db) if routed else [],
     )
 
 
@@ -153,6 +159,48 @@ def move_service(ctx: Ctx) -> Response:
     step = -1 if ctx.field("step") == "up" else 1
     catalog_staff.move_service(ctx.db, staff(ctx), ctx.path_int("service_id"), step)
     return ctx.back("/admin/services")
+
+
+# --- routes ------------------------------------------------------------------------------
+def _routes_page(ctx: Ctx, service_id: int) -> Response:
+    return ctx.redirect(f"/admin/services/{service_id}#routes")
+
+
+@pages.post("/admin/services/{service_id:int}/routes", who="staff", refused=edit_service_form)
+def add_route(ctx: Ctx) -> Response:
+    service_id = ctx.path_int("service_id")
+    provider_id = parse_id(ctx.field("provider_id"))
+    if provider_id is None:
+        raise DomainError(N_("Choose a provider"))
+    upstream = _int_field(ctx, "provider_service_id", N_("Provider service ID"))
+    cost = amount_field(ctx, "cost", N_("cost")) if ctx.field("cost").strip() else None
+    route = catalog_staff.add_route(ctx.db, staff(ctx), service_id, provider_id, upstream, cost)
+    ctx.flash("ok", ctx.t("Route {position} added.", position=route.position))
+    return _routes_page(ctx, service_id)
+
+
+@pages.post(
+    "/admin/services/{service_id:int}/routes/{route_id:int}/remove", who="staff",
+    refused=edit_service_form,
+)
+def remove_route(ctx: Ctx) -> Response:
+    service_id = ctx.path_int("service_id")
+    catalog_staff.remove_route(ctx.db, staff(ctx), service_id, ctx.path_int("route_id"))
+    ctx.flash("ok", ctx.t("Route removed."))
+    return _routes_page(ctx, service_id)
+
+
+@pages.post(
+    "/admin/services/{service_id:int}/routes/{route_id:int}/move", who="staff",
+    refused=edit_service_form,
+)
+def move_route(ctx: Ctx) -> Response:
+    service_id = ctx.path_int("service_id")
+    position = parse_id(ctx.field("position"))
+    if position is None:
+        raise DomainError(N_("The position must be a whole number"))
+    catalog_staff.move_route(ctx.db, staff(ctx), service_id, ctx.path_int("route_id"), position)
+    return _routes_page(ctx, service_id)
 
 
 # --- categories ----------------------------------------------------------------------------

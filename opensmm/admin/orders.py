@@ -6,16 +6,19 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from opensmm.admin.users import staff
+from opensmm.catalog.routes import routes_with_providers
 from opensmm.catalog.service import get_service
 from opensmm.db.pagination import page_number
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError
+from opensmm.fulfillment.routing import route_number
 from opensmm.i18n import N_
 from opensmm.orders import queries
 from opensmm.orders import service as orders
 from opensmm.orders import staff as orders_staff
 from opensmm.orders import statuses as st
 from opensmm.orders.fields import parse_int
+from opensmm.orders.models import Order
 from opensmm.orders.service import OrderNotFound
 from opensmm.providers.models import Provider
 from opensmm.refills import queries as refill_queries
@@ -76,7 +79,13 @@ def order_detail(ctx: Ctx) -> Response:
         statuses=allowed,
         held=order.is_held,
         can_cancel=orders.can_staff_cancel(order),
+        route_number=_route_number(ctx, order),
+        upstream_cost=queries.upstream_cost_of(order),
     )
+
+
+def _route_number(ctx: Ctx, order: Order) -> int | None:
+    return route_number(routes_with_providers(ctx.db, order.service_id), order)
 
 
 def _to_order(ctx: Ctx, order_id: int) -> Response:

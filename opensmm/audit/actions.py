@@ -46,6 +46,17 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     ),
     "service.auto_refill_off": N_("Turned auto-refill of the service {service} off"),
     "service.move_down": N_("Moved the service {service} down"),
+    "service.route_add": N_(
+        "Added route {position} to service {service}: provider {provider}, its service {upstream}"
+    ),
+    "service.route_remove": N_(
+        "Removed the route of service {service} through provider {provider}, its service "
+        "{upstream}"
+    ),
+    "service.route_move": N_(
+        "Moved the route of service {service} through provider {provider}, its service "
+        "{upstream}, to position {position}"
+    ),
     "category.create": N_("Created the category {category}"),
     "category.rename": N_("Renamed the category {before} to {after}"),
     "category.move_up": N_("Moved the category {category} up"),

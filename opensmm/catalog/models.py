@@ -3,7 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
@@ -45,15 +53,40 @@ class Service(Base):
     position: Mapped[int] = mapped_column(default=0)
     # How orders are fulfilled: "manual", "provider" or "simulator" (opensmm.fulfillment).
     fulfillment: Mapped[str] = mapped_column(String(16), default="manual")
-    # For "provider": which provider, and its own id for this service.
+    # For "provider": route 1 of ``service_routes`` (which provider, its own id for this
+    # service, what it charges us per 1000 as last seen), kept equal to it by
+    # ``opensmm.catalog.routes`` so that price sync and imports read one place.
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
     provider_service_id: Mapped[int | None] = mapped_column(BigInteger)
-    # What the provider charges us per 1000 (per package), as last seen.
     provider_rate: Mapped[Decimal | None] = mapped_column(Money)
     # Set for imported services: ``provider sync`` reprices them at cost plus this percent.
     markup_percent: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ServiceRoute(Base):
+    """One way to fulfil a provider service: a provider, its service id, its cost per 1000
+    (per package). A service's routes are tried in ``position`` order: when one refuses an
+    order in a way that proves nothing was created, the order goes to the next
+    (``opensmm.fulfillment.routing``)."""
+
+    __tablename__ = "service_routes"
+    __table_args__ = (
+        UniqueConstraint("service_id", "provider_id", "provider_service_id"),
+        CheckConstraint("provider_service_id >= 1", name="upstream_service_positive"),
+        CheckConstraint("cost IS NULL OR cost >= 0", name="cost_not_negative"),
+        Index("ix_service_routes_service", "service_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    position: Mapped[int]
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    provider_service_id: Mapped[int] = mapped_column(BigInteger)
+    # What this provider charges us per 1000 (per package), as last seen (None: unknown).
+    cost: Mapped[Decimal | None] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CatalogStamp(Base):

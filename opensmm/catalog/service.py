@@ -9,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from opensmm.catalog.models import Category, Service
+from opensmm.catalog.models import Category, Service, ServiceRoute
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.db.types import parse_id
 from opensmm.errors import DomainError, NotFound
@@ -132,6 +132,18 @@ def add_service(
     )
     session.add(service)
     session.flush()
+    if provider_id is not None and provider_service_id is not None:
+        # Its provider is its route 1 (opensmm.catalog.routes adds the others).
+        session.add(
+            ServiceRoute(
+                service_id=service.id,
+                position=1,
+                provider_id=provider_id,
+                provider_service_id=provider_service_id,
+                cost=provider_rate,
+            )
+        )
+        session.flush()
     return service
 
 

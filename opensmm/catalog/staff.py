@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from opensmm.audit import service as audit
 from opensmm.audit.actor import Actor
+from opensmm.catalog import routes
 from opensmm.catalog import service as catalog
-from opensmm.catalog.models import Category, Service
+from opensmm.catalog.models import Category, Service, ServiceRoute
 from opensmm.money import format_money
 
 
@@ -78,3 +80,36 @@ def move_category(session: Session, actor: Actor, category_id: int, step: int) -
     audit.record(session, actor, "category.move_up" if step < 0 else "category.move_down",
                  f"category:{category.id}", category=category.name)
     return category
+
+
+def _route_target(route: ServiceRoute) -> str:
+    return f"service:{route.service_id}"
+
+
+def add_route(
+    session: Session, actor: Actor, service_id: int, provider_id: int, provider_service_id: int,
+    cost: Decimal | None,
+) -> ServiceRoute:
+    route = routes.add_route(session, service_id, provider_id, provider_service_id, cost)
+    audit.record(session, actor, "service.route_add", _route_target(route),
+                 service=service_id, provider=provider_id, upstream=provider_service_id,
+                 position=route.position)
+    return route
+
+
+def remove_route(session: Session, actor: Actor, service_id: int, route_id: int) -> ServiceRoute:
+    route = routes.remove_route(session, service_id, route_id)
+    audit.record(session, actor, "service.route_remove", _route_target(route),
+                 service=service_id, provider=route.provider_id,
+                 upstream=route.provider_service_id)
+    return route
+
+
+def move_route(
+    session: Session, actor: Actor, service_id: int, route_id: int, position: int
+) -> ServiceRoute:
+    route = routes.move_route(session, service_id, route_id, position)
+    audit.record(session, actor, "service.route_move", _route_target(route),
+                 service=service_id, provider=route.provider_id,
+                 upstream=route.provider_service_id, position=position)
+    return route

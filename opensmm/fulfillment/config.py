@@ -23,6 +23,7 @@ class WorkerConfig:
     batch: int = 1000
     send_threads: int = 4
     grace_seconds: float = 20.0
+    route_failover_minutes: float = 10.0
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
 
     @classmethod
@@ -38,6 +39,7 @@ class WorkerConfig:
             batch=max(1, settings.worker_batch),
             send_threads=max(1, settings.worker_send_threads),
             grace_seconds=max(0.0, settings.worker_grace_seconds),
+            route_failover_minutes=max(0.0, settings.worker_route_failover_minutes),
             simulator=SimulatorConfig(
                 seconds=settings.simulator_seconds,
                 seed=settings.simulator_seed,
@@ -78,6 +80,7 @@ class Tally:
 
     sent: int = 0  # orders the upstream accepted
     held: int = 0  # orders (and refills) held for a person
+    routed: int = 0  # orders moved to their service's next route (opensmm.fulfillment.routing)
     retried: int = 0  # sends refused for now, to be tried again (not enough funds, down)
     polled: int = 0  # orders whose status was asked
     updated: int = 0  # orders whose status, remains or start count changed

@@ -33,7 +33,7 @@ from opensmm.catalog.models import Service
 from opensmm.catalog.service import PROVIDER, SIMULATOR
 from opensmm.db import Database, utcnow
 from opensmm.events import Actor
-from opensmm.fulfillment import pipeline
+from opensmm.fulfillment import pipeline, routing
 from opensmm.fulfillment.config import Tally, WorkerConfig
 from opensmm.fulfillment.protocol import (
     Accepted,
@@ -116,7 +116,7 @@ def outbound_for(order: Order, service: Service) -> Outbound:
     order_type = str(order.fields.get("type") or service.type)
     upstream_service = service.id
     if order.fulfillment == PROVIDER:
-        upstream_service = int(service.provider_service_id or 0)
+        upstream_service = int(order.provider_service_id or 0)  # the route it is on
     return Outbound(
         order_id=order.id,
         service=upstream_service,
@@ -142,10 +142,10 @@ def idempotency_key_for(order: Order) -> str:
 def _mapping_problem(order: Order, service: Service) -> str | None:
     if order.fulfillment != PROVIDER:
         return None
-    if service.fulfillment != PROVIDER or service.provider_id != order.provider_id:
-        return "its service no longer sends to the provider it was placed for"
-    if not service.provider_service_id:
-        return "its service has no provider service ID"
+    if service.fulfillment != PROVIDER or service.provider_id is None:
+        return "its service no longer sends to a provider"
+    if not order.provider_service_id:
+        return "its route has no provider service ID"
     return None
 
 
@@ -174,11 +174,17 @@ def claim_orders(
             .limit(config.batch)
             .with_for_update(skip_locked=True, of=Order)
         ).all()
+        routes = routing.routes_of(session, {service.id for _, service in rows})
         for order, service in rows:
             problem = _mapping_problem(order, service)
             if problem is not None:
                 _hold(session, order, f"Not sent: {problem}. Fix the service, then resend it.")
                 tally.held += 1
+                continue
+            if routing.route_gone(order, routes):
+                # Staff removed its route: it was never created anywhere, so it starts
+                # again on the service's routes (next pass, with their providers' state).
+                tally.routed += routing.restart(session, order, now)
                 continue
             outbound = outbound_for(order, service)
             mode = local(order.fulfillment)
@@ -273,7 +279,10 @@ def record_send(
             return
         if isinstance(outcome, Accepted):
             _mark_sent(session, order, outcome.upstream_id, by, config, now, local=False)
+            routing.estimate_charge(session, order)
             tally.sent += 1
+        elif routing.reroute_refused(session, order, outcome, now):
+            tally.routed += 1
         elif isinstance(outcome, NotSent) and outcome.retry:
             pipeline.set_retry(order, outcome.reason, config, now)
             tally.retried += 1

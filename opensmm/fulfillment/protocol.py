@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 
@@ -68,12 +69,16 @@ class NotSent:
     ``retry``: the same request may be sent again later (the upstream was down, or out of
     funds); otherwise a person must look (the upstream refused this very order).
     ``provider_problem``: the whole provider is failing, not just this order: back off.
+    ``reroute``: the refusal proves nothing was created *and* says nothing against the
+    order itself (no funds there, the key refused, the service unknown or disabled
+    there): another route may take it (``opensmm.fulfillment.routing``).
     """
 
     reason: str
     retry: bool
     provider_problem: bool = False
     funds: bool = False
+    reroute: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ class Observation:
     start_count: int | None = None
     remains: int | None = None
     next_change_at: datetime | None = None
+    # What the upstream charges us for the order, when its answer tells.
+    charge: Decimal | None = None
 
 
 @dataclass(frozen=True)

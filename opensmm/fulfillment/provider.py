@@ -9,6 +9,7 @@ client answers it (``ClientError.outcome_unknown``); this module turns the answe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from opensmm.client import (
     ItemError,
     MalformedItem,
     NotEnoughFunds,
+    ServiceNotFound,
 )
 from opensmm.fulfillment.protocol import (
     Accepted,
@@ -72,6 +74,22 @@ def quantity_to_send(order_type: str, quantity: int) -> int | None:
     return quantity if units is Units.QUANTITY else None
 
 
+# "Service is disabled", "service not active", "Service unavailable": the upstream turned
+# the service off (an unknown service id is ``ServiceNotFound``).
+_SERVICE_OFF = re.compile(
+    r"\bservice( id)?( \d+)? (is )?(currently )?(disabled|inactive|not active|unavailable|"
+    r"not available|off|closed|paused|stopped)\b"
+)
+
+
+def refuses_the_service(exc: ApiError) -> bool:
+    """The refusal is about the service at this provider, not about the order: another
+    provider's service may well take the same order."""
+    if isinstance(exc, ServiceNotFound):
+        return True
+    return _SERVICE_OFF.search(" ".join(exc.message.casefold().split())) is not None
+
+
 def _failure(exc: ClientError) -> UpstreamFailure:
     return UpstreamFailure(
         str(exc) or type(exc).__name__,
@@ -107,13 +125,18 @@ class ProviderFulfillment:
                 retry=True,
                 provider_problem=True,
                 funds=True,
+                reroute=True,
             )
         except InvalidKey as exc:
             return NotSent(
-                f"The provider refused our API key: {exc}", retry=True, provider_problem=True
+                f"The provider refused our API key: {exc}", retry=True, provider_problem=True,
+                reroute=True,
             )
         except ApiError as exc:
-            return NotSent(f"The provider refused the order: {exc}", retry=False)
+            return NotSent(
+                f"The provider refused the order: {exc}", retry=False,
+                reroute=refuses_the_service(exc),
+            )
         except InvalidArgument as exc:
             return NotSent(f"The order cannot be sent as it is: {exc}", retry=False)
         except ClientError as exc:

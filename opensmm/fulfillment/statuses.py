@@ -52,6 +52,7 @@ def order_observation(answer: OrderStatus, *, subscription: bool) -> Observation
         raw_status=raw,
         start_count=answer.start_count if answer.start_count and answer.start_count > 0 else None,
         remains=answer.remains,
+        charge=answer.charge,
     )
 
 

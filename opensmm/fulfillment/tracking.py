@@ -15,6 +15,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, select, update
@@ -24,7 +25,7 @@ from opensmm.catalog.models import Service
 from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError
 from opensmm.events import Actor
-from opensmm.fulfillment import pipeline
+from opensmm.fulfillment import pipeline, routing
 from opensmm.fulfillment.completions import (
     LOCKED_COLUMNS,
     Completion,
@@ -301,9 +302,12 @@ def record_observations(
     with db.write() as session, session.no_autoflush:
         locked = _lock_orders(session, [item.tracked.order_id for item in items])
         completions: list[Completion] = []
+        charges: dict[int, Decimal] = {}
         for item in sorted(items, key=lambda i: (i.user_id, i.tracked.order_id)):
             tally.polled += 1
             answer = seen.get(item.tracked.order_id) or ItemProblem("no answer for this order")
+            if isinstance(answer, Observation) and answer.charge is not None:
+                charges[item.tracked.order_id] = answer.charge
             if isinstance(answer, ItemProblem):
                 message = f"{by} cannot tell this order's status: {answer.reason}"
                 tally.alerts += _alert(session, item, message, config, now)
@@ -323,6 +327,7 @@ def record_observations(
             else:
                 _apply(session, item, answer, by, config, now, tally)
         write_completions(session, completions, by)
+        routing.record_charges(session, charges)
         for when, ids in quiet.items():
             session.execute(
                 update(Order)

@@ -32,7 +32,7 @@ import httpx
 
 from opensmm.catalog.service import SIMULATOR
 from opensmm.db import Database, utcnow
-from opensmm.fulfillment import outbox, tracking
+from opensmm.fulfillment import outbox, routing, tracking
 from opensmm.fulfillment.config import Tally, WorkerConfig, new_owner
 from opensmm.fulfillment.health import (
     ProviderView,
@@ -238,6 +238,8 @@ class Worker:
         }
 
     def _send_orders(self, now: datetime, tally: Tally) -> None:
+        # Orders waiting on a provider that cannot take them go to their next route first.
+        routing.reroute_waiting(self.db, self.config, self._providers, now, tally)
         claimed = outbox.claim_orders(
             self.db, self.owner, self.config, self._blocked(now, sending=True), self._local, tally
         )

@@ -57,6 +57,11 @@ REFILL_STATUS = event(
 HELD = event("order.held", N_("Held: {reason}"))
 ALERT = event("order.alert", N_("Alert: {message}"))
 SENT = event("order.sent", N_("Sent to {by}: upstream order {upstream}"))
+# A route refused it in a way that proves nothing was created: on to the next route.
+ROUTED = event(
+    "order.routed",
+    N_("Moved from route {old} to route {new} (provider {provider}, service {service}): {reason}"),
+)
 CANCEL_FORWARDED = event("order.cancel_forwarded", N_("Cancel forwarded to {by}: accepted"))
 CANCEL_REFUSED = event("order.cancel_refused", N_("{by} refused the cancel: {reason}"))
 RESOLVED_EXISTS = event(

@@ -65,6 +65,15 @@ class Order(Base):
     # The service's mode when the order was placed: "manual", "provider" or "simulator".
     fulfillment: Mapped[str] = mapped_column(String(16), default="manual")
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    # The route taken (with ``provider_id``): the provider's service id, and when the order
+    # was put on it (an order waits there at most ``worker_route_failover_minutes`` for a
+    # provider that is down or paused before it goes to the next route).
+    provider_service_id: Mapped[int | None] = mapped_column(BigInteger)
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the upstream charges us for it: its ``status`` answer's ``charge`` when it
+    # reports one (exact), else the route's cost × units / 1000 (``upstream_estimated``).
+    upstream_charge: Mapped[Decimal | None] = mapped_column(Money)
+    upstream_estimated: Mapped[bool] = mapped_column(default=False)
     # None for manual orders; else new -> sending -> sent, or held (a person must look).
     send_state: Mapped[str | None] = mapped_column(String(10))
     # The provider's order id, known once the provider answered ``add``.

@@ -26,7 +26,7 @@ from opensmm.catalog.types import SERVICE_TYPES, Units
 from opensmm.db import utcnow
 from opensmm.db.pagination import PER_PAGE, Page, paginate
 from opensmm.db.types import parse_id
-from opensmm.money import QUANTUM, from_minor
+from opensmm.money import QUANTUM, from_minor, to_minor
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order, OrderEvent
 from opensmm.orders.service import prepare
@@ -149,8 +149,8 @@ class DayTotal:
     day: date
     orders: int
     revenue: Decimal  # charged minus refunded, for orders placed that day
-    # What the providers charge for what they delivered, at their current rates: an
-    # estimate (orders do not keep the rate paid upstream); zero for manual orders.
+    # What the upstreams charge for the day's orders, as recorded on each order
+    # (``upstream_charge``, see ``upstream_cost``); zero for manual and simulated orders.
     cost: Decimal = Decimal(0)
 
     @property
@@ -158,19 +158,33 @@ class DayTotal:
         return self.revenue - self.cost
 
 
-def estimated_cost() -> ColumnElement[int]:
-    """Upstream cost in whole 0.00001: provider rate × delivered units / 1000 (× delivered
-    for packages); nothing for canceled orders (the provider refunds them too)."""
-    rate = type_coerce(Service.provider_rate, BigInteger)
+def upstream_cost() -> ColumnElement[int]:
+    """Upstream cost in whole 0.00001, from what each order recorded: the upstream's own
+    ``charge`` where its ``status`` answer tells it (exact: it follows partials and
+    cancels); else the route's cost at sending (an estimate) for what was delivered, and
+    nothing for a canceled order (the provider refunds it too)."""
+    recorded = type_coerce(Order.upstream_charge, BigInteger)
     delivered = Order.units - Order.remains
-    flat = Service.type.in_(FLAT_TYPES)
     per_order = case(
+        (Order.upstream_charge.is_(None), 0),
+        (Order.upstream_estimated.is_(False), recorded),
         (Order.status == st.CANCELED, 0),
-        (Service.provider_rate.is_(None), 0),
-        (flat, rate * delivered),
-        else_=rate * delivered / 1000,
+        (Order.units <= 0, 0),
+        else_=recorded * delivered / Order.units,
     )
     return func.coalesce(func.sum(per_order), 0)
+
+
+def upstream_cost_of(order: Order) -> Decimal:
+    """``upstream_cost`` for one order (the staff order page shows the profit with it)."""
+    if order.upstream_charge is None:
+        return Decimal(0)
+    if not order.upstream_estimated:
+        return order.upstream_charge
+    if order.status == st.CANCELED or order.units <= 0:
+        return Decimal(0)
+    minor = to_minor(order.upstream_charge) * (order.units - order.remains) // order.units
+    return from_minor(minor)
 
 
 def _day_of(session: Session) -> ColumnElement[str]:
@@ -185,8 +199,7 @@ def daily_totals(session: Session, days: int = 30) -> list[DayTotal]:
     first = today - timedelta(days=days - 1)
     day = _day_of(session).label("day")
     rows = session.execute(
-        select(day, func.count(), net_charged(), estimated_cost())
-        .join(Service, Service.id == Order.service_id)
+        select(day, func.count(), net_charged(), upstream_cost())
         .where(Order.created_at >= utcnow() - timedelta(days=days + 1))
         .group_by(day)
     ).all()

@@ -116,8 +116,9 @@ _ACTIVE_WITH_LINK = Statement(
 # to SQLAlchemy's execution (nothing would fill it in).
 _NEW_ORDER_COLUMNS = (
     "user_id", "service_id", "link", "quantity", "units", "charge", "refunded", "status",
-    "remains", "runs", "interval", "fields", "fulfillment", "provider_id", "send_state",
-    "attempts", "created_at", "updated_at",
+    "remains", "runs", "interval", "fields", "fulfillment", "provider_id",
+    "provider_service_id", "routed_at", "upstream_estimated", "send_state", "attempts",
+    "created_at", "updated_at",
 )
 _INSERT_ORDER = Statement(
     lambda: insert(Order)
@@ -263,7 +264,11 @@ def _insert_order(
         fields={**request.fields, "type": service.type},
         # The service's mode now decides how this order is fulfilled, whatever it becomes.
         fulfillment=service.fulfillment,
+        # Route 1 (the service's own provider columns mirror it; opensmm.catalog.routes).
         provider_id=service.provider_id,
+        provider_service_id=service.provider_service_id,
+        routed_at=now if service.provider_id is not None else None,
+        upstream_estimated=False,
         send_state=None if service.fulfillment == MANUAL else fs.NEW,
         attempts=0,
         created_at=now,

@@ -15,6 +15,7 @@ from decimal import ROUND_CEILING, Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opensmm.catalog import routes
 from opensmm.catalog import service as catalog
 from opensmm.catalog.models import Service
 from opensmm.catalog.types import SERVICE_TYPES
@@ -255,6 +256,7 @@ def sync_services(
     """
     by_id = {item.id: item for item in upstream}
     report = SyncReport()
+    routes.sync_costs(session, provider_id, {item.id: cost_of(item.rate) for item in upstream})
     for service in mapped_services(session, provider_id):
         item = by_id.get(int(service.provider_service_id or 0))
         if item is None:

@@ -33,7 +33,8 @@ SENT_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Columns that differ between twins by construction, or hold the clock.
 UNCOMPARED = {
-    "id", "link", "upstream_id", "created_at", "updated_at", "finished_at", "next_poll_at"
+    "id", "link", "upstream_id", "created_at", "updated_at", "finished_at", "next_poll_at",
+    "routed_at",
 }
 CLOCK_SLACK = timedelta(seconds=30)  # the twins' updates run a moment apart
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from opensmm.audit.models import AuditEntry
 from opensmm.catalog.models import Category, Service
@@ -320,3 +320,67 @@ def test_odd_numbers_in_staff_filters_and_forms_are_no_server_error(
     assert refused.status_code == 400, refused.text[:300]
     with panel.db.read() as session:
         assert session.scalar(select(Service.id).where(Service.name == "Odd Numbers")) is None
+
+
+def test_staff_manage_a_services_routes_and_see_an_orders_upstream_charge(
+    panel: Panel, visitor: WebClient, staff: Person
+) -> None:
+    from opensmm.catalog import routes
+    from opensmm.providers.models import Provider
+    from tests.fulfillment import helpers as h
+
+    down = "http://127.0.0.1:9/api/v2"
+    first, other = h.provider(panel.db, down), h.provider(panel.db, down)
+    with panel.db.write() as session:  # the panel's worker never sends these orders
+        session.execute(update(Provider).where(Provider.id == first).values(enabled=False))
+        found = session.get(Provider, other)
+        assert found is not None
+        other_name = found.name
+    service_id = h.provider_service(panel.db, first, 11, provider_rate=Decimal("0.5"),
+                                    rate=Decimal("1"))
+    page = f"/admin/services/{service_id}"
+    added = visitor.post(f"{page}/routes", {"provider_id": other, "provider_service_id": "22",
+                                            "cost": "0.7"})
+    assert "Route 2 added." in visitor.flash(added)
+    for bad, message in (({"provider_id": "x"}, "Choose a provider"),
+                         ({"provider_service_id": "abc"}, "must be a whole number"),
+                         ({"provider_service_id": "0"}, "positive whole number"),
+                         ({"cost": "-1"}, "cost"),
+                         ({"provider_service_id": "22"}, "already has this route")):
+        fields = {"provider_id": other, "provider_service_id": "23", "cost": "1", **bad}
+        refused = visitor.post(f"{page}/routes", fields)
+        assert refused.status_code == 400 and message in refused.text, (bad, refused.text[:300])
+    with panel.db.read() as session:
+        first_route, second_route = routes.list_routes(session, service_id)
+    visitor.post(f"{page}/routes/{second_route.id}/move", {"position": "1"})
+    assert visitor.post(f"{page}/routes/{second_route.id}/move",
+                        {"position": "9"}).status_code == 400
+    table = visitor.get(page).text
+    assert table.index(other_name) < table.index(f"/admin/providers/{first}\"")
+    assert service_row(panel, service_id).provider_id == other
+    removed = visitor.post(f"{page}/routes/{first_route.id}/remove")
+    assert "Route removed." in visitor.flash(removed)
+    assert visitor.post(f"{page}/routes/{second_route.id}/remove").status_code == 400
+    assert audit_actions(panel, staff.name)[-3:] == [
+        "service.route_add", "service.route_move", "service.route_remove"
+    ]
+
+    customer = panel.customer(balance="10")
+    order_id = panel.api(customer.key, "add", service=service_id, link="https://x.test/r",
+                         quantity=1000)["order"]
+    with panel.db.write() as session:
+        session.execute(update(Provider).where(Provider.id == other).values(enabled=False))
+        session.execute(update(Order).where(Order.id == order_id).values(
+            upstream_charge=Decimal("0.7123"), upstream_estimated=False))
+    detail = visitor.get(f"/admin/orders/{order_id}").text
+    assert re.search(r'id="order-route">route 1 · provider service 22<', detail)
+    assert re.search(r'id="upstream-charge">\$0\.7123<', detail)
+    assert re.search(r'id="order-profit">\$0\.2877<', detail)
+    arabic = WebClient(panel.url, **{"Accept-Language": "ar"})
+    try:
+        arabic.login(staff)
+        assert "المسارات" in arabic.get(page).text and "إضافة مسار" in arabic.get(page).text
+        shown = arabic.get(f"/admin/orders/{order_id}").text
+        assert "تكلفة المزوّد" in shown and "المسار 1" in shown
+    finally:
+        arabic.close()
