@@ -14,6 +14,11 @@ over, :func:`recover` holds it for a person: it is never resent automatically. A
 claimed but not yet marked ``sending`` was certainly not sent, and is simply taken again
 when the lease ends.
 
+One exception: an upstream known to honour ``idempotency_key`` (it announced it, see
+``Provider.idempotent``) makes a resend with the same key the same order. There, an order in
+doubt (an in-doubt answer, or left in ``sending``) goes back to ``new`` and is resent with
+its key, after a back-off, up to ``IN_DOUBT_RESENDS`` times; only then is it held.
+
 Orders and refills go through the same steps; what the two share is written once in
 ``opensmm.fulfillment.pipeline`` (its docstring says why each kind keeps its own claim and
 record functions). The worker drives both through one loop (``Worker._send_group``).
@@ -50,6 +55,7 @@ from opensmm.orders import events
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order
 from opensmm.orders.service import event_row, record
+from opensmm.providers.models import Provider
 from opensmm.refills import statuses as rs
 from opensmm.refills.models import Refill
 
@@ -76,8 +82,12 @@ class ClaimedRefill:
 # --- recovery ------------------------------------------------------------------------
 
 
-def recover(db: Database, tally: Tally) -> None:
-    """Hold every order and refill left in ``sending`` by a worker whose lease ran out."""
+IN_DOUBT_RESENDS = 5
+
+
+def recover(db: Database, config: WorkerConfig, tally: Tally) -> None:
+    """Hold every order and refill left in ``sending`` by a worker whose lease ran out;
+    an order at an idempotent upstream is resent with its key instead (if tries are left)."""
     now = utcnow()
     with db.read() as session:
         if not any(pipeline.any_stuck_sending(session, m, now) for m in (Order, Refill)):
@@ -86,6 +96,9 @@ def recover(db: Database, tally: Tally) -> None:
     with db.write() as session:
         stuck = pipeline.stuck_sending(session, Order, now)
         for order in stuck:
+            if _resend_in_doubt(session, order, detail, config, now):
+                tally.retried += 1
+                continue
             order.send_state = HELD
             order.held_reason = pipeline.in_doubt_reason("created it", detail, order.id, "order")
             record(session, order, "worker", events.HELD, reason=order.held_reason)
@@ -95,7 +108,23 @@ def recover(db: Database, tally: Tally) -> None:
             refill.send_state = HELD
             refill.held_reason = pipeline.in_doubt_reason("opened it", detail, refill.id, "refill")
             log.error("ALERT refill %s held: %s", refill.id, refill.held_reason)
-        tally.held += len(stuck) + len(stuck_refills)
+        tally.held += sum(order.send_state == HELD for order in stuck) + len(stuck_refills)
+
+
+def _resend_in_doubt(
+    session: Session, order: Order, reason: str, config: WorkerConfig, now: datetime
+) -> bool:
+    """Put an in-doubt order back to be resent with its idempotency key, when its upstream
+    honours keys and tries are left; False when it must be held."""
+    if order.provider_id is None or order.attempts >= IN_DOUBT_RESENDS:
+        return False
+    if not session.scalar(select(Provider.idempotent).where(Provider.id == order.provider_id)):
+        return False
+    pipeline.set_retry(order, f"in doubt ({reason}); resending with its idempotency key",
+                       config, now)
+    record(session, order, "worker", events.RESENDING, reason=reason, attempt=order.attempts)
+    log.warning("order %s in doubt, to be resent with its idempotency key: %s", order.id, reason)
+    return True
 
 
 # --- orders --------------------------------------------------------------------------
@@ -280,6 +309,8 @@ def record_send(
         elif isinstance(outcome, NotSent):
             _hold(session, order, f"Not sent: {outcome.reason}. Fix it and resend, or cancel it.")
             tally.held += 1
+        elif _resend_in_doubt(session, order, outcome.reason, config, now):
+            tally.retried += 1
         else:
             reason = pipeline.in_doubt_reason("created it", outcome.reason, order.id, "order")
             _hold(session, order, reason)
