@@ -139,9 +139,10 @@ def _first_time(db: Database, provider_id: int, header: str) -> bool:
         added = session.execute(
             insert_for(session, ProviderWebhookSeen)
             .values(provider_id=provider_id, mac=_mac(header), received_at=now)
-            .on_conflict_do_nothing()
-        )
-        if not getattr(added, "rowcount", 0):
+            .on_conflict_do_nothing(index_elements=["provider_id", "mac"])
+            .returning(ProviderWebhookSeen.id)
+        ).first()
+        if added is None:
             return False
         provider = session.get(Provider, provider_id)
         if provider is not None:
@@ -162,6 +163,8 @@ def _order(
         )
     except ClientError:
         return Answer(400, "not a status answer")
+    if seen.status is None:  # a status check alerts on it; its fallback check will
+        return Answer(400, "an unknown status")
     if not _first_time(db, provider_id, header):
         return Answer(409, "already received")
     tracking.record_observations(
@@ -191,6 +194,8 @@ def _refill(
         seen: RefillObservation = refill_observation(parse_refill_status(pushed.payload))
     except ClientError:
         return Answer(400, "not a refill status answer")
+    if seen.status is None:
+        return Answer(400, "an unknown refill status")
     if not _first_time(db, provider_id, header):
         return Answer(409, "already received")
     claim = tracking.TrackedRefillClaim(
