@@ -124,6 +124,10 @@ def _run_uvicorn(
     )
     if workers > 1:
         # The supervisor handles the signals itself and returns once its processes ended.
+        # It pings each process and kills one that does not answer in time: a process still
+        # importing the app on a busy machine (several seconds on a small VPS) is not hung,
+        # so the 5 s default restarted them in a loop, serving nothing.
+        options["timeout_worker_healthcheck"] = 30
         uvicorn.run("opensmm.app:create_app", factory=True, **options)
         return
 
