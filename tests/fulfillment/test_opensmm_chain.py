@@ -2,9 +2,10 @@
 
 One burst of forwarding, with A (its worker mid-send) and B (requests on the wire) killed
 by SIGKILL together: in-doubt sends are resent with their idempotency key, so nothing is
-held, B has each order once, and the money is exact on both panels. Then B's status webhooks reach A, which
-applies them without polling (its poll interval is an hour), refunds included; a forged POST
-is refused. A runs as ``serve --workers 2`` at the end, and SIGTERM stops it with exit 0."""
+held, B has each order once, and the money is exact on both panels. A comes back as
+``serve --workers 2``. Then B's status webhooks reach A, which applies them without polling
+(its poll interval is an hour), refunds included; a forged POST is refused. Last, SIGTERM
+stops A's two processes with exit 0 and nothing held."""
 
 from __future__ import annotations
 
