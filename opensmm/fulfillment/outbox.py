@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
@@ -53,7 +53,7 @@ from opensmm.fulfillment.provider import quantity_to_send
 from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD, NEW
 from opensmm.orders import events
 from opensmm.orders import statuses as st
-from opensmm.orders.models import Order
+from opensmm.orders.models import Order, OrderEvent
 from opensmm.orders.service import event_row, record
 from opensmm.providers.models import Provider
 from opensmm.refills import statuses as rs
@@ -116,13 +116,19 @@ def _resend_in_doubt(
 ) -> bool:
     """Put an in-doubt order back to be resent with its idempotency key, when its upstream
     honours keys and tries are left; False when it must be held."""
-    if order.provider_id is None or order.attempts >= IN_DOUBT_RESENDS:
+    if order.provider_id is None:
         return False
     if not session.scalar(select(Provider.idempotent).where(Provider.id == order.provider_id)):
         return False
+    resent = session.scalar(
+        select(func.count()).select_from(OrderEvent)
+        .where(OrderEvent.order_id == order.id, OrderEvent.code == events.RESENDING.code)
+    ) or 0
+    if resent >= IN_DOUBT_RESENDS:
+        return False
     pipeline.set_retry(order, f"in doubt ({reason}); resending with its idempotency key",
                        config, now)
-    record(session, order, "worker", events.RESENDING, reason=reason, attempt=order.attempts)
+    record(session, order, "worker", events.RESENDING, reason=reason, attempt=resent + 1)
     log.warning("order %s in doubt, to be resent with its idempotency key: %s", order.id, reason)
     return True
 
