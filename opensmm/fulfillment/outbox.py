@@ -17,7 +17,9 @@ when the lease ends.
 One exception: an upstream known to honour ``idempotency_key`` (it announced it, see
 ``Provider.idempotent``) makes a resend with the same key the same order. There, an order in
 doubt (an in-doubt answer, or left in ``sending``) goes back to ``new`` and is resent with
-its key, after a back-off, up to ``IN_DOUBT_RESENDS`` times; only then is it held.
+its key, after a back-off, up to ``IN_DOUBT_RESENDS`` times; only then is it held. Meanwhile
+it is ``resend``, not ``new``: it may exist upstream, so a customer's cancel is forwarded
+(once the resend has told its upstream id), never refunded at once.
 
 Orders and refills go through the same steps; what the two share is written once in
 ``opensmm.fulfillment.pipeline`` (its docstring says why each kind keeps its own claim and
@@ -31,7 +33,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
@@ -50,7 +52,7 @@ from opensmm.fulfillment.protocol import (
     SendOutcome,
 )
 from opensmm.fulfillment.provider import quantity_to_send
-from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD, NEW
+from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD, NEW, RESEND
 from opensmm.orders import events
 from opensmm.orders import statuses as st
 from opensmm.orders.models import Order, OrderEvent
@@ -120,17 +122,23 @@ def _resend_in_doubt(
         return False
     if not session.scalar(select(Provider.idempotent).where(Provider.id == order.provider_id)):
         return False
-    resent = session.scalar(
-        select(func.count()).select_from(OrderEvent)
-        .where(OrderEvent.order_id == order.id, OrderEvent.code == events.RESENDING.code)
-    ) or 0
+    resent = _resends(session, order)
     if resent >= IN_DOUBT_RESENDS:
         return False
     pipeline.set_retry(order, f"in doubt ({reason}); resending with its idempotency key",
                        config, now)
+    order.send_state = RESEND
     record(session, order, "worker", events.RESENDING, reason=reason, attempt=resent + 1)
     log.warning("order %s in doubt, to be resent with its idempotency key: %s", order.id, reason)
     return True
+
+
+def _resends(session: Session, order: Order) -> int:
+    """How often the order was put back to be resent in doubt (0: it never was in doubt)."""
+    return session.scalar(
+        select(func.count()).select_from(OrderEvent)
+        .where(OrderEvent.order_id == order.id, OrderEvent.code == events.RESENDING.code)
+    ) or 0
 
 
 # --- orders --------------------------------------------------------------------------
@@ -138,13 +146,19 @@ def _resend_in_doubt(
 
 def _new_order_filter(now: datetime, blocked: Collection[int]) -> list[ColumnElement[bool]]:
     return [
-        Order.send_state == NEW,
+        _sendable(),
         Order.status == st.PENDING,
-        Order.cancel_state.is_(None),
         Order.fulfillment.in_(SENDABLE_MODES),
         *pipeline.due(Order, now),
         *pipeline.not_blocked(blocked),
     ]
+
+
+def _sendable() -> ColumnElement[bool]:
+    """New and not canceled; or to be resent in doubt (with a cancel too: the resend tells
+    its upstream id, then the cancel is forwarded)."""
+    return or_(and_(Order.send_state == NEW, Order.cancel_state.is_(None)),
+               Order.send_state == RESEND)
 
 
 def outbound_for(order: Order, service: Service) -> Outbound:
@@ -271,7 +285,8 @@ def release(db: Database, owner: str, order_ids: Sequence[int]) -> None:
     with db.write() as session:
         session.execute(
             update(Order)
-            .where(Order.id.in_(order_ids), Order.lease_owner == owner, Order.send_state == NEW)
+            .where(Order.id.in_(order_ids), Order.lease_owner == owner,
+                   Order.send_state.in_((NEW, RESEND)))
             .values(lease_owner=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
@@ -280,7 +295,8 @@ def release(db: Database, owner: str, order_ids: Sequence[int]) -> None:
 def mark_sending(db: Database, owner: str, config: WorkerConfig, order_id: int) -> bool:
     """``new`` -> ``sending``, committed before the call; False if the order is no longer
     ours to send (another worker took it after our lease ended, or it was canceled)."""
-    still = (Order.status == st.PENDING, Order.cancel_state.is_(None))
+    still = (Order.status == st.PENDING,
+             or_(Order.cancel_state.is_(None), Order.send_state == RESEND))
     return pipeline.mark_sending(db, Order, order_id, owner, config, still)
 
 
@@ -311,6 +327,8 @@ def record_send(
             tally.sent += 1
         elif isinstance(outcome, NotSent) and outcome.retry:
             pipeline.set_retry(order, outcome.reason, config, now)
+            if _resends(session, order):
+                order.send_state = RESEND  # an earlier send may still exist upstream
             tally.retried += 1
         elif isinstance(outcome, NotSent):
             _hold(session, order, f"Not sent: {outcome.reason}. Fix it and resend, or cancel it.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from opensmm.db import Database, utcnow
 from opensmm.fulfillment import outbox
 from opensmm.fulfillment.config import Tally
-from opensmm.fulfillment.states import HELD, NEW, SENDING, SENT
+from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD, RESEND, SENDING, SENT
 from opensmm.fulfillment.worker import Worker
 from opensmm.orders import events
 from opensmm.orders.models import Order, OrderEvent
@@ -90,6 +91,32 @@ def test_an_in_doubt_send_to_an_idempotent_upstream_is_resent_with_its_key(
     assert h.ledger_clean(db)
 
 
+def test_a_cancel_while_in_doubt_waits_for_the_resend_and_refunds_nothing_at_once(
+    db: Database, fake: FakePanel
+) -> None:
+    """In doubt, the order may exist upstream: a customer's cancel is not refunded on the
+    spot as for an order never sent; the resend learns its upstream id, then the cancel is
+    forwarded there."""
+    upstream, provider_id, service_id = _setup(db, fake, drops=1)
+    _set_idempotent(db, provider_id, True)
+    fake.on("cancel", [{"order": 500, "cancel": 1}])
+    who = h.customer(db, "10")
+    order_id = h.place(db, who, service_id, 1000)
+    worker = Worker(db, QUICK)
+    try:
+        h.passes(worker, 1)
+        assert h.get_order(db, order_id).send_state == RESEND
+        canceled = h.cancel(db, who, order_id)
+        assert canceled.cancel_state == CANCEL_REQUESTED and canceled.status == "Pending"
+        assert h.balance(db, who) == Decimal("9")  # charged; nothing refunded yet
+        h.passes(worker, 4)
+    finally:
+        worker.close()
+    order = h.get_order(db, order_id)
+    assert (order.send_state, order.upstream_id) == (SENT, 500)
+    assert sum(upstream.calls.values()) == 2 and fake.count("cancel") == 1
+
+
 def test_an_upstream_that_does_not_announce_keys_gets_nothing_resent(
     db: Database, fake: FakePanel
 ) -> None:
@@ -143,5 +170,5 @@ def test_a_send_left_by_a_dead_worker(db: Database, fake: FakePanel, idempotent:
     tally = Tally()
     outbox.recover(db, QUICK, tally)
     assert h.get_order(db, spent).send_state == HELD
-    assert h.get_order(db, fresh).send_state == (NEW if idempotent else HELD)
+    assert h.get_order(db, fresh).send_state == (RESEND if idempotent else HELD)
     assert (tally.held, tally.retried) == ((1, 1) if idempotent else (2, 0))
