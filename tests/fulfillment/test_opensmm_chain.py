@@ -34,7 +34,7 @@ from tests.fulfillment.processes import WORKER_ENV, count_orders, wait_until
 from tests.support.databases import KINDS
 from tests.support.panel import Panel, free_port, opensmm_env, running_panel, wait_until_up
 
-ORDERS = 120
+ORDERS = 60
 A_ENV = {**WORKER_ENV, "OPENSMM_WORKER_POLL_SECONDS": "3600"}  # statuses come by webhook
 B_ENV = {**WORKER_ENV, "OPENSMM_WEBHOOKS_ALLOW_PRIVATE": "1"}
 
