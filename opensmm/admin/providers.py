@@ -92,9 +92,11 @@ def check_balance(ctx: Ctx) -> Response:
     provider_id = ctx.path_int("provider_id")
     try:
         name, url, key = _credentials(ctx, provider_id)
-        balance = providers.fetch_balance(url, key)
+        checked = providers.probe(url, key)
+        balance = checked.balance
         with ctx.web.db.write() as session:
-            providers_staff.record_balance(session, staff(ctx), provider_id, balance)
+            providers_staff.record_balance(session, staff(ctx), provider_id, balance,
+                                           checked.idempotent)
     except DomainError as exc:
         return _refused_here(ctx, exc)
     ctx.flash("ok", ctx.t("Balance of {name}: {amount} {currency}", name=name,

@@ -37,6 +37,7 @@ from opensmm.errors import DomainError, IncorrectRequest
 from opensmm.observability import requests as outcomes
 from opensmm.observability.access import AccessLog
 from opensmm.observability.requests import RequestRecord, current_request, finish
+from opensmm.orders.idempotency import ANNOUNCE_HEADER, ANNOUNCE_VALUE
 from opensmm.panel_settings import service as panel_settings
 from opensmm.security.guard import Guard, RateLimited
 from opensmm.security.network import client_ip, parse_trusted_proxies
@@ -46,6 +47,8 @@ log = logging.getLogger("opensmm.api")
 
 INTERNAL_ERROR = "Internal error, please try again later"
 GZIP_MIN_BYTES = 1024
+# On every answer: ``add`` honours ``idempotency_key`` here (opensmm.orders.idempotency).
+_ANNOUNCE = (ANNOUNCE_HEADER.lower().encode(), ANNOUNCE_VALUE.encode())
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -235,7 +238,7 @@ class ApiEndpoint:
             # A single id's refusal ("Incorrect order ID") is answered, not raised.
             record.outcome, record.error = outcomes.REFUSED, result["error"]
         body = orjson.dumps(result)
-        headers = [(b"content-type", b"application/json")]
+        headers = [(b"content-type", b"application/json"), _ANNOUNCE]
         if record.retry_after is not None:
             headers.append((b"retry-after", str(record.retry_after).encode()))
         if len(body) >= GZIP_MIN_BYTES and wants_gzip(_accept_encoding(scope)):

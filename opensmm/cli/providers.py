@@ -12,14 +12,16 @@ from sqlalchemy.orm import Session
 
 from opensmm.audit.actor import Actor
 from opensmm.cli.accounts import JsonFlag
-from opensmm.cli.output import emit_json, fail, in_read, in_write, refusals_to_exit
-from opensmm.client import Balance
+from opensmm.cli.output import database, emit_json, fail, in_read, in_write, refusals_to_exit
 from opensmm.client import Service as UpstreamService
 from opensmm.money import MoneyError, format_money, parse_money
+from opensmm.payments.keys import panel_secret
 from opensmm.providers import service as providers
 from opensmm.providers import staff as providers_staff
+from opensmm.providers import webhooks as provider_webhooks
 from opensmm.providers.models import Provider
 from opensmm.providers.pricing import check_markup
+from opensmm.settings import get_settings
 
 provider_app = typer.Typer(help="Upstream panels that fulfill orders.", no_args_is_help=True)
 
@@ -44,6 +46,8 @@ def provider_json(provider: Provider, services: int) -> dict[str, object]:
             provider.send_paused_until.isoformat() if provider.send_paused_until else None
         ),
         "alert": provider.alert,
+        "idempotent": provider.idempotent,
+        "webhooks": provider.webhook_secret is not None,
     }
 
 
@@ -72,12 +76,15 @@ def provider_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add an upstream panel; by default its balance is asked first, to prove URL and key."""
-    balance = None
+    checked = None
     if check:
-        url, balance = _check_endpoint(url.strip(), key.strip())
+        url, checked = _check_endpoint(url.strip(), key.strip())
 
     def work(session: Session) -> Provider:
-        return providers_staff.add_provider(session, Actor.cli(), name, url, key, balance)
+        return providers_staff.add_provider(
+            session, Actor.cli(), name, url, key,
+            checked.balance if checked else None, checked.idempotent if checked else None,
+        )
 
     provider = in_write(work)
     if as_json:
@@ -91,11 +98,11 @@ def provider_add(
     typer.echo(f"Added provider {provider.name} (id {provider.id}){shown}")
 
 
-def _check_endpoint(url: str, key: str) -> tuple[str, Balance]:
+def _check_endpoint(url: str, key: str) -> tuple[str, providers.Probe]:
     """The provider's balance at ``url``; when ``url`` answers like a web site (an HTML
     page, 404, 405) and is not an ``/api/v2`` endpoint, its ``/api/v2`` is tried too."""
     try:
-        return url, providers.fetch_balance(url, key)
+        return url, providers.probe(url, key)
     except providers.ProviderCallFailed as exc:
         failure = exc.message
     path = urlsplit(url).path.rstrip("/")
@@ -104,14 +111,14 @@ def _check_endpoint(url: str, key: str) -> tuple[str, Balance]:
         fail(failure)
     guess = url.split("?", 1)[0].rstrip("/") + "/api/v2"
     try:
-        balance = providers.fetch_balance(guess, key)
+        checked = providers.probe(guess, key)
     except providers.ProviderCallFailed:
         fail(
             f"{failure}\nhint: the URL must be the provider's API endpoint, usually its "
             f"address followed by /api/v2 (e.g. {guess}); it is on the provider's API page"
         )
     typer.echo(f"note: {url} is the provider's site, not its API; using {guess}", err=True)
-    return guess, balance
+    return guess, checked
 
 
 @provider_app.command("list")
@@ -145,11 +152,14 @@ def provider_list(as_json: JsonFlag = False) -> None:
 
 @provider_app.command("balance")
 def provider_balance(name: str, as_json: JsonFlag = False) -> None:
-    """Ask the provider for our balance there (and remember it)."""
+    """Ask the provider for our balance there (and remember it, with whether it is an
+    opensmm honouring idempotency keys)."""
     provider_id, url, key = _connection(name)
     with refusals_to_exit():
-        balance = providers.fetch_balance(url, key)
-    in_write(lambda s: providers_staff.record_balance(s, Actor.cli(), provider_id, balance))
+        checked = providers.probe(url, key)
+    balance = checked.balance
+    in_write(lambda s: providers_staff.record_balance(
+        s, Actor.cli(), provider_id, balance, checked.idempotent))
     amount = format_money(balance.amount.quantize(Decimal("0.00001")))
     if as_json:
         emit_json({"provider": name, "balance": amount, "currency": balance.currency})
@@ -310,3 +320,40 @@ def provider_sync(
         )
     if as_json:
         emit_json({"providers": results})
+
+
+@provider_app.command("webhook")
+def provider_webhook(
+    name: str,
+    secret: Annotated[str | None, typer.Option(
+        "--secret",
+        help="The signing secret the provider printed when the URL was set there; "
+        "an empty string turns webhooks off.")] = None,
+) -> None:
+    """Receive the provider's status webhooks (an opensmm upstream) instead of polling it.
+    Without --secret: the URL to set on the provider's API keys page. With it: store the
+    secret the provider printed (encrypted); from then on its orders are checked only now
+    and then, as long as its webhooks arrive."""
+    base = get_settings().public_url.rstrip("/")
+    secret_of_panel = panel_secret(database()) if secret is not None else ""
+
+    def work(session: Session) -> Provider:
+        provider = providers.get_provider(session, name)
+        if secret is not None:
+            providers_staff.set_webhook_secret(
+                session, Actor.cli(), provider, secret, secret_of_panel)
+        return provider
+
+    provider = in_write(work)
+    url = (base or "https://YOUR-PANEL") + provider_webhooks.path_for(provider.id)
+    if secret is not None and not secret.strip():
+        typer.echo(f"{name}: webhooks turned off; its orders are checked as usual")
+    elif secret is not None:
+        typer.echo(f"{name}: webhook secret stored; statuses posted to {url} are applied")
+    else:
+        typer.echo(f"Set this webhook URL on {name}'s API keys page (or: opensmm key webhook "
+                   f"KEY_ID {url} there), then run: opensmm provider webhook {name} "
+                   "--secret SECRET")
+        if not base:
+            typer.echo("note: set OPENSMM_PUBLIC_URL to this panel's address", err=True)
+        typer.echo(url)

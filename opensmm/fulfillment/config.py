@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
 from opensmm.fulfillment.simulator import SimulatorConfig
@@ -24,6 +24,10 @@ class WorkerConfig:
     send_threads: int = 4
     grace_seconds: float = 20.0
     route_failover_minutes: float = 10.0
+    # A provider whose status webhooks arrive (docs/fulfillment.md) is still checked, but
+    # only this often; after ``webhook_quiet_seconds`` without one, as usual again.
+    webhook_poll_seconds: float = 900.0
+    webhook_quiet_seconds: float = 1800.0
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
 
     @classmethod
@@ -58,6 +62,10 @@ class WorkerConfig:
         if next_change_at is not None and next_change_at < later:
             return max(next_change_at, now)
         return later
+
+    def pushed(self) -> WorkerConfig:
+        """This config for a provider whose webhooks arrive: the fallback poll interval."""
+        return replace(self, poll_seconds=max(self.poll_seconds, self.webhook_poll_seconds))
 
     @property
     def lease(self) -> timedelta:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -33,6 +33,13 @@ class ProviderView:
     send_failures: int
     send_paused_until: datetime | None
     alert: str | None
+    webhooks: bool = False  # a webhook secret is set
+    webhook_at: datetime | None = None  # the last good webhook
+
+    def webhooks_live(self, now: datetime, config: WorkerConfig) -> bool:
+        """Its webhooks arrive: statuses are pushed, checks are only a fallback."""
+        quiet = timedelta(seconds=config.webhook_quiet_seconds)
+        return self.webhooks and self.webhook_at is not None and now - self.webhook_at < quiet
 
     def can_call(self, now: datetime) -> bool:
         return self.enabled and (self.backoff_until is None or self.backoff_until <= now)
@@ -57,6 +64,8 @@ def load_providers(db: Database) -> dict[int, ProviderView]:
                 send_failures=p.send_failures,
                 send_paused_until=p.send_paused_until,
                 alert=p.alert,
+                webhooks=p.webhook_secret is not None,
+                webhook_at=p.webhook_at,
             )
             for p in session.scalars(select(Provider))
         }

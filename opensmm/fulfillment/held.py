@@ -2,10 +2,11 @@
 
 An order is *held* when nobody can tell whether the provider created it (a timeout after
 sending, a dropped connection, a worker killed mid-call), or when the provider refused it.
-The worker never resends it by itself. A person checks at the provider, then either
-records the provider's order id (it exists: the worker follows it from there) or releases
-it to be sent again (it does not). Giving up is ``opensmm order set ID --status Canceled``,
-which refunds it like any cancel.
+The worker never resends it by itself (an order at an upstream that honours idempotency keys
+is resent with its key a few times first: ``opensmm.fulfillment.outbox``). A person checks
+at the provider, then either records the provider's order id (it exists: the worker follows
+it from there) or releases it to be sent again (it does not). Giving up is
+``opensmm order set ID --status Canceled``, which refunds it like any cancel.
 """
 
 from __future__ import annotations

@@ -14,6 +14,13 @@ over, :func:`recover` holds it for a person: it is never resent automatically. A
 claimed but not yet marked ``sending`` was certainly not sent, and is simply taken again
 when the lease ends.
 
+One exception: an upstream known to honour ``idempotency_key`` (it announced it, see
+``Provider.idempotent``) makes a resend with the same key the same order. There, an order in
+doubt (an in-doubt answer, or left in ``sending``) goes back to ``new`` and is resent with
+its key, after a back-off, up to ``IN_DOUBT_RESENDS`` times; only then is it held. Meanwhile
+it is ``resend``, not ``new``: it may exist upstream, so a customer's cancel is forwarded
+(once the resend has told its upstream id), never refunded at once.
+
 Orders and refills go through the same steps; what the two share is written once in
 ``opensmm.fulfillment.pipeline`` (its docstring says why each kind keeps its own claim and
 record functions). The worker drives both through one loop (``Worker._send_group``).
@@ -26,7 +33,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
@@ -45,11 +52,12 @@ from opensmm.fulfillment.protocol import (
     SendOutcome,
 )
 from opensmm.fulfillment.provider import quantity_to_send
-from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD, NEW
+from opensmm.fulfillment.states import CANCEL_REQUESTED, HELD, NEW, RESEND
 from opensmm.orders import events
 from opensmm.orders import statuses as st
-from opensmm.orders.models import Order
+from opensmm.orders.models import Order, OrderEvent
 from opensmm.orders.service import event_row, record
+from opensmm.providers.models import Provider
 from opensmm.refills import statuses as rs
 from opensmm.refills.models import Refill
 
@@ -76,8 +84,12 @@ class ClaimedRefill:
 # --- recovery ------------------------------------------------------------------------
 
 
-def recover(db: Database, tally: Tally) -> None:
-    """Hold every order and refill left in ``sending`` by a worker whose lease ran out."""
+IN_DOUBT_RESENDS = 5
+
+
+def recover(db: Database, config: WorkerConfig, tally: Tally) -> None:
+    """Hold every order and refill left in ``sending`` by a worker whose lease ran out;
+    an order at an idempotent upstream is resent with its key instead (if tries are left)."""
     now = utcnow()
     with db.read() as session:
         if not any(pipeline.any_stuck_sending(session, m, now) for m in (Order, Refill)):
@@ -86,6 +98,9 @@ def recover(db: Database, tally: Tally) -> None:
     with db.write() as session:
         stuck = pipeline.stuck_sending(session, Order, now)
         for order in stuck:
+            if _resend_in_doubt(session, order, detail, config, now):
+                tally.retried += 1
+                continue
             order.send_state = HELD
             order.held_reason = pipeline.in_doubt_reason("created it", detail, order.id, "order")
             record(session, order, "worker", events.HELD, reason=order.held_reason)
@@ -95,7 +110,35 @@ def recover(db: Database, tally: Tally) -> None:
             refill.send_state = HELD
             refill.held_reason = pipeline.in_doubt_reason("opened it", detail, refill.id, "refill")
             log.error("ALERT refill %s held: %s", refill.id, refill.held_reason)
-        tally.held += len(stuck) + len(stuck_refills)
+        tally.held += sum(order.send_state == HELD for order in stuck) + len(stuck_refills)
+
+
+def _resend_in_doubt(
+    session: Session, order: Order, reason: str, config: WorkerConfig, now: datetime
+) -> bool:
+    """Put an in-doubt order back to be resent with its idempotency key, when its upstream
+    honours keys and tries are left; False when it must be held."""
+    if order.provider_id is None:
+        return False
+    if not session.scalar(select(Provider.idempotent).where(Provider.id == order.provider_id)):
+        return False
+    resent = _resends(session, order)
+    if resent >= IN_DOUBT_RESENDS:
+        return False
+    pipeline.set_retry(order, f"in doubt ({reason}); resending with its idempotency key",
+                       config, now)
+    order.send_state = RESEND
+    record(session, order, "worker", events.RESENDING, reason=reason, attempt=resent + 1)
+    log.warning("order %s in doubt, to be resent with its idempotency key: %s", order.id, reason)
+    return True
+
+
+def _resends(session: Session, order: Order) -> int:
+    """How often the order was put back to be resent in doubt (0: it never was in doubt)."""
+    return session.scalar(
+        select(func.count()).select_from(OrderEvent)
+        .where(OrderEvent.order_id == order.id, OrderEvent.code == events.RESENDING.code)
+    ) or 0
 
 
 # --- orders --------------------------------------------------------------------------
@@ -103,13 +146,19 @@ def recover(db: Database, tally: Tally) -> None:
 
 def _new_order_filter(now: datetime, blocked: Collection[int]) -> list[ColumnElement[bool]]:
     return [
-        Order.send_state == NEW,
+        _sendable(),
         Order.status == st.PENDING,
-        Order.cancel_state.is_(None),
         Order.fulfillment.in_(SENDABLE_MODES),
         *pipeline.due(Order, now),
         *pipeline.not_blocked(blocked),
     ]
+
+
+def _sendable() -> ColumnElement[bool]:
+    """New and not canceled; or to be resent in doubt (with a cancel too: the resend tells
+    its upstream id, then the cancel is forwarded)."""
+    return or_(and_(Order.send_state == NEW, Order.cancel_state.is_(None)),
+               Order.send_state == RESEND)
 
 
 def outbound_for(order: Order, service: Service) -> Outbound:
@@ -181,9 +230,10 @@ def claim_orders(
                 _hold(session, order, f"Not sent: {problem}. Fix the service, then resend it.")
                 tally.held += 1
                 continue
-            if routing.route_gone(order, routes):
+            if order.send_state == NEW and routing.route_gone(order, routes):
                 # Staff removed its route: it was never created anywhere, so it starts
                 # again on the service's routes (next pass, with their providers' state).
+                # An order to resend stays with its provider: it may exist there.
                 tally.routed += routing.restart(session, order, now)
                 continue
             outbound = outbound_for(order, service)
@@ -242,7 +292,8 @@ def release(db: Database, owner: str, order_ids: Sequence[int]) -> None:
     with db.write() as session:
         session.execute(
             update(Order)
-            .where(Order.id.in_(order_ids), Order.lease_owner == owner, Order.send_state == NEW)
+            .where(Order.id.in_(order_ids), Order.lease_owner == owner,
+                   Order.send_state.in_((NEW, RESEND)))
             .values(lease_owner=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
@@ -251,7 +302,8 @@ def release(db: Database, owner: str, order_ids: Sequence[int]) -> None:
 def mark_sending(db: Database, owner: str, config: WorkerConfig, order_id: int) -> bool:
     """``new`` -> ``sending``, committed before the call; False if the order is no longer
     ours to send (another worker took it after our lease ended, or it was canceled)."""
-    still = (Order.status == st.PENDING, Order.cancel_state.is_(None))
+    still = (Order.status == st.PENDING,
+             or_(Order.cancel_state.is_(None), Order.send_state == RESEND))
     return pipeline.mark_sending(db, Order, order_id, owner, config, still)
 
 
@@ -281,14 +333,22 @@ def record_send(
             _mark_sent(session, order, outcome.upstream_id, by, config, now, local=False)
             routing.estimate_charge(session, order)
             tally.sent += 1
-        elif routing.reroute_refused(session, order, outcome, now):
+        elif not _resends(session, order) and routing.reroute_refused(
+            session, order, outcome, now
+        ):
+            # Never for an order once in doubt: an earlier send may exist at this provider,
+            # and moving it could place it at two.
             tally.routed += 1
         elif isinstance(outcome, NotSent) and outcome.retry:
             pipeline.set_retry(order, outcome.reason, config, now)
+            if _resends(session, order):
+                order.send_state = RESEND  # an earlier send may still exist upstream
             tally.retried += 1
         elif isinstance(outcome, NotSent):
             _hold(session, order, f"Not sent: {outcome.reason}. Fix it and resend, or cancel it.")
             tally.held += 1
+        elif _resend_in_doubt(session, order, outcome.reason, config, now):
+            tally.retried += 1
         else:
             reason = pipeline.in_doubt_reason("created it", outcome.reason, order.id, "order")
             _hold(session, order, reason)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from opensmm.db import Database, utcnow
 from opensmm.fulfillment.config import WorkerConfig
-from opensmm.fulfillment.states import HELD, NEW, SENDING, SENT
+from opensmm.fulfillment.states import HELD, NEW, RESEND, SENDING, SENT
 from opensmm.orders.models import Order
 from opensmm.refills.models import Refill
 
@@ -106,7 +106,7 @@ def mark_sending(
             update(model)
             .where(
                 model.id == item_id,
-                model.send_state == NEW,
+                model.send_state.in_((NEW, RESEND)),
                 model.lease_owner == owner,
                 *still,
             )

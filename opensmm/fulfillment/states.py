@@ -12,9 +12,12 @@ NEW = "new"  # to be sent
 SENDING = "sending"  # a worker is calling the upstream right now (or died doing so)
 SENT = "sent"  # the upstream has it: upstream_id is set
 HELD = "held"  # a person must look: held_reason says why
-SEND_STATES = (NEW, SENDING, SENT, HELD)
+# In doubt at an upstream that honours idempotency keys: to be sent again with the same key,
+# which answers the order if it exists there (opensmm.fulfillment.outbox).
+RESEND = "resend"
+SEND_STATES = (NEW, SENDING, SENT, HELD, RESEND)
 # The upstream has it, or may have it: only the upstream can cancel it now.
-MAYBE_UPSTREAM = (SENDING, SENT, HELD)
+MAYBE_UPSTREAM = (SENDING, SENT, HELD, RESEND)
 
 # An order's ``cancel_state``: a customer's cancel of an order that is already upstream.
 CANCEL_REQUESTED = "requested"

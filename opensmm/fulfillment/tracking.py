@@ -116,6 +116,25 @@ def _lease_due(
     return rows
 
 
+# What a status check knows of an order (``TrackedOrder``).
+_TRACKED = select(
+    Order.id,
+    Order.upstream_id,
+    Order.status,
+    Order.remains,
+    Order.start_count,
+    Order.units,
+    Order.runs,
+    Order.sent_at,
+    Order.fulfillment,
+    Order.provider_id,
+    Order.user_id,
+    Order.cancel_state,
+    Order.alert,
+    Service.type,
+).join(Service, Service.id == Order.service_id)
+
+
 def claim_due_orders(
     db: Database, owner: str, config: WorkerConfig, blocked: Collection[int]
 ) -> list[TrackedOrder]:
@@ -126,43 +145,44 @@ def claim_due_orders(
         Order.status.in_(RUNNING),
         *pipeline.not_blocked(blocked),
     ]
-    query = select(
-        Order.id,
-        Order.upstream_id,
-        Order.status,
-        Order.remains,
-        Order.start_count,
-        Order.units,
-        Order.runs,
-        Order.sent_at,
-        Order.fulfillment,
-        Order.provider_id,
-        Order.user_id,
-        Order.cancel_state,
-        Order.alert,
-        Service.type,
-    ).join(Service, Service.id == Order.service_id)
-    return [
-        TrackedOrder(
-            tracked=Tracked(
-                order_id=row.id,
-                upstream_id=int(row.upstream_id),  # sent: the upstream's id is set
-                status=row.status,
-                remains=row.remains,
-                start_count=row.start_count,
-                units=row.units,
-                runs=row.runs,
-                subscription=row.type == "Subscriptions",
-                sent_at=row.sent_at or now,
-            ),
-            fulfillment=row.fulfillment,
-            provider_id=row.provider_id,
-            user_id=row.user_id,
-            cancel_requested=row.cancel_state == CANCEL_REQUESTED,
-            alert=row.alert,
-        )
-        for row in _lease_due(db, Order, query, conditions, config, owner, now)
-    ]
+    rows = _lease_due(db, Order, _TRACKED, conditions, config, owner, now)
+    return [_tracked_order(row, now) for row in rows]
+
+
+def pushed_order(db: Database, provider_id: int, upstream_id: int) -> TrackedOrder | None:
+    """The running order that ``provider_id`` knows as ``upstream_id`` (its webhook told
+    about it), as a status check would have claimed it; None if there is none."""
+    with db.read() as session:
+        row = session.execute(
+            _TRACKED.where(
+                Order.provider_id == provider_id,
+                Order.upstream_id == upstream_id,
+                Order.send_state == SENT,
+                Order.status.in_(RUNNING),
+            ).limit(1)
+        ).first()
+    return None if row is None else _tracked_order(row, utcnow())
+
+
+def _tracked_order(row: Row[*tuple[Any, ...]], now: datetime) -> TrackedOrder:
+    return TrackedOrder(
+        tracked=Tracked(
+            order_id=row.id,
+            upstream_id=int(row.upstream_id),  # sent: the upstream's id is set
+            status=row.status,
+            remains=row.remains,
+            start_count=row.start_count,
+            units=row.units,
+            runs=row.runs,
+            subscription=row.type == "Subscriptions",
+            sent_at=row.sent_at or now,
+        ),
+        fulfillment=row.fulfillment,
+        provider_id=row.provider_id,
+        user_id=row.user_id,
+        cancel_requested=row.cancel_state == CANCEL_REQUESTED,
+        alert=row.alert,
+    )
 
 
 def _lock_orders(session: Session, order_ids: Sequence[int]) -> dict[int, LockedOrder]:

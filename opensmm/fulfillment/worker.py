@@ -57,6 +57,7 @@ from opensmm.notifications.telegram import TelegramConfig, TelegramSender
 from opensmm.orders import idempotency
 from opensmm.payments import polling as payment_polling
 from opensmm.payments.keys import panel_secret
+from opensmm.providers import webhooks as provider_webhooks
 from opensmm.refills import auto as auto_refill
 from opensmm.scorecards import service as scorecards
 from opensmm.settings import get_settings
@@ -132,7 +133,7 @@ class Worker:
         tally = Tally()
         now = utcnow()
         self._providers = load_providers(self.db)
-        outbox.recover(self.db, tally)
+        outbox.recover(self.db, self.config, tally)
         for phase in (self._auto_refill, self._send_orders, self._send_refills,
                       self._poll_orders, self._poll_refills, self._poll_payments,
                       self._send_webhooks, self._housekeeping, self._scorecards,
@@ -185,11 +186,13 @@ class Worker:
                                                   self._panel_secret, now)
 
     def _housekeeping(self, now: datetime, tally: Tally) -> None:
-        """Now and then: forget ``add`` idempotency keys past their 24 hours."""
+        """Now and then: forget ``add`` idempotency keys past their 24 hours, and the
+        providers' webhook signatures past their validity."""
         if self._next_housekeeping is not None and now < self._next_housekeeping:
             return
         self._next_housekeeping = now + HOUSEKEEPING_EVERY
         idempotency.purge_expired(self.db, now)
+        provider_webhooks.forget_seen(self.db, now)
 
     def _auto_refill(self, now: datetime, tally: Tally) -> None:
         """Every ``AUTO_REFILL_EVERY``: the refills auto-refill services are due, asked in
@@ -376,16 +379,24 @@ class Worker:
                     self.db, [i.tracked.order_id for i in group], now + self.config.backoff(5)
                 )
                 continue
-            succeeded = self._poll_group(mode, provider_id, group, tally)
             view = self._providers.get(provider_id) if provider_id is not None else None
+            config = self._poll_config(view, now)
+            succeeded = self._poll_group(mode, provider_id, group, config, tally)
             if succeeded and view is not None:
                 self._succeeded(view, sent=False)
+
+    def _poll_config(self, view: ProviderView | None, now: datetime) -> WorkerConfig:
+        """A provider whose webhooks arrive is checked only now and then (a fallback)."""
+        if view is not None and view.webhooks_live(now, self.config):
+            return self.config.pushed()
+        return self.config
 
     def _poll_group(
         self,
         mode: Fulfillment,
         provider_id: int | None,
         group: Sequence[tracking.TrackedOrder],
+        config: WorkerConfig,
         tally: Tally,
     ) -> bool:
         """Check one provider's orders, chunk by chunk; False if a call failed (the rest
@@ -406,7 +417,7 @@ class Worker:
                 continue
             following = chunks[index + 1] if index + 1 < len(chunks) else None
             try:
-                asked = self._poll_chunk(mode, chunk, asked, following, tally)
+                asked = self._poll_chunk(mode, chunk, asked, following, config, tally)
             except UpstreamFailure as exc:
                 asked = None
                 failed_until = self._failed(provider_id, exc, tally)
@@ -419,6 +430,7 @@ class Worker:
         chunk: Sequence[tracking.TrackedOrder],
         asked: Future[Answers] | None,
         following: Sequence[tracking.TrackedOrder] | None,
+        config: WorkerConfig,
         tally: Tally,
     ) -> Future[Answers] | None:
         """Forward the chunk's cancels, ask its statuses (``asked``: already asked) and
@@ -427,8 +439,7 @@ class Worker:
         cancels = [item for item in chunk if item.cancel_requested]
         if cancels:
             answers = mode.cancel([item.tracked for item in cancels])
-            settled = tracking.record_cancels(self.db, self.config, mode.name, cancels, answers,
-                                              tally)
+            settled = tracking.record_cancels(self.db, config, mode.name, cancels, answers, tally)
         to_poll = [item for item in chunk if item.tracked.order_id not in settled]
         seen: Answers = {}
         if asked is not None:
@@ -437,7 +448,7 @@ class Worker:
             seen = mode.poll([item.tracked for item in to_poll])
         ahead = self._ask_ahead(mode, following)
         if to_poll:
-            tracking.record_observations(self.db, self.config, mode.name, to_poll, seen, tally)
+            tracking.record_observations(self.db, config, mode.name, to_poll, seen, tally)
         return ahead
 
     def _ask_ahead(

@@ -55,6 +55,10 @@ REFILL_STATUS = event(
 
 # --- the worker (opensmm.fulfillment) and held orders settled by a person -------------------
 HELD = event("order.held", N_("Held: {reason}"))
+RESENDING = event(
+    "order.resending",
+    N_("In doubt ({reason}); resending with the same idempotency key (try {attempt})"),
+)
 ALERT = event("order.alert", N_("Alert: {message}"))
 SENT = event("order.sent", N_("Sent to {by}: upstream order {upstream}"))
 # A route refused it in a way that proves nothing was created: on to the next route.

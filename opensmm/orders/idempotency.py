@@ -30,6 +30,10 @@ from opensmm.i18n import N_
 from opensmm.orders.models import IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
+# Every API v2 answer says so (an extension other panels do not send): a reseller's opensmm
+# learns from it that resending an in-doubt ``add`` with the same key is safe here.
+ANNOUNCE_HEADER = "X-Opensmm-Idempotency"
+ANNOUNCE_VALUE = "add"
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
 # What is not part of the order: who asks, what for, and the key itself.
 _NOT_PARAMETERS = frozenset({"key", "action", "idempotency_key"})

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, Money, UTCDateTime, utcnow
@@ -34,4 +34,25 @@ class Provider(Base):
     # What staff must know ("Not enough funds at the provider", "Invalid API key", ...).
     alert: Mapped[str | None] = mapped_column(Text)
     alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The provider answers API v2 with ``X-Opensmm-Idempotency: add`` (an opensmm): a resend
+    # with the same ``idempotency_key`` is the same order, so an in-doubt send is resent.
+    # Detected by ``provider add`` and ``provider balance``; never assumed.
+    idempotent: Mapped[bool] = mapped_column(default=False)
+    # The provider's status webhooks (docs/fulfillment.md): its signing secret, encrypted
+    # (opensmm.providers.webhooks), and when the last good one came (polling slows down).
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+    webhook_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProviderWebhookSeen(Base):
+    """A provider's webhook already applied, by its signature: the same POST replayed
+    within the five minutes it is valid is refused. Kept ten minutes."""
+
+    __tablename__ = "provider_webhooks_seen"
+    __table_args__ = (UniqueConstraint("provider_id", "mac", name="uq_provider_webhook_seen"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    mac: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from opensmm.db import utcnow
 from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
 from opensmm.money import QUANTUM, format_money
+from opensmm.orders import idempotency
 from opensmm.providers.models import Provider
 from opensmm.providers.pricing import check_markup, price_with_markup
 
@@ -89,14 +91,36 @@ def mapped_services(session: Session, provider_id: int) -> list[Service]:
 
 
 def fetch_balance(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> Balance:
+    return probe(url, api_key, timeout).balance
+
+
+@dataclass(frozen=True)
+class Probe:
+    balance: Balance
+    # The answer said ``X-Opensmm-Idempotency: add``: an in-doubt send may be resent.
+    idempotent: bool
+
+
+def probe(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> Probe:
+    """Our balance at the provider, and whether it announces idempotent ``add``."""
+    announced: list[bool] = []
+
+    def look(response: httpx.Response) -> None:
+        value = response.headers.get(idempotency.ANNOUNCE_HEADER, "")
+        announced.append(value.strip().lower() == idempotency.ANNOUNCE_VALUE)
+
     try:
-        with Client(url, api_key, timeout=timeout) as client:
-            return client.balance()
+        with (
+            httpx.Client(timeout=timeout, event_hooks={"response": [look]}) as http,
+            Client(url, api_key, http_client=http) as client,
+        ):
+            balance = client.balance()
     except ClientError as exc:
         raise ProviderCallFailed(
             N_("The provider's balance could not be read: {exc}"),
             exc=exc,
         ) from None
+    return Probe(balance, bool(announced) and all(announced))
 
 
 def fetch_services(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> list[
@@ -112,10 +136,14 @@ def fetch_services(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> 
         ) from None
 
 
-def record_balance(session: Session, provider_id: int, balance: Balance) -> Provider:
+def record_balance(
+    session: Session, provider_id: int, balance: Balance, idempotent: bool | None = None
+) -> Provider:
     provider = session.get(Provider, provider_id)
     if provider is None:
         raise ProviderNotFound()
+    if idempotent is not None:
+        provider.idempotent = idempotent
     provider.balance = balance.amount.quantize(QUANTUM)
     provider.currency = (balance.currency or "")[:8] or None
     provider.balance_checked_at = utcnow()

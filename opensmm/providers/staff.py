@@ -13,23 +13,27 @@ from opensmm.client import Balance
 from opensmm.client import Service as UpstreamService
 from opensmm.money import format_money
 from opensmm.providers import service as providers
+from opensmm.providers import webhooks
 from opensmm.providers.models import Provider
 
 
 def add_provider(
     session: Session, actor: Actor, name: str, url: str, api_key: str,
-    balance: Balance | None = None,
+    balance: Balance | None = None, idempotent: bool | None = None,
 ) -> Provider:
     provider = providers.add_provider(session, name, url, api_key)
     if balance is not None:
-        providers.record_balance(session, provider.id, balance)
+        providers.record_balance(session, provider.id, balance, idempotent)
     audit.record(session, actor, "provider.add", f"provider:{provider.id}",
                  provider=provider.name, url=provider.url)
     return provider
 
 
-def record_balance(session: Session, actor: Actor, provider_id: int, balance: Balance) -> Provider:
-    provider = providers.record_balance(session, provider_id, balance)
+def record_balance(
+    session: Session, actor: Actor, provider_id: int, balance: Balance,
+    idempotent: bool | None = None,
+) -> Provider:
+    provider = providers.record_balance(session, provider_id, balance, idempotent)
     audit.record(session, actor, "provider.balance", f"provider:{provider_id}",
                  provider=provider.name, amount=format_money(balance.amount),
                  currency=balance.currency or "")
@@ -62,3 +66,11 @@ def sync_services(
                  repriced=len(report.repriced), changed=len(report.changed),
                  disabled=len(report.disabled))
     return report
+
+
+def set_webhook_secret(
+    session: Session, actor: Actor, provider: Provider, secret: str, panel_secret: str
+) -> None:
+    webhooks.set_secret(session, provider, secret, panel_secret)
+    audit.record(session, actor, "provider.webhook", f"provider:{provider.id}",
+                 provider=provider.name, on=provider.webhook_secret is not None)

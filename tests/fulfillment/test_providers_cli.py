@@ -59,6 +59,12 @@ def test_add_list_balance_import_and_sync(
     fake.on("services", UPSTREAM)
     added = cli_json(database_url, "provider", "add", "up", fake.url, KEY)
     assert (added["name"], added["balance"], added["key"]) == ("up", "42.50", "upst…")
+    assert added["idempotent"] is False  # no X-Opensmm-Idempotency header: never resent
+    told = run_cli(database_url, "provider", "webhook", "up").stdout
+    assert told.splitlines()[-1].endswith(f"/providers/webhook/{added['id']}")
+    refused = run_cli(database_url, "provider", "webhook", "up", "--secret", "two words",
+                      check=False)
+    assert refused.returncode != 0 and "webhook secret" in refused.stderr + refused.stdout
     listed = cli_json(database_url, "provider", "list")["providers"]
     assert [(p["name"], p["url"]) for p in listed] == [("up", fake.url)]
     assert KEY not in run_cli(database_url, "provider", "list").stdout
