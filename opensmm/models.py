@@ -21,6 +21,7 @@ from opensmm.payments.models import (
 )
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
+from opensmm.subscriptions.models import SubscriptionPost
 from opensmm.tickets.models import CannedReply, Ticket, TicketMessage
 from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
@@ -62,6 +63,7 @@ __all__ = [
     "Refill",
     "Service",
     "SettingsStamp",
+    "SubscriptionPost",
     "TelegramMessage",
     "Ticket",
     "TicketMessage",

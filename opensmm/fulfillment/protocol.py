@@ -102,6 +102,9 @@ class Observation:
     start_count: int | None = None
     remains: int | None = None
     next_change_at: datetime | None = None
+    # A subscription's posts so far, when the upstream counts them (opensmm answers
+    # ``posts``); None when it does not say.
+    posts: int | None = None
 
 
 @dataclass(frozen=True)

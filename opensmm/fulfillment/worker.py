@@ -56,6 +56,7 @@ from opensmm.orders import idempotency
 from opensmm.payments import polling as payment_polling
 from opensmm.payments.keys import panel_secret
 from opensmm.settings import get_settings
+from opensmm.subscriptions import service as subscriptions
 from opensmm.webhooks import sender as webhook_sender
 
 log = logging.getLogger("opensmm.fulfillment")
@@ -123,7 +124,7 @@ class Worker:
         now = utcnow()
         self._providers = load_providers(self.db)
         outbox.recover(self.db, tally)
-        for phase in (self._send_orders, self._send_refills, self._poll_orders,
+        for phase in (self._subscriptions, self._send_orders, self._send_refills, self._poll_orders,
                       self._poll_refills, self._poll_payments, self._send_webhooks,
                       self._housekeeping, self._notify):
             if self.stopping.is_set():
@@ -157,6 +158,12 @@ class Worker:
         finally:
             self.close()
             log.info("worker %s stopped: %s", self.owner, self.total.as_dict())
+
+    def _subscriptions(self, now: datetime, tally: Tally) -> None:
+        """Subscriptions kept here (manual, simulator): posts, pauses, resumes, expiries."""
+        tally.subscriptions += subscriptions.run_due(
+            self.db, now, self.config.simulator.seconds, self.config.batch
+        )
 
     def _poll_payments(self, now: datetime, tally: Tally) -> None:
         """Customers' open payments, asked about at their gateways (a lost callback)."""

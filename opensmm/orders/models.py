@@ -33,6 +33,7 @@ class Order(Base):
         Index("ix_orders_service_link", "service_id", "link"),
         # The worker's queue: orders to send (``new``) and to check (``sent``), by due time.
         Index("ix_orders_send_state", "send_state", "next_poll_at"),
+        Index("ix_orders_subscription_id", "subscription_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +57,12 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the order reached Completed or Partial: the refill window counts from here.
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # --- subscriptions (opensmm.subscriptions) ---
+    # A post's order: the subscription it was made for. None for every other order.
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # A subscription: the posts recorded so far (its ``status`` answer's ``posts``).
+    # None for every other order.
+    posts: Mapped[int | None]
 
     # --- fulfillment (opensmm.fulfillment) ---
     # The service's mode when the order was placed: "manual", "provider" or "simulator".

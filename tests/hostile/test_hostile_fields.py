@@ -99,8 +99,7 @@ MESSAGES = {
     "interval": {"Incorrect interval: whole minutes from 1 to 43200"},
     "posts": {
         "Incorrect posts",
-        "Incorrect posts: a whole number from 1 to 10000",
-        "Posts required: subscriptions are paid up front for max × posts",
+        "Incorrect posts: a whole number from 0 to 10000",
     },
     "min": {
         "Incorrect min",
