@@ -75,7 +75,7 @@ STATUS_MANY = Statement(lambda: _caller().add_columns(*_ORDER_COLUMNS).outerjoin
                 Order.id.in_([bindparam(name) for name in _ID_NAMES]))))
 # What a caller's subscriptions cost so far: the net charges of their posts' orders.
 SUBSCRIPTION_CHARGES = Statement(lambda: select(
-    Order.subscription_id, func.coalesce(func.sum(_units(Order.net_charge)), 0)
+    Order.subscription_id, func.sum(_units(Order.net_charge))
 ).where(Order.subscription_id.in_([bindparam(name) for name in _ID_NAMES]))
  .group_by(Order.subscription_id))
 BALANCE = Statement(lambda: _caller().add_columns(_units(User.balance).label("balance_units")))
