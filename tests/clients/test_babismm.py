@@ -135,7 +135,9 @@ def test_custom_comments_are_counted_and_charged(client: smm.SMM, world: World) 
         client.add_order(world.comments, link="https://c.test/p", quantity=5, comments="a\nb")
 
 
-def test_subscription_fields_are_sent_and_nothing_charged_up_front(client: smm.SMM, world: World) -> None:
+def test_subscription_fields_are_sent_and_nothing_charged_up_front(
+    client: smm.SMM, world: World
+) -> None:
     order_id = client.add_order(
         world.subscription,
         username="someone",
