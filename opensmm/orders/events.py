@@ -79,12 +79,13 @@ REFILL_RESOLVED_RESEND = event(
 
 # --- subscriptions (opensmm.subscriptions) -------------------------------------------------
 # On the subscription: a post and the order made for it, or the post it could not pay for.
-POST_ORDERED = event("subscription.post_ordered", N_("Post {number}: order {order}"))
+POST_ORDERED = event("order.subscription_post", N_("Post {number}: order {order}"))
 POST_UNPAID = event(
-    "subscription.post_unpaid", N_("Post {number}: not enough funds; the subscription is paused")
+    "order.subscription_post_unpaid",
+    N_("Post {number}: not enough funds; the subscription is paused"),
 )
 # On a post's order: which subscription it serves.
 POST_OF = event(
-    "subscription.post_of",
+    "order.subscription_post_of",
     N_("Post {number} of subscription {subscription}: placed for {charge} ({units} units)"),
 )

@@ -135,6 +135,17 @@ def test_expiry_cancel_and_the_same_post_never_twice(db: Database, worker: Worke
     assert subscriptions.run_due(db, utcnow() + timedelta(days=3), 0) == 1
     assert h.get_order(db, expiring).status == "Expired"
 
+    # Staff refusals: a post's own order is no subscription; a subscription whose every
+    # post is recorded (the last one waiting for funds) takes no more.
+    with pytest.raises(subscriptions.NotASubscription):
+        _post(db, _children(db, unlimited)[0].id, "https://insta.test/x")
+    broke = h.customer(db, "0")
+    one = _subscribe(db, broke, service_id, posts=1)
+    _post(db, one, "https://insta.test/one")
+    assert h.get_order(db, one).status == "Paused" and _children(db, one) == []
+    with pytest.raises(subscriptions.AllPostsRecorded):
+        _post(db, one, "https://insta.test/two")
+
     # Two workers cannot make the same post: (subscription, number) is unique.
     other = _subscribe(db, who, service_id)
     _post(db, other, "https://insta.test/c")
