@@ -256,18 +256,24 @@ def _charge_unpaid(session: Session, sub: Order, settings: Settings, actor: str 
 
 
 def _settle_here(session: Session, sub: Order, settings: Settings, actor: str | Actor) -> None:
-    """A subscription kept here: charge what waits; Paused, Active or Completed as it ends."""
+    """Charge what waits; then Paused, Active or Completed as it stands. A subscription
+    at an upstream (a post staff recorded by hand) only pauses and resumes here: it ends
+    when the upstream says so, and its next look stays the poll's."""
     paid = _charge_unpaid(session, sub, settings, actor)
+    here = sub.send_state is None
     done = settings.posts and (sub.posts or 0) - settings.old_posts >= settings.posts
     if not paid:
         new = st.PAUSED
-    elif done:
+    elif done and here:
         new = st.COMPLETED
-    else:
+    elif here or sub.status == st.PAUSED:
         new = st.ACTIVE
+    else:
+        new = sub.status
     if new != sub.status:
         orders.apply_update(session, sub.id, orders.OrderUpdate(status=new), str(actor))
-    sub.next_poll_at = _next_look(sub, settings, utcnow())
+    if here:
+        sub.next_poll_at = _next_look(sub, settings, utcnow())
 
 
 def _next_look(sub: Order, settings: Settings, now: datetime) -> datetime | None:

@@ -139,7 +139,7 @@ def test_expiry_cancel_and_the_same_post_never_twice(db: Database, worker: Worke
     # post is recorded (the last one waiting for funds) takes no more.
     with pytest.raises(subscriptions.NotASubscription):
         _post(db, _children(db, unlimited)[0].id, "https://insta.test/x")
-    broke = h.customer(db, "0")
+    broke = h.customer(db, "0.01")
     one = _subscribe(db, broke, service_id, posts=1)
     _post(db, one, "https://insta.test/one")
     assert h.get_order(db, one).status == "Paused" and _children(db, one) == []
