@@ -71,6 +71,10 @@ class SubscriptionNotRunning(DomainError):
     message = N_("Subscription {id} is {status}: it takes no more posts")
 
 
+class PaidUpFront(DomainError):
+    message = N_("Subscription {id} was paid up front: its posts are not charged one by one")
+
+
 class AllPostsRecorded(DomainError):
     message = N_("Subscription {id} already has all its {posts} posts")
 
@@ -174,9 +178,14 @@ def record_post(
     """A new post of the subscription's account (its link): made into an order and charged,
     or left unpaid with the subscription ``Paused``. Staff may record one in any mode."""
     sub = lock_subscription(session, subscription_id)
+    if sub.posts is None:  # placed before subscriptions were charged as they run
+        raise PaidUpFront(id=sub.id)
     if sub.status not in (st.ACTIVE, st.PAUSED):
         raise SubscriptionNotRunning(id=sub.id, status=Term(sub.status))
     settings = Settings.of(sub)
+    if settings.expiry is not None and utcnow() >= settings.expiry:
+        # Past its expiry, though the worker has not marked it yet.
+        raise SubscriptionNotRunning(id=sub.id, status=Term(st.EXPIRED))
     number = _last_number(session, sub.id) + 1
     most = settings.most_posts
     if most is not None and number > most:

@@ -132,6 +132,14 @@ def test_expiry_cancel_and_the_same_post_never_twice(db: Database, worker: Worke
     h.passes(worker, 1)
     assert h.get_order(db, expiring).status == "Active"  # not yet
     assert subscriptions.run_due(db, utcnow(), 0) == 0  # next looked at when it expires
+    with db.write() as session:  # a subscription from before: paid up front, no posts kept
+        legacy = session.get(Order, expiring)
+        assert legacy is not None
+        legacy.posts = None
+    with pytest.raises(subscriptions.PaidUpFront):
+        _post(db, expiring, "https://insta.test/legacy")
+    with db.write() as session:
+        session.get(Order, expiring).posts = 1  # type: ignore[union-attr]
     assert subscriptions.run_due(db, utcnow() + timedelta(days=3), 0) == 1
     assert h.get_order(db, expiring).status == "Expired"
 
