@@ -24,6 +24,7 @@ from opensmm.payments.models import (
 from opensmm.providers.models import Provider
 from opensmm.refills.models import Refill
 from opensmm.scorecards.models import ProviderScore, ServiceScore
+from opensmm.subscriptions.models import SubscriptionPost
 from opensmm.tickets.models import CannedReply, Ticket, TicketMessage
 from opensmm.twofactor.models import LoginChallenge, RecoveryCode, TwoFactor
 from opensmm.web.models import AppSecret, LoginAttempt, WebSession
@@ -70,6 +71,7 @@ __all__ = [
     "Service",
     "ServiceScore",
     "SettingsStamp",
+    "SubscriptionPost",
     "TelegramMessage",
     "Ticket",
     "TicketMessage",

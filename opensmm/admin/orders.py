@@ -23,6 +23,7 @@ from opensmm.orders.service import OrderNotFound
 from opensmm.providers.models import Provider
 from opensmm.refills import queries as refill_queries
 from opensmm.refills import statuses as rs
+from opensmm.subscriptions import service as subscriptions
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
@@ -68,6 +69,7 @@ def order_detail(ctx: Ctx) -> Response:
         raise OrderNotFound()
     order = row.order
     provider = ctx.db.get(Provider, order.provider_id) if order.provider_id else None
+    subscription = orders.is_subscription(order) and order.posts is not None
     allowed = st.SUBSCRIPTION_STATUSES if orders.is_subscription(order) else st.ORDER_STATUSES
     return ctx.render(
         "admin/order.html",
@@ -81,6 +83,7 @@ def order_detail(ctx: Ctx) -> Response:
         can_cancel=orders.can_staff_cancel(order),
         route_number=_route_number(ctx, order),
         upstream_cost=queries.upstream_cost_of(order),
+        posts=subscriptions.posts_of(ctx.db, [order.id])[order.id] if subscription else None,
     )
 
 
@@ -116,6 +119,15 @@ def cancel_order(ctx: Ctx) -> Response:
     ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
                           amount=ctx.money(order.refunded - before)))
     return _to_order(ctx, order.id)
+
+
+@pages.post("/admin/orders/{order_id:int}/posts", who="staff", refused=order_detail)
+def record_post(ctx: Ctx) -> Response:
+    """A new post of a subscription's account (manual mode): its order, charged now."""
+    order_id = ctx.path_int("order_id")
+    number = orders_staff.record_post(ctx.db, staff(ctx), order_id, ctx.field("link"))
+    ctx.flash("ok", ctx.t("Post {number} recorded.", number=number))
+    return _to_order(ctx, order_id)
 
 
 @pages.post("/admin/orders/{order_id:int}/resolve", who="staff", refused=order_detail)

@@ -25,7 +25,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import BigInteger, and_, bindparam, select, type_coerce
+from sqlalchemy import BigInteger, and_, bindparam, func, select, type_coerce
 
 from opensmm.accounts.models import User
 from opensmm.api.auth import caller_by_key_hash, check_caller, required_ids
@@ -60,6 +60,8 @@ _ORDER_COLUMNS = (
     Order.start_count.label("start_count"),
     Order.status.label("order_status"),
     Order.remains.label("remains"),
+    # Set on subscriptions only: their answer adds it, and its charge is their posts'.
+    Order.posts.label("posts"),
 )
 _ID_NAMES = tuple(f"id{n}" for n in range(MAX_IDS))
 
@@ -71,6 +73,11 @@ STATUS_ONE = Statement(lambda: _caller().add_columns(*_ORDER_COLUMNS).outerjoin(
 STATUS_MANY = Statement(lambda: _caller().add_columns(*_ORDER_COLUMNS).outerjoin(
     Order, and_(Order.user_id == User.id,
                 Order.id.in_([bindparam(name) for name in _ID_NAMES]))))
+# What a caller's subscriptions cost so far: the net charges of their posts' orders.
+SUBSCRIPTION_CHARGES = Statement(lambda: select(
+    Order.subscription_id, func.sum(_units(Order.net_charge))
+).where(Order.subscription_id.in_([bindparam(name) for name in _ID_NAMES]))
+ .group_by(Order.subscription_id))
 BALANCE = Statement(lambda: _caller().add_columns(_units(User.balance).label("balance_units")))
 # The caller's discount, and the catalog's stamp (it changes with every catalog change).
 SERVICES_CALLER = Statement(lambda: _caller().add_columns(
@@ -170,13 +177,36 @@ def _refuse_bad_key(key_hash: str) -> Generator[Query, Fetched, None]:
     _checked((yield Query(CALLER, {"key_hash": key_hash})), key_hash)
 
 
+def _subscription_charges(ids: list[int]) -> Generator[Query, Fetched, dict[int, int]]:
+    """The net charges of these subscriptions' posts, in 0.00001 (a second read, made only
+    when an answer holds subscriptions)."""
+    values = dict(zip(_ID_NAMES, ids + [0] * (MAX_IDS - len(ids)), strict=True))
+    fetched = yield Query(SUBSCRIPTION_CHARGES, values)
+    return {int(row[0]): int(row[1]) for row in fetched.raw}
+
+
+def _subscription_answer(answer: dict[str, str], posts: int, charge_units: int) -> dict[str, str]:
+    """A subscription's answer (spec §4): its status on the subscription scale, what its
+    posts cost so far, the posts still to come as ``remains`` (0: no limit), and ``posts``,
+    the posts so far (an extension other panels ignore; a reseller's opensmm reads it)."""
+    answer["charge"] = format_minor(charge_units)
+    answer["posts"] = str(posts)
+    return answer
+
+
 def status_plan(db: Database, key_hash: str, params: Params, currency: str) -> Plan:
     if "orders" not in params:
         order_id = as_int_id(text(params, "order") or "") or 0
         fetched = yield Query(STATUS_ONE, {"key_hash": key_hash, "order_id": order_id})
         row = _checked(fetched, key_hash)
-        return order_status(row, currency) if row.order_id is not None else _error(
-            OrderNotFound())
+        if row.order_id is None:
+            return _error(OrderNotFound())
+        if row.posts is not None:
+            charges = yield from _subscription_charges([row.order_id])
+            return _subscription_answer(
+                order_status(row, currency), row.posts, charges.get(row.order_id, 0)
+            )
+        return order_status(row, currency)
     try:
         raw_ids = required_ids(params.get("orders"))
     except DomainError:
@@ -188,7 +218,7 @@ def status_plan(db: Database, key_hash: str, params: Params, currency: str) -> P
 # Where an order's columns start in a row of STATUS_MANY (after the caller's); the columns
 # after its id are _answer's arguments, in order.
 _ORDER_AT = len(_caller().selected_columns)
-assert tuple(c.key for c in _ORDER_COLUMNS[1:]) == _answer.__code__.co_varnames[:4]
+assert tuple(c.key for c in _ORDER_COLUMNS[1:5]) == _answer.__code__.co_varnames[:4]
 
 
 def _status_many(key_hash: str, raw_ids: list[str], currency: str) -> Plan:
@@ -203,6 +233,12 @@ def _status_many(key_hash: str, raw_ids: list[str], currency: str) -> Plan:
         row[at]: _answer(row[at + 1], row[at + 2], row[at + 3], row[at + 4], currency)
         for row in fetched.raw if row[at] is not None
     }
+    posts = {row[at]: row[at + 5] for row in fetched.raw
+             if row[at] is not None and row[at + 5] is not None}
+    if posts:
+        charges = yield from _subscription_charges(list(posts))
+        for number, count in posts.items():
+            _subscription_answer(found[number], count, charges.get(number, 0))
     not_found = _error(OrderNotFound())
     return {raw: found.get(number, not_found) for raw, number in zip(raw_ids, wanted, strict=True)}
 

@@ -69,6 +69,7 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "order.resend": N_("Order {order} in doubt: sent again"),
     "order.resolve": N_("Order {order} in doubt: exists upstream as {upstream_id}"),
     "refill.update": N_("Set refill {refill} to {status}"),
+    "subscription.post": N_("Recorded post {number} of subscription {order}: {link}"),
     "refill.resend": N_("Refill {refill} in doubt: sent again"),
     "refill.resolve": N_("Refill {refill} in doubt: exists upstream as {upstream_id}"),
     "provider.add": N_("Added the provider {provider} ({url})"),

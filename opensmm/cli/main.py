@@ -15,7 +15,7 @@ from opensmm.cli.backup import backup, restore
 from opensmm.cli.catalog import service_app
 from opensmm.cli.coupons import coupon_app
 from opensmm.cli.demo import demo
-from opensmm.cli.orders import ledger_app, order_app, refill_app
+from opensmm.cli.orders import ledger_app, order_app, refill_app, subscription_app
 from opensmm.cli.payments import method_app, payment_app
 from opensmm.cli.providers import provider_app
 from opensmm.cli.settings import settings_app
@@ -39,6 +39,7 @@ app.add_typer(funds_app, name="funds")
 app.add_typer(service_app, name="service")
 app.add_typer(order_app, name="order")
 app.add_typer(refill_app, name="refill")
+app.add_typer(subscription_app, name="subscription")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(provider_app, name="provider")
 app.add_typer(settings_app, name="settings")

@@ -23,10 +23,13 @@ from opensmm.orders import statuses
 from opensmm.orders.models import Order
 from opensmm.refills import statuses as refill_statuses
 from opensmm.refills.models import Refill
+from opensmm.subscriptions import service as subscriptions
+from opensmm.subscriptions.models import SubscriptionPost
 
 order_app = typer.Typer(help="Orders.", no_args_is_help=True)
 refill_app = typer.Typer(help="Refills.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The money ledger.", no_args_is_help=True)
+subscription_app = typer.Typer(help="Subscriptions and their posts.", no_args_is_help=True)
 
 MAX_LISTED = 1000
 
@@ -299,3 +302,52 @@ def refill_list(
             f"{refill.id:>7}  {name:<16} order {refill.order_id:<7} {refill.status:<11} "
             f"{refill.created_at:%Y-%m-%d %H:%M}{alert}"
         )
+
+
+@subscription_app.command("post")
+def subscription_post(
+    order_id: Annotated[int, typer.Argument(help="The subscription's order ID.")],
+    link: Annotated[str, typer.Argument(help="The new post's link.")],
+) -> None:
+    """Record a new post of a subscription's account: its order is made and charged, or
+    the subscription is Paused until the customer can pay for it."""
+    number = in_write(lambda s: orders_staff.record_post(s, Actor.cli(), order_id, link))
+
+    def show(session: Session) -> str:
+        order = session.get(Order, order_id)
+        assert order is not None  # just recorded
+        child = session.scalar(
+            select(SubscriptionPost.order_id).where(
+                SubscriptionPost.subscription_id == order_id, SubscriptionPost.number == number
+            )
+        )
+        made = f"order {child}" if child is not None else "unpaid (not enough funds)"
+        return f"Subscription {order_id}: post {number} recorded, {made}; {order.status}"
+
+    typer.echo(in_read(show))
+
+
+@subscription_app.command("posts")
+def subscription_posts(
+    order_id: Annotated[int, typer.Argument(help="The subscription's order ID.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """A subscription's posts and the orders made for them."""
+
+    def work(session: Session) -> list[dict[str, object]]:
+        subscriptions.lock_subscription(session, order_id)
+        return [
+            {"number": post.number, "link": post.link, "old": post.old, "source": post.source,
+             "order": child.id if child else None,
+             "status": child.status if child else None,
+             "charge": format_money(child.charge) if child else None}
+            for post, child in subscriptions.posts_of(session, [order_id])[order_id]
+        ]
+
+    rows = in_read(work)
+    if as_json:
+        emit_json({"subscription": order_id, "posts": rows})
+        return
+    for row in rows:
+        made = f"order {row['order']} {row['status']} {row['charge']}" if row["order"] else "unpaid"
+        typer.echo(f"{row['number']}  {row['link']}  {made}")

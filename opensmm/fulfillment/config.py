@@ -104,6 +104,7 @@ class Tally:
     mails: int = 0  # mails of the outbox attempted (sent, or to be tried again)
     notices: int = 0  # notifications recorded (each thing told once, opensmm.notifications)
     telegram: int = 0  # Telegram messages attempted
+    subscriptions: int = 0  # subscriptions kept here looked at (posts, pauses, expiries)
 
     def add(self, other: Tally) -> None:
         for item in fields(self):

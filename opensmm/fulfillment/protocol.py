@@ -109,6 +109,9 @@ class Observation:
     next_change_at: datetime | None = None
     # What the upstream charges us for the order, when its answer tells.
     charge: Decimal | None = None
+    # A subscription's posts so far, when the upstream counts them (opensmm answers
+    # ``posts``); None when it does not say.
+    posts: int | None = None
 
 
 @dataclass(frozen=True)

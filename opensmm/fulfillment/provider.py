@@ -24,6 +24,7 @@ from opensmm.client import (
     MalformedItem,
     NotEnoughFunds,
     ServiceNotFound,
+    SubscriptionStatus,
 )
 from opensmm.fulfillment.protocol import (
     Accepted,
@@ -40,7 +41,11 @@ from opensmm.fulfillment.protocol import (
     TrackedRefill,
     UpstreamFailure,
 )
-from opensmm.fulfillment.statuses import order_observation, refill_observation
+from opensmm.fulfillment.statuses import (
+    order_observation,
+    refill_observation,
+    subscription_observation,
+)
 
 log = logging.getLogger("opensmm.fulfillment")
 
@@ -147,9 +152,26 @@ class ProviderFulfillment:
         return Accepted(upstream_id)
 
     def poll(self, orders: Sequence[Tracked]) -> dict[int, Observation | ItemProblem]:
+        result: dict[int, Observation | ItemProblem] = {}
+        plain = [order for order in orders if not order.subscription]
+        if plain:
+            result.update(self._poll(plain, subscriptions=False))
+        subscriptions = [order for order in orders if order.subscription]
+        if subscriptions:
+            # Read as subscriptions: their ``posts`` count makes our posts' orders.
+            result.update(self._poll(subscriptions, subscriptions=True))
+        return result
+
+    def _poll(
+        self, orders: Sequence[Tracked], *, subscriptions: bool
+    ) -> dict[int, Observation | ItemProblem]:
         by_upstream = {order.upstream_id: order for order in orders}
         try:
-            answers = self.client.status_many(list(by_upstream))
+            answers: dict[int, Any] = dict(
+                self.client.subscription_status_many(list(by_upstream))
+                if subscriptions
+                else self.client.status_many(list(by_upstream))
+            )
         except ClientError as exc:
             raise _failure(exc) from exc
         result: dict[int, Observation | ItemProblem] = {}
@@ -161,6 +183,8 @@ class ProviderFulfillment:
                 result[order.order_id] = _malformed("order", upstream_id, answer)
             elif isinstance(answer, ItemError):
                 result[order.order_id] = ItemProblem(f"The provider answered: {answer.message}")
+            elif isinstance(answer, SubscriptionStatus):
+                result[order.order_id] = subscription_observation(answer)
             else:
                 result[order.order_id] = order_observation(answer, subscription=order.subscription)
         return result

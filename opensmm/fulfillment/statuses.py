@@ -13,6 +13,7 @@ from opensmm.client import (
     OrderStatus,
     RefillState,
     SubscriptionState,
+    SubscriptionStatus,
     UnknownStatus,
     parse_subscription_state,
 )
@@ -54,6 +55,14 @@ def order_observation(answer: OrderStatus, *, subscription: bool) -> Observation
         remains=answer.remains,
         charge=answer.charge,
     )
+
+
+def subscription_observation(answer: SubscriptionStatus) -> Observation:
+    """Our view of a subscription's ``status`` answer: its status and the posts it counts
+    (its remains are not ours: a subscription's are the posts still to come)."""
+    state = answer.status
+    raw = state.raw if isinstance(state, UnknownStatus) else state.value
+    return Observation(status=subscription_status(raw), raw_status=raw, posts=answer.posts)
 
 
 def refill_observation(state: RefillState | UnknownStatus) -> RefillObservation:

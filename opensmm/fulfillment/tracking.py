@@ -50,6 +50,7 @@ from opensmm.orders.models import Order
 from opensmm.refills import service as refills
 from opensmm.refills import statuses as rs
 from opensmm.refills.models import Refill
+from opensmm.subscriptions import service as subscriptions
 
 log = logging.getLogger("opensmm.fulfillment")
 
@@ -131,6 +132,7 @@ _TRACKED = select(
     Order.user_id,
     Order.cancel_state,
     Order.alert,
+    Order.subscription_id,
     Service.type,
 ).join(Service, Service.id == Order.service_id)
 
@@ -174,7 +176,8 @@ def _tracked_order(row: Row[*tuple[Any, ...]], now: datetime) -> TrackedOrder:
             start_count=row.start_count,
             units=row.units,
             runs=row.runs,
-            subscription=row.type == "Subscriptions",
+            # A post's order is a plain order, though its service is a subscription.
+            subscription=row.type == "Subscriptions" and row.subscription_id is None,
             sent_at=row.sent_at or now,
         ),
         fulfillment=row.fulfillment,
@@ -232,7 +235,7 @@ def _cannot_apply(tracked: Tracked, update: orders.OrderUpdate) -> str | None:
         remains = 0
     if not 0 <= remains <= tracked.units:
         return f"remains must be between 0 and {tracked.units}"
-    if update.status in st.REFUNDS_REMAINS and remains == 0:
+    if update.status in st.REFUNDS_REMAINS and remains == 0 and not tracked.subscription:
         return f"{update.status} needs remains above zero"
     return None
 
@@ -328,6 +331,9 @@ def record_observations(
             answer = seen.get(item.tracked.order_id) or ItemProblem("no answer for this order")
             if isinstance(answer, Observation) and answer.charge is not None:
                 charges[item.tracked.order_id] = answer.charge
+            if item.tracked.subscription and isinstance(answer, Observation) and answer.status:
+                # Its posts counted upstream become orders here, charged (opensmm.subscriptions).
+                answer = subscriptions.reconcile(session, item.tracked, answer, by)
             if isinstance(answer, ItemProblem):
                 message = f"{by} cannot tell this order's status: {answer.reason}"
                 tally.alerts += _alert(session, item, message, config, now)

@@ -61,6 +61,7 @@ from opensmm.providers import webhooks as provider_webhooks
 from opensmm.refills import auto as auto_refill
 from opensmm.scorecards import service as scorecards
 from opensmm.settings import get_settings
+from opensmm.subscriptions import service as subscriptions
 from opensmm.webhooks import sender as webhook_sender
 
 log = logging.getLogger("opensmm.fulfillment")
@@ -134,10 +135,10 @@ class Worker:
         now = utcnow()
         self._providers = load_providers(self.db)
         outbox.recover(self.db, self.config, tally)
-        for phase in (self._auto_refill, self._send_orders, self._send_refills,
-                      self._poll_orders, self._poll_refills, self._poll_payments,
-                      self._send_webhooks, self._housekeeping, self._scorecards,
-                      self._notify):
+        for phase in (self._subscriptions, self._auto_refill, self._send_orders,
+                      self._send_refills, self._poll_orders, self._poll_refills,
+                      self._poll_payments, self._send_webhooks, self._housekeeping,
+                      self._scorecards, self._notify):
             if self.stopping.is_set():
                 break
             phase(now, tally)
@@ -169,6 +170,12 @@ class Worker:
         finally:
             self.close()
             log.info("worker %s stopped: %s", self.owner, self.total.as_dict())
+
+    def _subscriptions(self, now: datetime, tally: Tally) -> None:
+        """Subscriptions kept here (manual, simulator): posts, pauses, resumes, expiries."""
+        tally.subscriptions += subscriptions.run_due(
+            self.db, now, self.config.simulator.seconds, self.config.batch
+        )
 
     def _poll_payments(self, now: datetime, tally: Tally) -> None:
         """Customers' open payments, asked about at their gateways (a lost callback)."""

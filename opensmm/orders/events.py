@@ -89,3 +89,16 @@ REFILL_RESOLVED_RESEND = event(
     "refill.resolved_resend",
     N_("Refill {refill} resolved: never opened upstream; to be sent again"),
 )
+
+# --- subscriptions (opensmm.subscriptions) -------------------------------------------------
+# On the subscription: a post and the order made for it, or the post it could not pay for.
+POST_ORDERED = event("order.subscription_post", N_("Post {number}: order {order}"))
+POST_UNPAID = event(
+    "order.subscription_post_unpaid",
+    N_("Post {number}: not enough funds; the subscription is paused"),
+)
+# On a post's order: which subscription it serves.
+POST_OF = event(
+    "order.subscription_post_of",
+    N_("Post {number} of subscription {subscription}: placed for {charge} ({units} units)"),
+)

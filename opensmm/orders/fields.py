@@ -21,6 +21,7 @@ MAX_TEXT_LENGTH = 65_536
 MAX_INT = 2_000_000_000
 MAX_RUNS = 1000
 MAX_INTERVAL_MINUTES = 60 * 24 * 30
+MAX_POSTS = 10_000
 SUBSCRIPTION_DELAYS = (0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300,
                        360, 420, 480, 540, 600)
 # ASCII digits only: Python's \d also matches "١٠٠" or "߁", which no client means as a count.
@@ -96,7 +97,7 @@ def _lines(text: str) -> list[str]:
 
 
 def _check_total(units: int, what: str) -> int:
-    """An order's units fit the database's columns: quantity × runs, max × posts."""
+    """An order's units fit the database's columns: quantity × runs."""
     if units > MAX_INT:
         raise DomainError(
             N_('The order is too large: {what} must be at most {max}'),
@@ -157,15 +158,17 @@ def _subscription(params: dict[str, object], service: Service) -> OrderRequest:
         raise DomainError(N_('Incorrect min: it must not be more than max'))
     _check_bounds(low, service)
     _check_bounds(high, service)
-    if params.get("posts") in (None, ""):
-        # Without a number of posts the total cannot be known, so it cannot be paid up front.
-        raise DomainError(N_('Posts required: subscriptions are paid up front for max × posts'))
-    posts = parse_int(params.get("posts"), DomainError(N_('Incorrect posts')))
-    if not 1 <= posts <= 10_000:
-        raise DomainError(N_('Incorrect posts: a whole number from 1 to 10000'))
+    # No posts (or 0): new posts until the expiry or a cancel. Nothing is charged up front.
+    posts = 0
+    if params.get("posts") not in (None, ""):
+        posts = parse_int(params.get("posts"), DomainError(N_('Incorrect posts')))
+        if posts > MAX_POSTS:
+            raise DomainError(N_('Incorrect posts: a whole number from 0 to 10000'))
     old_posts = 0
     if params.get("old_posts") not in (None, ""):
         old_posts = parse_int(params.get("old_posts"), DomainError(N_('Incorrect old_posts')))
+        if old_posts > MAX_POSTS:
+            raise DomainError(N_('Incorrect old_posts: a whole number from 0 to 10000'))
     delay = parse_int(params.get("delay"), DomainError(N_('Incorrect delay')))
     if delay not in SUBSCRIPTION_DELAYS:
         allowed = ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
@@ -184,6 +187,7 @@ def _subscription(params: dict[str, object], service: Service) -> OrderRequest:
             when = datetime.strptime(str(expiry).strip(), "%d/%m/%Y").replace(tzinfo=UTC)
         except ValueError:
             raise DomainError(N_('Incorrect expiry: a date as d/m/Y')) from None
+        # The subscription runs through the expiry date: a date before today has passed.
         if when.date() < datetime.now(UTC).date():
             raise DomainError(N_('Incorrect expiry: the date has passed'))
         fields["expiry"] = when.strftime("%d/%m/%Y")
@@ -191,7 +195,9 @@ def _subscription(params: dict[str, object], service: Service) -> OrderRequest:
     return OrderRequest(
         link=validate_link(link) if link not in (None, "") else "",
         quantity=high,
-        units=_check_total(high * posts, N_("max × posts")),
+        # What the subscription itself is charged for: nothing. Each post is an order of its
+        # own, charged when it is made (opensmm.subscriptions); ``units`` counts the posts.
+        units=posts,
         fields=fields,
     )
 

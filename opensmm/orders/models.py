@@ -37,6 +37,7 @@ class Order(Base):
         # since a time (opensmm.scorecards, opensmm.refills.auto).
         Index("ix_orders_service_finished", "service_id", "status", "finished_at"),
         Index("ix_orders_finished_at", "finished_at"),
+        Index("ix_orders_subscription_id", "subscription_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +61,12 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the order reached Completed or Partial: the refill window counts from here.
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # --- subscriptions (opensmm.subscriptions) ---
+    # A post's order: the subscription it was made for. None for every other order.
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # A subscription: the posts recorded so far (its ``status`` answer's ``posts``).
+    # None for every other order.
+    posts: Mapped[int | None]
 
     # --- fulfillment (opensmm.fulfillment) ---
     # The service's mode when the order was placed: "manual", "provider" or "simulator".

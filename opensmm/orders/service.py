@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from opensmm.accounts.models import User
 from opensmm.catalog.models import Service
-from opensmm.catalog.service import MANUAL, ServiceNotFound
+from opensmm.catalog.service import MANUAL, SIMULATOR, ServiceNotFound
 from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
 from opensmm.db.statements import Statement
@@ -81,12 +81,16 @@ def discounted_rate(rate: Decimal, discount_percent: Decimal) -> Decimal:
 
 
 def _charge(service: Service, rate: Decimal, units: int) -> Decimal:
-    if service_type(service.type).units is Units.FLAT:
+    kind = service_type(service.type).units
+    if kind is Units.SUBSCRIPTION:
+        return Decimal(0).quantize(QUANTUM)  # charged as it runs: each post's order pays
+    if kind is Units.FLAT:
         return rate
     return charge_for(rate, units)
 
 
 def is_subscription(order_or_service: Order | Service) -> bool:
+    """A subscription's own row (its posts' orders are plain orders)."""
     type_name = (
         order_or_service.type
         if isinstance(order_or_service, Service)
@@ -118,7 +122,7 @@ _NEW_ORDER_COLUMNS = (
     "user_id", "service_id", "link", "quantity", "units", "charge", "refunded", "status",
     "remains", "runs", "interval", "fields", "fulfillment", "provider_id",
     "provider_service_id", "routed_at", "upstream_estimated", "send_state", "attempts",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "posts", "next_poll_at",
 )
 _INSERT_ORDER = Statement(
     lambda: insert(Order)
@@ -206,6 +210,14 @@ def place(session: Session, customer: User | Customer, params: dict[str, object]
     service, request, charge = prepared.service, prepared.request, prepared.charge
     now = utcnow()
     order_id = _insert_order(session, customer, service, request, charge, now)
+    if is_subscription(service):
+        # Nothing to charge: each post is charged when it is made (opensmm.subscriptions).
+        _INSERT_EVENT.run_count(
+            session, order_id=order_id, actor_kind=CUSTOMER, actor="",
+            code=events.PLACED.code, params=dumps(event_params(charge=charge, units=0)),
+            message="", created_at=now,
+        )
+        return PlacedOrder(order_id, charge)
     # The event before the charge: it needs nothing from it (a refused charge rolls back
     # the whole unit), and on PostgreSQL the account's row, which every order of the
     # account waits for, stays locked only from the charge to the commit.
@@ -248,6 +260,12 @@ def _insert_order(
     charge: Decimal,
     now: datetime,
 ) -> int:
+    subscription = is_subscription(service)
+    # A subscription kept here (manual, simulator) runs at once, and the worker looks at it
+    # at once (its old posts, its schedule); one sent upstream waits, Pending, to be sent.
+    local = service.fulfillment in (MANUAL, SIMULATOR)
+    status = st.ACTIVE if subscription and local else st.PENDING
+    send_state = None if service.fulfillment == MANUAL or (subscription and local) else fs.NEW
     [order] = _INSERT_ORDER.run(
         session,
         user_id=customer.id,
@@ -257,7 +275,7 @@ def _insert_order(
         units=request.units,
         charge=charge,
         refunded=Decimal(0),
-        status=st.PENDING,
+        status=status,
         remains=request.units,
         runs=request.runs,
         interval=request.interval,
@@ -269,10 +287,12 @@ def _insert_order(
         provider_service_id=service.provider_service_id,
         routed_at=now if service.provider_id is not None else None,
         upstream_estimated=False,
-        send_state=None if service.fulfillment == MANUAL else fs.NEW,
+        send_state=send_state,
         attempts=0,
         created_at=now,
         updated_at=now,
+        posts=0 if subscription else None,
+        next_poll_at=now if subscription and local else None,
     )
     return int(order.id)
 
@@ -412,7 +432,7 @@ def apply_update(session: Session, order_id: int, update: OrderUpdate, actor: st
         )
     if new_status == st.COMPLETED and update.remains is None:
         remains = 0
-    if new_status in st.REFUNDS_REMAINS and remains == 0:
+    if new_status in st.REFUNDS_REMAINS and remains == 0 and not is_subscription(order):
         raise DomainError(
             N_('{new_status} needs remains above zero (what was not delivered)'),
             new_status=Term(new_status),
@@ -465,6 +485,14 @@ def can_cancel(order: Order, service: Service | None) -> Decision:
 
     The one rule every door asks: the API's ``cancel``, the orders page's button.
     """
+    if is_subscription(order) and not is_upstream(order):
+        # Stopping a subscription kept here refunds nothing (its posts keep their own
+        # orders): any running one may be canceled, whatever the service's cancel option.
+        if order.status == st.CANCELED:
+            return refused(ALREADY_CANCELED)
+        if order.status not in st.SUBSCRIPTION_RUNNING:
+            return refused(ALREADY_FINISHED)
+        return ALLOWED
     if service is None or not service.cancel:
         return refused(CANCEL_NOT_OFFERED)
     if order.status == st.CANCELED:

@@ -13,6 +13,7 @@ from opensmm.orders import statuses as st
 from opensmm.orders.models import Order
 from opensmm.refills import service as refills
 from opensmm.refills.models import Refill
+from opensmm.subscriptions import service as subscriptions
 
 
 def update_order(
@@ -44,6 +45,15 @@ def resolve_order(
         audit.record(session, actor, "order.resolve", f"order:{order.id}", order=order.id,
                      upstream_id=upstream_id)
     return order
+
+
+def record_post(session: Session, actor: Actor, subscription_id: int, link: str) -> int:
+    """A new post of a subscription's account (manual mode): its order is made and charged,
+    or it waits unpaid with the subscription Paused. Returns the post's number."""
+    post = subscriptions.record_post(session, subscription_id, link, actor.label)
+    audit.record(session, actor, "subscription.post", f"order:{subscription_id}",
+                 order=subscription_id, number=post.number, link=post.link)
+    return post.number
 
 
 def set_refill_status(session: Session, actor: Actor, refill_id: int, status: str) -> Refill:

@@ -26,6 +26,7 @@ from opensmm.refills import queries as refill_queries
 from opensmm.refills import service as refills
 from opensmm.refills import statuses as rs
 from opensmm.scorecards import service as scorecards
+from opensmm.subscriptions import queries as subscription_queries
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
 
@@ -274,6 +275,17 @@ def cancel_order(ctx: Ctx) -> Response:
         ctx.flash("ok", ctx.t("Order {id} canceled: {amount} refunded.", id=order.id,
                               amount=ctx.money(order.refunded)))
     return ctx.back("/orders")
+
+
+@pages.get("/subscriptions")
+def subscription_list(ctx: Ctx) -> Response:
+    page = subscription_queries.list_subscriptions(ctx.db, ctx.me.id, page_number(ctx.arg("page")))
+    services = services_by_id(ctx.db, {row.order.service_id for row in page.items})
+    return ctx.render(
+        "subscriptions.html",
+        page=page,
+        can_cancel=lambda order: orders.can_cancel(order, services.get(order.service_id)),
+    )
 
 
 @pages.get("/refills")

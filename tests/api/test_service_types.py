@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
+from sqlalchemy import select
 
-from tests.api.helpers import LINK, footprint, order_row, place, refusal
+from opensmm.audit.actor import Actor as StaffActor
+from opensmm.catalog import service as catalog
+from opensmm.db import utcnow
+from opensmm.fulfillment.worker import Worker
+from opensmm.money import format_money
+from opensmm.orders import staff as orders_staff
+from opensmm.orders.models import Order
+from opensmm.providers import service as providers
+from tests.api.helpers import LINK, answer, footprint, order_row, place, refusal
+from tests.api.test_cli import in_process_runner
+from tests.fulfillment.helpers import FAST, passes
 from tests.support.panel import Customer, Panel
 
 RATE = "1.23457"  # per 1000: makes every charge need rounding
@@ -145,20 +161,6 @@ def test_an_order_too_large_for_the_books_is_refused(panel: Panel, customer: Cus
     assert refusal(
         panel, customer, "add", service=drip, link=LINK, quantity=10_000_000, runs=1000, interval=5
     ) == ("The order is too large: quantity × runs must be at most 2000000000")
-    subscription = panel.service(
-        type="Subscriptions", rate="0", min_quantity=1, max_quantity=1_000_000_000
-    )
-    assert refusal(
-        panel,
-        customer,
-        "add",
-        service=subscription,
-        username="u",
-        min=1,
-        max=1_000_000,
-        posts=10_000,
-        delay=0,
-    ) == ("The order is too large: max × posts must be at most 2000000000")
 
 
 def test_empty_runs_and_interval_mean_no_drip_feed(panel: Panel, customer: Customer) -> None:
@@ -183,7 +185,8 @@ def test_subscription(panel: Panel, customer: Customer) -> None:
         expiry=NEXT_YEAR,
     )
     order = placed["order"]
-    assert panel.balance(customer) == before - expected_charge(RATE, 200 * 5)
+    # Charged as it runs (spec §3): nothing up front, each post when it is made.
+    assert panel.balance(customer) == before
     fields = order_row(panel, order).fields
     assert {
         k: fields[k] for k in ("username", "min", "max", "posts", "old_posts", "delay", "expiry")
@@ -197,8 +200,9 @@ def test_subscription(panel: Panel, customer: Customer) -> None:
         "expiry": NEXT_YEAR,
     }
     status = panel.api(customer.key, "status", order=order)
-    assert status["status"] == "Pending"
-    assert status["remains"] == "1000"
+    # Kept here (manual): it runs at once; 5 posts to come, none so far, nothing charged.
+    assert status == {"charge": "0.00", "start_count": "0", "status": "Active",
+                      "remains": "5", "currency": "USD", "posts": "0"}
 
 
 @pytest.mark.parametrize("delay", [0, 5, 10, 15, 30, 60, 90])
@@ -297,10 +301,10 @@ DELAYS = (
         ({"min": 30}, "Incorrect min: it must not be more than max"),
         ({"min": 1}, "Quantity less than minimal 10"),
         ({"max": 6000}, "Quantity more than maximal 5000"),
-        ({"posts": None}, "Posts required: subscriptions are paid up front for max × posts"),
-        ({"posts": 0}, "Incorrect posts: a whole number from 1 to 10000"),
+        ({"posts": 10_001}, "Incorrect posts: a whole number from 0 to 10000"),
         ({"posts": "x"}, "Incorrect posts"),
         ({"old_posts": "x"}, "Incorrect old_posts"),
+        ({"old_posts": 10_001}, "Incorrect old_posts: a whole number from 0 to 10000"),
         ({"delay": None}, "Incorrect delay"),
         ({"delay": 7}, f"Incorrect delay: one of {DELAYS} minutes"),
         ({"expiry": "2030-01-01"}, "Incorrect expiry: a date as d/m/Y"),
@@ -345,3 +349,135 @@ def test_runs_on_a_type_without_a_quantity_are_refused(
     assert refusal(
         panel, customer, "add", service=service, link=LINK, runs=5, interval=10, **fields
     ) == ("Drip-feed is not available for this service")
+
+
+# --- subscriptions charged as they run, over real HTTP (spec §3, §4) -----------------
+
+PHP_AGENT = "Mozilla/4.0 (compatible; MSIE 5.01; Windows NT 5.0)"
+EXPIRY = (datetime.now(UTC) + timedelta(days=30)).strftime("%d/%m/%Y")
+
+
+def php_add(panel: Panel, key: str, data: dict[str, Any]) -> Any:
+    """``$api->order($data)`` of the PHP ``class Api`` panels publish: key and action first,
+    then the data, each ``name=urlencode(value)`` joined by ``&``, POSTed as a form."""
+    post = {"key": key, "action": "add", **data}
+    body = "&".join(f"{name}={quote_plus(str(value))}" for name, value in post.items())
+    response = panel.http.post(
+        panel.api_url, content=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": PHP_AGENT},
+    )
+    return answer(response)
+
+
+def until(worker: Worker, panel: Panel, order_id: int, done: Callable[[Order], bool]) -> None:
+    """Worker passes until the order is ``done`` (looked at now: the panel's own worker
+    may have put its next look off), for at most 30 seconds."""
+    deadline = time.monotonic() + 30
+    while True:
+        with panel.write() as session:
+            order = session.get(Order, order_id)
+            assert order is not None
+            if done(order):
+                return
+            order.next_poll_at = utcnow()
+        assert time.monotonic() < deadline, "the order never got there"
+        passes(worker, 1)
+        time.sleep(0.1)  # the panel's own worker may hold it for a moment
+
+
+def test_the_published_php_examples_are_accepted_and_charged_as_they_run(
+    panel: Panel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = panel.customer("5")
+    service = panel.service(type="Subscriptions", rate="2", min_quantity=10, max_quantity=5000)
+    # Unlimited new posts, 5 old ones, until the expiry.
+    first = php_add(panel, customer.key, {"service": service, "username": "username",
+                                          "min": 100, "max": 110, "posts": 0, "old_posts": 5,
+                                          "delay": 30, "expiry": EXPIRY})
+    # No posts at all.
+    second = php_add(panel, customer.key, {"service": service, "username": "username",
+                                           "min": 100, "max": 110, "delay": 30})
+    assert set(first) == {"order"} and set(second) == {"order"}
+    assert panel.balance(customer) == Decimal("5")  # nothing charged up front
+
+    with in_process_runner(panel.database_url, monkeypatch) as cli:  # staff, manual mode
+        recorded = cli("subscription", "post", str(first["order"]), "https://insta.test/p/1")
+        assert recorded.exit_code == 0, recorded.output
+        listed = json.loads(cli("subscription", "posts", str(first["order"]), "--json").output)
+        refused = cli("subscription", "post", str(second["order"] + 1000), "https://x.test/")
+    assert refused.exit_code == 1 and "Incorrect order ID" in refused.output
+    [post] = listed["posts"]
+    assert (post["number"], post["link"], post["old"], post["status"]) == (
+        1, "https://insta.test/p/1", True, "Pending")
+    assert f"post 1 recorded, order {post['order']}; Active" in recorded.output
+    with panel.db.read() as session:
+        child = session.scalar(select(Order).where(Order.subscription_id == first["order"]))
+        assert child is not None
+        paid = child.charge
+    assert panel.balance(customer) == Decimal("5") - paid
+    statuses = panel.api(customer.key, "status", orders=f"{first['order']},{second['order']}")
+    assert statuses == {
+        str(first["order"]): {"charge": format_money(paid), "start_count": "0", "status": "Active",
+                              "remains": "0", "currency": "USD", "posts": "1"},
+        str(second["order"]): {"charge": "0.00", "start_count": "0", "status": "Active",
+                               "remains": "0", "currency": "USD", "posts": "0"},
+    }
+    # The post's order answers ``status`` as any order of the customer's.
+    assert panel.api(customer.key, "status", order=child.id)["status"] == "Pending"
+    assert panel.api(customer.key, "cancel", orders=second["order"]) == [
+        {"order": second["order"], "cancel": 1}]
+    assert panel.api(customer.key, "status", order=second["order"])["status"] == "Canceled"
+    refused = php_add(panel, customer.key, {"service": service, "username": "u", "min": 100,
+                                            "max": 110, "posts": -1, "delay": 30})
+    assert refused == {"error": "Incorrect posts"}
+    assert panel.ledger_mismatches() == []
+
+
+def test_forwarded_to_an_opensmm_provider_its_posts_come_back_charged(panel: Panel) -> None:
+    # The provider is a running opensmm too: this very panel, over HTTP, another account
+    # (a second panel would cost the test budget another start).
+    upstream = panel
+    reseller = upstream.customer("10")  # the reseller's account at its provider
+    upstream_service = upstream.service(type="Subscriptions", rate="1", min_quantity=10,
+                                        max_quantity=5000)
+    with panel.write() as session:
+        provider = providers.add_provider(session, f"up{uuid.uuid4().hex[:8]}",
+                                          upstream.api_url, reseller.key)
+        service = catalog.add_service(
+            session, name="Auto likes", category="Instagram", type="Subscriptions",
+            rate=Decimal("3"), min_quantity=10, max_quantity=5000, fulfillment="provider",
+            provider_id=provider.id, provider_service_id=upstream_service,
+        ).id
+    customer = panel.customer("1")
+    order = php_add(panel, customer.key, {"service": service, "username": "username",
+                                          "min": 100, "max": 110, "posts": 2, "old_posts": 0,
+                                          "delay": 0, "expiry": EXPIRY})["order"]
+    worker = Worker(panel.db, FAST)
+    try:
+        # Sent, then its status read (the panel's own worker may read it first).
+        until(worker, panel, order, lambda sub: sub.status == "Active")
+        with panel.db.read() as session:
+            upstream_id = session.get(Order, order).upstream_id  # type: ignore[union-attr]
+        for n in (1, 2):  # its staff record the account's posts there
+            with upstream.write() as session:
+                orders_staff.record_post(session, StaffActor.cli(), upstream_id or 0,
+                                         f"https://insta.test/{n}")
+        at_provider = upstream.api(reseller.key, "status", order=upstream_id)
+        assert (at_provider["status"], at_provider["posts"]) == ("Completed", "2")
+        until(worker, panel, order, lambda sub: sub.status == "Completed")
+        passes(worker, 2)  # the same answer read again: nothing more
+    finally:
+        worker.close()
+    status = panel.api(customer.key, "status", order=order)
+    with panel.db.read() as session:
+        children = list(session.scalars(select(Order).where(Order.subscription_id == order)))
+        upstream_id = session.get(Order, order).upstream_id  # type: ignore[union-attr]
+    assert len(children) == 2 and {c.status for c in children} == {"Completed"}
+    spent = sum((c.charge for c in children), Decimal(0))
+    assert 100 <= children[0].quantity <= 110
+    assert status == {"charge": format_money(spent), "start_count": "0", "status": "Completed",
+                      "remains": "0", "currency": "USD", "posts": "2"}
+    assert panel.balance(customer) == Decimal("1") - spent
+    assert upstream.balance(reseller) < Decimal("10")  # the provider charged its posts too
+    assert upstream.api(reseller.key, "status", order=upstream_id)["posts"] == "2"
+    assert panel.ledger_mismatches() == [] and upstream.ledger_mismatches() == []

@@ -135,7 +135,9 @@ def test_custom_comments_are_counted_and_charged(client: smm.SMM, world: World) 
         client.add_order(world.comments, link="https://c.test/p", quantity=5, comments="a\nb")
 
 
-def test_subscription_fields_are_sent_and_charged_up_front(client: smm.SMM, world: World) -> None:
+def test_subscription_fields_are_sent_and_nothing_charged_up_front(
+    client: smm.SMM, world: World
+) -> None:
     order_id = client.add_order(
         world.subscription,
         username="someone",
@@ -149,8 +151,9 @@ def test_subscription_fields_are_sent_and_charged_up_front(client: smm.SMM, worl
     assert order.fields["username"] == "someone"
     assert (order.fields["min"], order.fields["max"], order.fields["posts"]) == (100, 200, 5)
     assert (order.fields["delay"], order.fields["expiry"]) == (30, "31/12/2099")
-    assert order.units == 1000 and order.charge == Decimal("1.50")  # max × posts
-    assert world.balance() == START - Decimal("1.50")
+    # Charged as it runs (spec §3): each post when it is made, nothing now.
+    assert order.units == 5 and order.charge == 0
+    assert world.balance() == START
     with pytest.raises(smm.SMMAPIError, match=r"^Incorrect delay: one of 0, 5, "):
         client.add_order(world.subscription, username="x", min=10, max=20, posts=1, delay=7)
 

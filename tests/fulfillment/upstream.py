@@ -25,6 +25,8 @@ class UpOrder:
     remains: int = 0
     start_count: int = 0
     canceled: bool = False
+    # A subscription's posts so far, answered as ``posts`` (as opensmm does); None: not said.
+    posts: int | None = None
 
 
 @dataclass
@@ -82,13 +84,16 @@ class Book:
         order = self.orders.get(int(order_id)) if order_id.isdigit() else None
         if order is None:
             return {"error": "Incorrect order ID"}
-        return {
+        answer = {
             "charge": "0.10",
             "start_count": str(order.start_count),
             "status": order.status,
             "remains": str(order.remains),
             "currency": "USD",
         }
+        if order.posts is not None:
+            answer["posts"] = str(order.posts)
+        return answer
 
     def status(self, received: Received) -> Any:
         with self.lock:

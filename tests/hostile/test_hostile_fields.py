@@ -99,8 +99,7 @@ MESSAGES = {
     "interval": {"Incorrect interval: whole minutes from 1 to 43200"},
     "posts": {
         "Incorrect posts",
-        "Incorrect posts: a whole number from 1 to 10000",
-        "Posts required: subscriptions are paid up front for max × posts",
+        "Incorrect posts: a whole number from 0 to 10000",
     },
     "min": {
         "Incorrect min",
@@ -171,8 +170,10 @@ def _still_valid(kind: str, field: str, text: str | None) -> bool:
         "interval": (1, 43200),
         "min": (10, 20),
         "max": (10, 1000),
-        "posts": (1, 10000),
+        "posts": (0, 10000),
     }
+    if field == "posts" and text in (None, ""):  # no posts: new posts until expiry or cancel
+        return True
     if field in bounds:
         return in_bounds(text, *bounds[field])
     if field == "delay":
@@ -293,14 +294,21 @@ def verify_accepted(target: Target, accepted: Accepted) -> Decimal:
         target.subscription: "subscription",
     }[order.service_id]
     expected = (Decimal(RATES[kind]) * units / 1000).quantize(Decimal("0.00001"), ROUND_HALF_UP)
+    if kind == "subscription":  # charged as it runs: each post, nothing when accepted
+        expected = Decimal(0)
     assert order.charge == expected, (order.charge, expected, accepted)
     return expected
 
 
-def wrote_only(target: Target, before: Snapshot, orders: int, charged: Decimal) -> None:
+def wrote_only(
+    target: Target, before: Snapshot, orders: int, charged: Decimal, entries: int | None = None
+) -> None:
+    """``orders`` new orders, ``entries`` ledger entries (one per charged order: all of
+    them unless said), ``charged`` taken from the attacker."""
     after = target.snapshot()
     assert after.orders == before.orders + orders, (before, after)
-    assert after.ledger_entries == before.ledger_entries + orders, (before, after)
+    entries = orders if entries is None else entries
+    assert after.ledger_entries == before.ledger_entries + entries, (before, after)
     assert after.attacker_balance == before.attacker_balance - charged, (before, after)
     assert (after.refills, after.prober_balance, after.victim_orders) == (
         before.refills,
@@ -333,8 +341,9 @@ def test_every_listed_value_in_every_field(target: Target) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         accepted = [found for found in pool.map(one, cases) if found is not None]
     sent = len(cases)
-    charged = sum((verify_accepted(target, a) for a in accepted), Decimal(0))
-    wrote_only(target, before, len(accepted), charged)
+    charges = [verify_accepted(target, a) for a in accepted]
+    wrote_only(target, before, len(accepted), sum(charges, Decimal(0)),
+               entries=sum(1 for charge in charges if charge))
     wrote_nothing(target, target.snapshot(), f"sweep of {sent} requests")
     print(f"[{target.panel.kind}] sweep: {sent} requests, {len(accepted)} free-text accepted")
     assert sent > 1000
@@ -360,7 +369,8 @@ def test_a_generated_hostile_field_in_an_order(target: Target, data: st.DataObje
     if found is None:
         wrote_nothing(target, before, (kind, field, transport, value))
     else:
-        wrote_only(target, before, 1, verify_accepted(target, found))
+        charge = verify_accepted(target, found)
+        wrote_only(target, before, 1, charge, entries=1 if charge else 0)
         quiet_log(target, (kind, field, transport, value))
 
 

@@ -610,3 +610,64 @@ def test_a_customer_adds_funds_with_crypto(
     assert errors == []
     context.close()
     assert panel.ledger_mismatches() == []
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+def test_staff_record_posts_and_the_customer_sees_them_in_english_and_arabic(
+    browser: Browser, fast_panel: Panel
+) -> None:
+    """Manual mode: staff record a post on the order page (it becomes a charged order), then
+    one the balance cannot pay (the subscription pauses); the customer's Subscriptions page
+    shows both, in English and in Arabic, and stops the subscription."""
+    from opensmm.accounts.models import User as Account
+    from opensmm.orders import service as orders
+
+    staff = make_person(fast_panel, staff=True)
+    customer = make_person(fast_panel, balance="0.25")
+    service = fast_panel.service(name="Auto likes", type="Subscriptions", rate="2",
+                                 min_quantity=10, max_quantity=5000)
+    with fast_panel.write() as session:
+        account = session.get(Account, customer.id)
+        assert account is not None
+        sub = orders.place(session, account, {"service": service, "username": "nasa",
+                                              "min": "100", "max": "110", "delay": "0"}).id
+    context = new_context(browser, fast_panel)
+    page = context.new_page()
+    errors = watch_errors(page)
+    log_in(page, staff)
+    for link in ("https://insta.test/p/1", "https://insta.test/p/2"):
+        page.goto(f"/admin/orders/{sub}")
+        page.fill("#record-post input[name=link]", link)
+        page.click("#record-post button[type=submit]")
+        expect(page.locator("#subscription-posts")).to_contain_text(link)
+    expect(page.locator("#subscription-posts")).to_contain_text("Unpaid: not enough funds")
+    expect(page.locator("h1")).to_contain_text("Paused")
+    context.close()
+
+    for lang, waiting, paused in (("en", "Waiting for funds", "Paused"),
+                                  ("ar", "بانتظار الرصيد", "متوقف")):
+        context = new_context(browser, fast_panel, lang=lang)
+        page = context.new_page()
+        errors += watch_errors(page)
+        log_in(page, customer)
+        page.goto("/subscriptions")
+        card = page.locator(f"[data-subscription='{sub}']")
+        expect(card.locator("[data-post='1']")).to_contain_text("https://insta.test/p/1")
+        expect(card.locator("[data-post='2']")).to_contain_text(waiting)
+        expect(card.locator("h2 .badge")).to_contain_text(paused)
+        if lang == "ar":
+            expect(page.locator("html")).to_have_attribute("dir", "rtl")
+            expect(page.locator("nav")).to_contain_text("الاشتراكات")
+            page.on("dialog", lambda dialog: dialog.accept())
+            with page.expect_navigation():
+                card.locator("button.danger").click()
+        context.close()
+    assert fast_panel_status(fast_panel, sub) == "Canceled"
+    assert errors == []
+
+
+def fast_panel_status(panel: Panel, order_id: int) -> str:
+    with panel.db.read() as session:
+        order = session.get(Order, order_id)
+        assert order is not None
+        return order.status

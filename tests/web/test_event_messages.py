@@ -166,6 +166,13 @@ HISTORY_ROWS = [
     (E.REFILL_RESOLVED_RESEND, params(refill=3),
      "Refill 3 resolved: never opened upstream; to be sent again",
      "تمت تسوية إعادة التعبئة 3: لم تُفتح لدى المزوّد؛ ستُرسل مرة أخرى"),
+    (E.POST_ORDERED, params(number=2, order=41), "Post 2: order 41",
+     "المنشور 2: الطلب 41"),
+    (E.POST_UNPAID, params(number=3), "Post 3: not enough funds; the subscription is paused",
+     "المنشور 3: الرصيد غير كافٍ؛ أُوقف الاشتراك مؤقتًا"),
+    (E.POST_OF, params(number=2, subscription=40, charge=Decimal("0.21600"), units=108),
+     f"Post 2 of subscription 40: placed for {EN.money('0.216')} (108 units)",
+     f"المنشور 2 من الاشتراك 40: طُلب بمبلغ {AR.money('0.216')} (108 وحدة)"),
 ]
 
 
