@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -95,6 +96,44 @@ def fetch_balance(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> B
         raise ProviderCallFailed(
             N_("The provider's balance could not be read: {exc}"),
             exc=exc,
+        ) from None
+
+
+@dataclass(frozen=True)
+class CheckedEndpoint:
+    """A provider endpoint that answered ``balance``: the URL to keep and what it said.
+    ``guessed`` when the URL typed was the provider's site and its ``/api/v2`` answered."""
+
+    url: str
+    balance: Balance
+    guessed: bool = False
+
+
+def check_endpoint(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> CheckedEndpoint:
+    """Prove a provider's URL and key before adding it, by asking for the balance.
+
+    When ``url`` answers like a web site (an HTML page, 404, 405) and is not an ``/api/v2``
+    endpoint, its ``/api/v2`` is tried too: people often paste the site's address."""
+    url = url.strip()
+    api_key = api_key.strip()
+    try:
+        return CheckedEndpoint(url, fetch_balance(url, api_key, timeout))
+    except ProviderCallFailed as exc:
+        failure = exc
+    path = urlsplit(url).path.rstrip("/")
+    looks_like_a_site = any(
+        sign in failure.message for sign in ("HTML", "<", "HTTP 404", "HTTP 405")
+    )
+    if path.endswith("/api/v2") or not looks_like_a_site:
+        raise failure
+    guess = url.split("?", 1)[0].rstrip("/") + "/api/v2"
+    try:
+        return CheckedEndpoint(guess, fetch_balance(guess, api_key, timeout), guessed=True)
+    except ProviderCallFailed:
+        raise ProviderCallFailed(
+            N_("{failure} The URL must be the provider's API endpoint, usually its address "
+               "followed by /api/v2 (e.g. {guess}); it is on the provider's API page."),
+            failure=failure.message, guess=guess,
         ) from None
 
 
