@@ -80,7 +80,7 @@ def columns(
     """Side-by-side columns per day (revenue and profit), with a few date labels."""
     height, bottom, left = 220, 190, 60
     count = max(1, len(labels))
-    slot = (WIDTH - left - 8) / count
+    slot = (WIDTH - left - 24) / count  # room for half the last date beyond its column
     each = max(1.0, (slot - 2) / max(1, len(series)))
     top = max([Decimal(v) for s in series for v in s.values] + [Decimal(1)])
     canvas = _Canvas(height, title, rtl)

@@ -226,6 +226,7 @@ def test_staff_import_a_providers_services_with_a_markup(
         upstream.on("services", UPSTREAM)
         upstream.on("balance", {"balance": "1520.75", "currency": "USD"})
         log_in(page, staff)
+        page.click("nav .more summary")  # Providers is under "More"
         page.click("nav >> text=Providers")
         page.fill("#provider-form input[name=name]", f"up{uuid.uuid4().hex[:6]}")
         page.fill("#provider-form input[name=url]", upstream.url)
@@ -712,6 +713,13 @@ def one_line(page: Page) -> None:
             + e.getBoundingClientRect().height / 2))""")
     assert len(tops) >= 5
     assert max(tops) - min(tops) <= 4, tops
+    # ... without overlapping: the links fit in the bar's navigation, which ends before the
+    # account part begins (on the left or on the right, as the language reads).
+    assert page.evaluate("(n => n.scrollWidth <= n.clientWidth)(document.querySelector('.nav'))")
+    nav, account = page.locator(".nav").bounding_box(), page.locator(".account").bounding_box()
+    assert nav is not None and account is not None
+    assert (nav["x"] + nav["width"] <= account["x"] + 1
+            or account["x"] + account["width"] <= nav["x"] + 1), (nav, account)
     assert page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height") < 64
 
 
