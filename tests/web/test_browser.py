@@ -641,6 +641,7 @@ class Shop:
     drip_order: int
     plain_order: int
     provider_id: int
+    drip_service: int
 
 
 @pytest.fixture(scope="module")
@@ -668,7 +669,7 @@ def shop(fast_panel: Panel) -> Shop:
         provider_id = providers_staff.add_provider(
             session, Actor.cli(), f"up{uuid.uuid4().hex[:6]}", "http://127.0.0.1:9/api/v2", "k"
         ).id
-    return Shop(staff, customer, drip_order, pending, provider_id)
+    return Shop(staff, customer, drip_order, pending, provider_id, drip)
 
 
 def _api_key(panel: Panel, person: Person) -> str:
@@ -774,6 +775,17 @@ def test_customer_pages_in_english_and_arabic(
         expect(row.locator("td").nth(8)).to_have_text(formatting.number(500, lang))
         page.goto("/orders")
         expect(page.locator(f"tr[data-order='{shop.drip_order}'] .drip-feed")).to_have_text(per_run)
+        # ... and the new-order form says the total beside the price of a drip-feed order.
+        page.goto(f"/order/new?service={shop.drip_service}")
+        page.fill("input[name=link]", "https://www.instagram.com/p/drip2/")
+        page.fill("input[name=quantity]", "100")
+        page.check("#dripfeed")
+        page.fill("input[name=runs]", "5")
+        page.fill("input[name=interval]", "30")
+        expect(page.locator("#quote-charge")).to_have_text(
+            formatting.money(Decimal("0.50"), "USD", lang))
+        expect(page.locator("#quote-quantity")).to_have_text(t(
+            "{total} in total: {per_run}", total=formatting.number(500, lang), per_run=per_run))
 
         # "More" opens and closes from the keyboard.
         summary = page.locator(".nav .more summary")
