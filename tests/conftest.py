@@ -22,6 +22,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help=f"let the browser tests write the README's screenshots into {SCREENSHOTS}",
     )
+    parser.addoption(
+        "--axe-all",
+        action="store_true",
+        help="run axe-core on every kind of customer and staff page, in English and Arabic "
+        "(slow: by default one page of each layout is checked)",
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from opensmm.accounts.models import User
 from opensmm.admin import charts
 from opensmm.fulfillment import held
+from opensmm.i18n.languages import language
 from opensmm.money import from_minor
 from opensmm.orders import queries
 from opensmm.orders import statuses as st
@@ -38,6 +39,7 @@ def dashboard(ctx: Ctx) -> Response:
     statuses = tuple(dict.fromkeys((*st.ORDER_STATUSES, *by_status)))
     days = queries.daily_totals(ctx.db, CHART_DAYS)
     t = ctx.t
+    rtl = language(ctx.lang).direction == "rtl"
     attention, provider_alerts = held.needing_attention(ctx.db)
     customers, owed = customer_totals(ctx)
     deposits = dict(payment_queries.deposits_per_day(ctx.db, CHART_DAYS))
@@ -46,7 +48,8 @@ def dashboard(ctx: Ctx) -> Response:
         "admin/dashboard.html",
         by_status=by_status,
         status_chart=charts.horizontal_bars(
-            [(t(name), by_status.get(name, 0)) for name in statuses], t("Orders by status")
+            [(t(name), by_status.get(name, 0)) for name in statuses], t("Orders by status"),
+            rtl=rtl,
         ),
         money_chart=charts.columns(
             [day.day.strftime("%m-%d") for day in days],
@@ -57,6 +60,7 @@ def dashboard(ctx: Ctx) -> Response:
                               [deposits.get(day.day, zero) for day in days]),
             ],
             t("Revenue, profit and deposits per day"),
+            rtl=rtl,
         ),
         revenue=sum((day.revenue for day in days), Decimal(0)),
         profit=sum((day.profit for day in days), Decimal(0)),

@@ -66,13 +66,36 @@ def provider_list(ctx: Ctx) -> Response:
                       values=ctx.form)
 
 
-@pages.post("/admin/providers", who="staff", refused=provider_list)
+def _refused_on_list(ctx: Ctx, exc: DomainError) -> Response:
+    ctx.error = ctx.t.error(exc)
+    with ctx.web.db.read() as session:
+        ctx.session = session
+        ctx.user = session.get(User, ctx.me.id)
+        response = provider_list(ctx)
+    response.status_code = 400
+    return response
+
+
+@pages.post("/admin/providers", who="staff", unit="none")
 def add_provider(ctx: Ctx) -> Response:
-    provider = providers_staff.add_provider(
-        ctx.db, staff(ctx), ctx.field("name").strip(), ctx.field("url"), ctx.field("api_key")
-    )
-    ctx.flash("ok", ctx.t("Provider {name} added.", name=provider.name))
-    return ctx.redirect(f"/admin/providers/{provider.id}")
+    """As ``opensmm provider add`` does: the provider's balance is asked first (outside any
+    unit of work), proving the URL and the key, and recorded with the new provider."""
+    name, url, key = ctx.field("name").strip(), ctx.field("url"), ctx.field("api_key")
+    try:
+        providers.validate_name(name)
+        checked = providers.check_endpoint(url, key)
+        with ctx.web.db.write() as session:
+            provider = providers_staff.add_provider(
+                session, staff(ctx), name, checked.url, key, checked.balance, checked.idempotent
+            )
+            provider_id = provider.id
+    except DomainError as exc:
+        return _refused_on_list(ctx, exc)
+    ctx.flash("ok", ctx.t("Provider {name} added.", name=name))
+    if checked.guessed:
+        ctx.flash("ok", ctx.t("{url} is the provider's site, not its API: {used} is used.",
+                              url=url.strip(), used=checked.url))
+    return ctx.redirect(f"/admin/providers/{provider_id}")
 
 
 @pages.get("/admin/providers/{provider_id:int}", who="staff")

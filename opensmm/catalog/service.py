@@ -51,8 +51,16 @@ def validate_service_fields(
         ))
     if rate < 0:
         raise DomainError(N_('The rate must not be negative'))
-    if not 1 <= min_quantity <= max_quantity <= MAX_QUANTITY:
-        raise DomainError(N_('Need 1 <= min <= max <= {max}'), max=MAX_QUANTITY)
+    if min_quantity < 1:
+        raise DomainError(N_('The minimum quantity must be at least 1.'))
+    if max_quantity < min_quantity:
+        raise DomainError(
+            N_('The maximum quantity ({max}) must not be less than the minimum ({min}).'),
+            max=max_quantity, min=min_quantity,
+        )
+    if max_quantity > MAX_QUANTITY:
+        raise DomainError(N_('The maximum quantity must not be more than {limit}.'),
+                          limit=f"{MAX_QUANTITY:,}")
     if not 0 <= refill_days <= 3650:
         raise DomainError(N_('Refill days must be between 0 and 3650'))
 

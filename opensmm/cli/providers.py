@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import partial
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 from sqlalchemy.orm import Session
@@ -98,27 +97,15 @@ def provider_add(
     typer.echo(f"Added provider {provider.name} (id {provider.id}){shown}")
 
 
-def _check_endpoint(url: str, key: str) -> tuple[str, providers.Probe]:
-    """The provider's balance at ``url``; when ``url`` answers like a web site (an HTML
-    page, 404, 405) and is not an ``/api/v2`` endpoint, its ``/api/v2`` is tried too."""
-    try:
-        return url, providers.probe(url, key)
-    except providers.ProviderCallFailed as exc:
-        failure = exc.message
-    path = urlsplit(url).path.rstrip("/")
-    looks_like_a_site = any(sign in failure for sign in ("HTML", "<", "HTTP 404", "HTTP 405"))
-    if path.endswith("/api/v2") or not looks_like_a_site:
-        fail(failure)
-    guess = url.split("?", 1)[0].rstrip("/") + "/api/v2"
-    try:
-        checked = providers.probe(guess, key)
-    except providers.ProviderCallFailed:
-        fail(
-            f"{failure}\nhint: the URL must be the provider's API endpoint, usually its "
-            f"address followed by /api/v2 (e.g. {guess}); it is on the provider's API page"
-        )
-    typer.echo(f"note: {url} is the provider's site, not its API; using {guess}", err=True)
-    return guess, checked
+def _check_endpoint(url: str, key: str) -> tuple[str, providers.CheckedEndpoint]:
+    """The provider's balance at ``url`` (or at its ``/api/v2``, noted), as the staff
+    pages check it: :func:`opensmm.providers.service.check_endpoint`."""
+    with refusals_to_exit():
+        checked = providers.check_endpoint(url, key)
+    if checked.guessed:
+        typer.echo(f"note: {url} is the provider's site, not its API; using {checked.url}",
+                   err=True)
+    return checked.url, checked
 
 
 @provider_app.command("list")

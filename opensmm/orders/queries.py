@@ -224,9 +224,14 @@ class Quote:
     rate: Decimal
     units: int
     charge: Decimal
+    # Drip-feed: the quantity of each run and the runs (``units`` is their product).
+    quantity: int = 0
+    runs: int | None = None
 
 
 def quote_order(session: Session, user: User, params: dict[str, object]) -> Quote:
     """What ``place_order`` would charge, refused as it would be (``prepare``); no change."""
     prepared = prepare(session, user, params)
-    return Quote(prepared.service, prepared.rate, prepared.request.units, prepared.charge)
+    request = prepared.request
+    return Quote(prepared.service, prepared.rate, request.units, prepared.charge,
+                 request.quantity, request.runs)

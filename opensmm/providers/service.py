@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -121,6 +122,48 @@ def probe(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> Probe:
             exc=exc,
         ) from None
     return Probe(balance, bool(announced) and all(announced))
+
+
+@dataclass(frozen=True)
+class CheckedEndpoint:
+    """A provider endpoint that answered ``balance``: the URL to keep and what it said.
+    ``guessed`` when the URL typed was the provider's site and its ``/api/v2`` answered."""
+
+    url: str
+    balance: Balance
+    guessed: bool = False
+    # It announced idempotent ``add`` (``Probe.idempotent``).
+    idempotent: bool = False
+
+
+def check_endpoint(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> CheckedEndpoint:
+    """Prove a provider's URL and key before adding it, by asking for the balance.
+
+    When ``url`` answers like a web site (an HTML page, 404, 405) and is not an ``/api/v2``
+    endpoint, its ``/api/v2`` is tried too: people often paste the site's address."""
+    url = url.strip()
+    api_key = api_key.strip()
+    try:
+        found = probe(url, api_key, timeout)
+        return CheckedEndpoint(url, found.balance, idempotent=found.idempotent)
+    except ProviderCallFailed as exc:
+        failure = exc
+    path = urlsplit(url).path.rstrip("/")
+    looks_like_a_site = any(
+        sign in failure.message for sign in ("HTML", "<", "HTTP 404", "HTTP 405")
+    )
+    if path.endswith("/api/v2") or not looks_like_a_site:
+        raise failure
+    guess = url.split("?", 1)[0].rstrip("/") + "/api/v2"
+    try:
+        found = probe(guess, api_key, timeout)
+        return CheckedEndpoint(guess, found.balance, guessed=True, idempotent=found.idempotent)
+    except ProviderCallFailed:
+        raise ProviderCallFailed(
+            N_("{failure} The URL must be the provider's API endpoint, usually its address "
+               "followed by /api/v2 (e.g. {guess}); it is on the provider's API page."),
+            failure=failure.message, guess=guess,
+        ) from None
 
 
 def fetch_services(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> list[

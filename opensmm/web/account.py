@@ -15,6 +15,7 @@ from opensmm.news import service as news
 from opensmm.orders import queries
 from opensmm.orders import statuses as st
 from opensmm.tickets import service as tickets
+from opensmm.web import sessions
 from opensmm.web.apidocs import api_examples
 from opensmm.web.context import Ctx
 from opensmm.web.framework import Pages
@@ -34,7 +35,9 @@ def dashboard(ctx: Ctx) -> Response:
         total_orders=recent.total,
         spent=queries.total_spent(ctx.db, ctx.me.id),
         by_status=by_status,
-        running=sum(by_status.get(status, 0) for status in st.RUNNING),
+        # Waiting to start and being delivered are two counts: Pending is not in progress.
+        pending=by_status.get(st.PENDING, 0),
+        running=sum(by_status.get(status, 0) for status in (st.IN_PROGRESS, st.PROCESSING)),
         news=news.latest(ctx.db, ctx.lang, str(ctx.panel_settings()["default_language"])),
         unread_tickets=tickets.unread_for_customer(ctx.db, ctx.me.id),
     )
@@ -50,30 +53,42 @@ def services(ctx: Ctx) -> Response:
 
 
 # --- API keys ------------------------------------------------------------------------------
-def _keys_page(ctx: Ctx, new_key: str | None, webhook_secret: str | None = None) -> Response:
+# A new key and a webhook secret are shown once, after a redirect (POST-redirect-GET: a refresh
+# creates nothing): kept encrypted in the log-in session until the keys page shows them.
+def _keys_page(ctx: Ctx, shown: dict[str, str]) -> Response:
     return ctx.render(
-        "keys.html", keys=accounts.list_keys(ctx.db, ctx.me.id), new_key=new_key,
-        webhook_secret=webhook_secret,
+        "keys.html", keys=accounts.list_keys(ctx.db, ctx.me.id), new_key=shown.get("api_key"),
+        webhook_secret=shown.get("webhook_secret"),
         deliveries=webhooks.recent_deliveries(ctx.db, ctx.me.id),
     )
 
 
-@pages.get("/account/keys")
+@pages.get("/account/keys", unit="write")
 def keys(ctx: Ctx) -> Response:
-    return _keys_page(ctx, None)
+    return _keys_page(ctx, sessions.take_reveal(ctx.db, ctx.session_token))
 
 
-@pages.post("/account/keys", refused=keys)
+def _keys_refused(ctx: Ctx) -> Response:
+    """A refused form on the keys page: shown again (in a read unit), revealing nothing."""
+    return _keys_page(ctx, {})
+
+
+def _reveal_on_keys_page(ctx: Ctx, name: str, secret: str) -> Response:
+    if ctx.session_token:
+        sessions.keep_reveal(ctx.db, ctx.session_token, {name: secret})
+    return ctx.redirect("/account/keys")
+
+
+@pages.post("/account/keys", refused=_keys_refused)
 def create_key(ctx: Ctx) -> Response:
     label = ctx.field("label").strip()
     if len(label) > 64:
         raise DomainError(N_('A label is at most 64 characters'))
     created = accounts.create_key(ctx.db, ctx.me, label)
-    # Shown on this response only: the key is not stored anywhere we could show it from again.
-    return _keys_page(ctx, created.key)
+    return _reveal_on_keys_page(ctx, "api_key", created.key)
 
 
-@pages.post("/account/keys/{key_id:int}/webhook", refused=keys)
+@pages.post("/account/keys/{key_id:int}/webhook", refused=_keys_refused)
 def set_key_webhook(ctx: Ctx) -> Response:
     row = ctx.db.get(ApiKey, ctx.path_int("key_id"))
     if row is None or row.user_id != ctx.me.id or row.revoked_at is not None:
@@ -82,8 +97,7 @@ def set_key_webhook(ctx: Ctx) -> Response:
     if secret is None:
         ctx.flash("ok", ctx.t("The webhook of key {prefix}… is off.", prefix=row.prefix))
         return ctx.redirect("/account/keys")
-    # Shown on this response only, like a new key.
-    return _keys_page(ctx, None, webhook_secret=secret)
+    return _reveal_on_keys_page(ctx, "webhook_secret", secret)
 
 
 @pages.post("/account/keys/{key_id:int}/revoke")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensmm.db import Base, UTCDateTime, utcnow
@@ -21,6 +21,10 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A secret to show once on the next page (a new API key, a webhook secret), after a
+    # POST-redirect-GET: encrypted with a key derived from the session token, which only the
+    # browser holds, and cleared when shown (opensmm.web.sessions.take_reveal).
+    reveal: Mapped[str | None] = mapped_column(Text)
 
 
 class LoginAttempt(Base):

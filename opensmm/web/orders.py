@@ -16,7 +16,7 @@ from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
 from opensmm.db.pagination import page_number
 from opensmm.errors import DomainError
-from opensmm.i18n import N_
+from opensmm.i18n import N_, formatting
 from opensmm.money import format_money
 from opensmm.orders import queries
 from opensmm.orders import service as orders
@@ -176,6 +176,14 @@ def quote(ctx: Ctx) -> Response:
             "rate": format_money(found.rate),
             "enough": enough,
             "note": "" if enough else ctx.t("Not enough funds on balance"),
+            # Drip-feed: the price is for every run, so the total quantity is said beside it.
+            "quantity_note": ctx.t(
+                "{total} in total: {per_run}", total=formatting.number(found.units, ctx.lang),
+                per_run=ctx.t.ngettext(
+                    "{quantity} per run × {n} run", "{quantity} per run × {n} runs", found.runs,
+                    quantity=formatting.number(found.quantity, ctx.lang),
+                ),
+            ) if found.runs else "",
         }
     )
 

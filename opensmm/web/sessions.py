@@ -3,9 +3,12 @@ processes agree, and logging out or changing a password really ends a session)."
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import timedelta
 
+import orjson
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -53,6 +56,40 @@ def session_user(session: Session, token: str | None) -> User | None:
     if expires_at <= utcnow() or user.status != USER_ACTIVE:
         return None
     return user
+
+
+# A secret kept for the next page is dropped if that page is not shown within this time.
+REVEAL_SECONDS = 600
+
+
+def _reveal_cipher(token: str) -> Fernet:
+    key = hashlib.sha256(b"opensmm reveal:" + token.encode("utf-8", "surrogatepass")).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def keep_reveal(session: Session, token: str, values: dict[str, str]) -> None:
+    """Keep secrets (``{"api_key": ...}``) for the next page of this session only, for a
+    POST-redirect-GET: refreshing that page shows them no more and creates nothing."""
+    sealed = _reveal_cipher(token).encrypt(orjson.dumps(values)).decode("ascii")
+    session.execute(
+        update(WebSession).where(WebSession.token_hash == _hash(token)).values(reveal=sealed)
+    )
+
+
+def take_reveal(session: Session, token: str | None) -> dict[str, str]:
+    """The secrets kept by :func:`keep_reveal`, once: they are cleared as they are read."""
+    if not token:
+        return {}
+    where = WebSession.token_hash == _hash(token)
+    sealed = session.scalar(select(WebSession.reveal).where(where))
+    if not sealed:
+        return {}
+    session.execute(update(WebSession).where(where).values(reveal=None))
+    try:
+        values = orjson.loads(_reveal_cipher(token).decrypt(sealed.encode("ascii"), REVEAL_SECONDS))
+    except (InvalidToken, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
 
 
 def end_session(session: Session, token: str | None) -> None:

@@ -182,8 +182,8 @@ def test_service_add_and_list(panel: Panel, in_process: Run) -> None:
     for args, message in (
         (("--rate", "1", "--min", "1", "--max", "10", "--type", "Bogus"), "Unknown service type"),
         (("--rate", "-1", "--min", "1", "--max", "10"), "The rate must not be negative"),
-        (("--rate", "1", "--min", "10", "--max", "5"), "Need 1 <= min <= max"),
-        (("--rate", "1", "--min", "0", "--max", "5"), "Need 1 <= min <= max"),
+        (("--rate", "1", "--min", "10", "--max", "5"), "must not be less than the minimum (10)"),
+        (("--rate", "1", "--min", "0", "--max", "5"), "must be at least 1"),
         (
             ("--rate", "1", "--min", "1", "--max", "5", "--refill-days", "99999"),
             "Refill days must be between 0 and 3650",

@@ -105,7 +105,7 @@ def test_provider_add_with_a_site_and_no_api_hints_at_api_v2(
     done = run_cli(database_url, "provider", "add", "up", _site(fake), KEY, check=False)
     assert done.returncode == 1
     assert "HTTP 405" in done.stderr
-    assert "hint: the URL must be the provider's API endpoint" in done.stderr
+    assert "The URL must be the provider's API endpoint" in done.stderr
     assert f"{_site(fake)}/api/v2" in done.stderr
     assert "Traceback" not in done.stderr
     assert cli_json(database_url, "provider", "list")["providers"] == []

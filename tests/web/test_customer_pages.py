@@ -191,12 +191,17 @@ def test_api_keys_are_shown_once_and_revoked(panel: Panel, visitor: WebClient) -
     customer = make_person(panel, balance="4.2")
     visitor.login(customer)
     created = visitor.post("/account/keys", {"label": "shop"})
-    key = re.search(r'<code class="key" id="new-key" dir="ltr">([A-Za-z0-9]+)</code>',
-                    created.text)
+    # POST-redirect-GET: the form answers with a redirect, the key is on the page it leads to.
+    assert created.status_code == 303
+    assert created.headers["location"] == "/account/keys"
+    shown = visitor.get("/account/keys").text
+    key = re.search(r'<code class="key" id="new-key" dir="ltr">([A-Za-z0-9]+)</code>', shown)
     assert key
     assert panel.api(key.group(1), "balance") == {"balance": "4.20", "currency": "USD"}
+    # A refresh neither shows the key again nor creates another.
     listing = visitor.get("/account/keys").text
     assert key.group(1) not in listing
+    assert len(re.findall(r'<tr data-key="', listing)) == 1
     assert key.group(1)[:6] in listing
     key_id = re.search(r'data-key="(\d+)"', listing)
     assert key_id

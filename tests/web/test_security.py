@@ -67,7 +67,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     assert forged.status_code == 403
     assert count(panel, ApiKey, ApiKey.user_id == customer.id) == 0
     accepted = visitor.post("/account/keys", {"label": "real"})
-    assert accepted.status_code == 200
+    assert accepted.status_code == 303  # POST-redirect-GET
     assert count(panel, ApiKey, ApiKey.user_id == customer.id) == 1
 
 

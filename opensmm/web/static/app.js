@@ -9,6 +9,37 @@
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
 
+  // --- navigation: the phone menu button, and the "More" menus --------------------------
+  // The button is a real <button> (Tab reaches it; Enter and Space press it). "More" is a
+  // <details>; it closes on Escape and on a click elsewhere, as a menu does.
+  var topbar = $(".topbar");
+  var menuButton = $(".nav-button");
+  if (topbar && menuButton) {
+    menuButton.addEventListener("click", function () {
+      var open = topbar.classList.toggle("open");
+      menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+  function closeMenus(except) {
+    $all("details.more[open]").forEach(function (more) {
+      if (more !== except) { more.removeAttribute("open"); }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var inside = event.target.closest ? event.target.closest("details.more") : null;
+    closeMenus(inside);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var open = $("details.more[open]");
+    if (open) { open.removeAttribute("open"); $("summary", open).focus(); return; }
+    if (topbar && topbar.classList.contains("open")) {
+      topbar.classList.remove("open");
+      menuButton.setAttribute("aria-expanded", "false");
+      menuButton.focus();
+    }
+  });
+
   // --- confirmations -------------------------------------------------------------------
   $all("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
@@ -135,6 +166,7 @@
       }).then(function (response) { return response.json(); }).then(function (answer) {
         if (mine !== asked) { return; }  // a newer question is on its way
         $("#quote-charge").textContent = answer.shown || "—";
+        $("#quote-quantity").textContent = answer.quantity_note || "";
         $("#quote-error").textContent = answer.error || answer.note || "";
       }).catch(function () { /* the price shows again on the next change */ });
     }, 200);
