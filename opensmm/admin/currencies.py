@@ -27,7 +27,8 @@ def add_currency(ctx: Ctx) -> Response:
     rate = currencies.add(ctx.db, ctx.field("code"), ctx.field("rate"), staff(ctx),
                           base=ctx.web.settings.currency)
     code = currencies.parse_code(ctx.field("code"))
-    ctx.flash("ok", ctx.t("{name} set to {value}.", name=code, value=f"{rate:f}"))
+    shown = f"{rate:f}"
+    ctx.flash("ok", ctx.t("{name} set to {value}.", name=code, value=shown))
     return ctx.redirect("/admin/currencies")
 
 
@@ -35,7 +36,8 @@ def add_currency(ctx: Ctx) -> Response:
 def set_rate(ctx: Ctx) -> Response:
     rate = currencies.set_rate(ctx.db, ctx.field("code"), ctx.field("rate"), staff(ctx))
     code = currencies.parse_code(ctx.field("code"))
-    ctx.flash("ok", ctx.t("{name} set to {value}.", name=code, value=f"{rate:f}"))
+    shown = f"{rate:f}"
+    ctx.flash("ok", ctx.t("{name} set to {value}.", name=code, value=shown))
     return ctx.redirect("/admin/currencies")
 
 

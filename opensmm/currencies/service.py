@@ -99,7 +99,7 @@ def add(session: Session, raw_code: str, raw_rate: str, actor: Actor, *, base: s
     if session.get(DisplayCurrency, code) is not None:
         raise DomainError(N_("{code} is already a display currency"), code=code)
     if len(listing(session)) >= MAX_CURRENCIES:
-        raise DomainError(N_("At most {n} display currencies"), n=MAX_CURRENCIES)
+        raise DomainError(N_("No more display currencies can be added"))
     session.add(DisplayCurrency(code=code, rate=_text(rate), source=SOURCE_TYPED,
                                 updated_at=utcnow()))
     session.flush()

@@ -105,7 +105,7 @@ class RatesServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 self.send_response(owner.status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(owner.body)))
@@ -148,7 +148,7 @@ def test_rates_fetched_in_both_shapes_and_bad_answers_change_nothing(
     # The documented shape; CHF (not offered) is not added, GBP (not answered) is kept.
     rates_server.answer(b'{"base": "USD", "rates": {"EUR": 0.9213, "CHF": 0.88, "USD": 1}}')
     assert fetch.refresh(db, "USD") == {"EUR": ("0.9", "0.9213")}
-    assert table(db) == {"EUR": ("0.9213", SOURCE_FETCHED), "GBP": ("0.8", "typed")}  # not in the answer: kept
+    assert table(db) == {"EUR": ("0.9213", SOURCE_FETCHED), "GBP": ("0.8", "typed")}
     # The open exchange-rate APIs' shape; a float's long tail rounded to ten places.
     rates_server.answer({"result": "success", "base_code": "USD",
                          "conversion_rates": {"EUR": 0.93, "GBP": 0.791234567891234}})
