@@ -20,8 +20,10 @@ from opensmm.audit.models import AuditEntry
 from opensmm.currencies import fetch
 from opensmm.currencies import service as currencies
 from opensmm.currencies.models import SOURCE_FETCHED, DisplayCurrency
-from opensmm.db import Database
+from opensmm.db import Database, utcnow
 from opensmm.errors import DomainError
+from opensmm.fulfillment.config import Tally
+from opensmm.fulfillment.worker import RATES_EVERY, Worker
 from opensmm.panel_settings import service as panel_settings
 from opensmm.panel_settings.registry import SettingRefused
 from tests.api.test_cli import in_process_runner, refused
@@ -218,3 +220,26 @@ def test_the_currency_commands(
         assert run("currency", "list").stdout == ""
     with Database(database_url).read() as session:
         assert session.scalars(select(DisplayCurrency)).all() == []
+
+
+def test_the_worker_fetches_once_an_hour(db: Database, rates_server: RatesServer) -> None:
+    with db.write() as session:
+        currencies.add(session, "EUR", "0.9", ACTOR, base="USD")
+        panel_settings.set_value(session, "currency_rates_url", rates_server.url, ACTOR)
+    worker = Worker(db)
+    try:
+        rates_server.answer({"base": "USD", "rates": {"EUR": 0.95}})
+        now = utcnow()
+        worker._rates(now, Tally())
+        assert table(db) == {"EUR": ("0.95", SOURCE_FETCHED)}
+        rates_server.answer({"base": "USD", "rates": {"EUR": 0.97}})
+        worker._rates(now + RATES_EVERY / 2, Tally())  # not yet due
+        assert table(db) == {"EUR": ("0.95", SOURCE_FETCHED)}
+        rates_server.answer(b"oops", 502)
+        worker._rates(now + RATES_EVERY, Tally())  # due, a bad answer: logged, unchanged
+        assert table(db) == {"EUR": ("0.95", SOURCE_FETCHED)}
+        rates_server.answer({"base": "USD", "rates": {"EUR": 0.97}})
+        worker._rates(now + RATES_EVERY * 2, Tally())
+        assert table(db) == {"EUR": ("0.97", SOURCE_FETCHED)}
+    finally:
+        worker.close()
