@@ -7,6 +7,7 @@ from opensmm.audit.models import AuditEntry
 from opensmm.branding.models import ContentPage, PanelAsset
 from opensmm.catalog.models import CatalogUpdate, Category, Service
 from opensmm.coupons.models import Coupon, CouponUse
+from opensmm.currencies.models import DisplayCurrency
 from opensmm.db import Base
 from opensmm.ledger.models import LedgerEntry
 from opensmm.mail.models import MailOutbox
@@ -47,6 +48,7 @@ __all__ = [
     "ContentPage",
     "Coupon",
     "CouponUse",
+    "DisplayCurrency",
     "IdempotencyKey",
     "LedgerEntry",
     "LoginAttempt",

@@ -31,6 +31,8 @@ class User(Base):
     discount_percent: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     # The language its owner chose ("" until they do: then the browser's, then the panel's).
     language: Mapped[str] = mapped_column(String(8), default="")
+    # The display currency its owner chose ("": the panel's own; opensmm.currencies).
+    display_currency: Mapped[str] = mapped_column(String(3), default="")
     # When its owner proved they read ``email`` (a link mailed to it); None: not yet, or
     # the address changed since.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

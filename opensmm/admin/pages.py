@@ -10,6 +10,7 @@ def all_pages() -> list[Pages]:
         catalog,
         content,
         coupons,
+        currencies,
         dashboard,
         emails,
         money,
@@ -39,5 +40,6 @@ def all_pages() -> list[Pages]:
         settings.pages,
         content.pages,
         coupons.pages,
+        currencies.pages,
         tokens.pages,
     ]

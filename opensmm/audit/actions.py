@@ -81,6 +81,9 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
         "Synced {provider}: {repriced} repriced, {changed} changed, {disabled} disabled"
     ),
     "settings.set": N_("Changed the setting {name} from {before} to {after}"),
+    "currency.set": N_("Set the exchange rate of {code} from {before} to {after}"),
+    "currency.remove": N_("Removed the display currency {code}"),
+    "currency.fetch": N_("Fetched exchange rates from {url}: {changes}"),
     "content.save": N_(
         "Saved the page {slug} in {language}: {characters} characters, version {version}"
     ),

@@ -14,6 +14,7 @@ from opensmm.cli.admintokens import admin_token_app
 from opensmm.cli.backup import backup, restore
 from opensmm.cli.catalog import service_app
 from opensmm.cli.coupons import coupon_app
+from opensmm.cli.currencies import currency_app
 from opensmm.cli.demo import demo
 from opensmm.cli.orders import ledger_app, order_app, refill_app, subscription_app
 from opensmm.cli.payments import method_app, payment_app
@@ -46,6 +47,7 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(method_app, name="payment-method")
 app.add_typer(payment_app, name="payment")
 app.add_typer(coupon_app, name="coupon")
+app.add_typer(currency_app, name="currency")
 app.add_typer(admin_token_app, name="admin-token")
 app.command("worker")(worker)
 app.command("demo")(demo)

@@ -31,6 +31,7 @@ from typing import TypeVar
 import httpx
 
 from opensmm.catalog.service import SIMULATOR
+from opensmm.currencies import fetch as currency_rates
 from opensmm.db import Database, utcnow
 from opensmm.fulfillment import outbox, routing, tracking
 from opensmm.fulfillment.config import Tally, WorkerConfig, new_owner
@@ -71,6 +72,8 @@ HOUSEKEEPING_EVERY = timedelta(minutes=10)
 AUTO_REFILL_EVERY = timedelta(minutes=1)
 # ... and the scorecards recomputed this often.
 SCORECARDS_EVERY = timedelta(minutes=10)
+# The display currencies' exchange rates are fetched this often (when a URL is set).
+RATES_EVERY = timedelta(hours=1)
 
 C = TypeVar("C", outbox.ClaimedOrder, outbox.ClaimedRefill)
 Answers = dict[int, Observation | ItemProblem]  # a status call's, by our order id
@@ -110,6 +113,7 @@ class Worker:
         self._next_housekeeping: datetime | None = None
         self._next_auto_refill: datetime | None = None
         self._next_scorecards: datetime | None = None
+        self._next_rates: datetime | None = None
         self._webhook_http: httpx.Client | None = None
         # Notifications (docs/notifications.md): a scan now and then; Telegram after mail.
         settings = get_settings()
@@ -138,7 +142,7 @@ class Worker:
         for phase in (self._subscriptions, self._auto_refill, self._send_orders,
                       self._send_refills, self._poll_orders, self._poll_refills,
                       self._poll_payments, self._send_webhooks, self._housekeeping,
-                      self._scorecards, self._notify):
+                      self._scorecards, self._rates, self._notify):
             if self.stopping.is_set():
                 break
             phase(now, tally)
@@ -220,6 +224,14 @@ class Worker:
         except Exception:
             # Orders go on; the figures stay as last stored until the next turn.
             log.exception("ALERT the scorecards could not be refreshed")
+
+    def _rates(self, now: datetime, tally: Tally) -> None:
+        """Every ``RATES_EVERY``: the display currencies' rates from ``currency_rates_url``
+        (a failure is logged and changes nothing; the call is made with no transaction)."""
+        if self._next_rates is not None and now < self._next_rates:
+            return
+        self._next_rates = now + RATES_EVERY
+        currency_rates.refresh_logged(self.db, self._notify_currency)
 
     def _notify(self, now: datetime, tally: Tally) -> None:
         """Every ``notify_every``: find what to tell customers and staff, each thing once

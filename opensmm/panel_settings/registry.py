@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
@@ -185,6 +186,26 @@ def _hours(raw: str) -> int:
 
 
 MAX_STUCK_HOURS = 720
+MAX_URL = 500
+
+
+def _rates_url(raw: str) -> str:
+    """An http(s) address, or "" (none)."""
+    url = raw.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (len(url) > MAX_URL or not port_ok or parts.scheme not in ("http", "https")
+            or not parts.hostname or any(ch.isspace() or not ch.isprintable() for ch in url)):
+        raise SettingRefused(N_("The value must be an http(s) address of at most {n} "
+                                "characters"), n=MAX_URL)
+    return url
+
+
 MAX_AFFILIATE_PERCENT = Decimal(50)
 SIGNUPS_OPEN = "open"
 SIGNUPS_CLOSED = "closed"
@@ -287,6 +308,12 @@ SETTINGS: dict[str, Setting] = {
             N_("The smallest amount a customer may move from their affiliate balance to "
                "their panel balance (0: any amount)."),
             _amount,
+        ),
+        Setting(
+            "currency_rates_url", "text", "",
+            N_("Where the worker fetches the display currencies' exchange rates every hour "
+               "(JSON, see docs/currencies.md); empty: rates are typed in only."),
+            _rates_url,
         ),
         Setting(
             "stuck_hours", "text", 24,

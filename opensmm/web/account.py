@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from itertools import groupby
 
 from starlette.responses import Response
@@ -9,6 +10,7 @@ from starlette.responses import Response
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import ApiKey
 from opensmm.catalog.service import list_services, search_services
+from opensmm.currencies import service as currencies
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
 from opensmm.news import service as news
@@ -48,8 +50,19 @@ def services(ctx: Ctx) -> Response:
     search = ctx.arg("q")
     found = search_services(ctx.db, search)
     rows = with_average_times(ctx, [service_payload(s, c, ctx.user, ctx.money) for s, c in found])
+    for row in rows:
+        row["rate_approx"] = ctx.approx(Decimal(row["rate"]))
     grouped = [(name, list(items)) for name, items in groupby(rows, lambda r: r["category"])]
-    return ctx.render("services.html", grouped=grouped, search=search, count=len(rows))
+    offered = [row.code for row in currencies.listing(ctx.db)] if ctx.user else []
+    return ctx.render("services.html", grouped=grouped, search=search, count=len(rows),
+                      offered=offered)
+
+
+@pages.post("/currency", refused=services)
+def choose_currency(ctx: Ctx) -> Response:
+    """The customer's display currency, remembered on their account."""
+    currencies.choose(ctx.db, ctx.me, ctx.field("currency"), base=ctx.web.settings.currency)
+    return ctx.back("/services")
 
 
 # --- API keys ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from opensmm.accounts.models import User
 from opensmm.branding import content
 from opensmm.branding.theme import brand_of
+from opensmm.currencies import service as currencies
 from opensmm.db import Database
 from opensmm.db.types import MAX_ID
 from opensmm.errors import NotFound
@@ -75,6 +76,7 @@ class Ctx:
     flashes: list[tuple[str, str]] = field(default_factory=list)
     # The file of a page that takes one (``Pages.post(upload=...)``), by field name.
     files: dict[str, bytes] = field(default_factory=dict)
+    _display: tuple[str, Decimal | None] | None = None
 
     # --- convenience ---------------------------------------------------------------------
     @property
@@ -95,6 +97,30 @@ class Ctx:
     def money(self, amount: Decimal) -> str:
         """An amount in the panel's currency, formatted for the visitor's language."""
         return formatting.money(amount, self.web.settings.currency, self.lang)
+
+    def display_currency(self) -> tuple[str, Decimal] | None:
+        """The display currency the customer chose and its rate (None: the panel's own,
+        or one staff no longer offer); read once per request."""
+        if self.user is None or not self.user.display_currency:
+            return None
+        if self._display is None:
+            code = self.user.display_currency
+            if self.session is not None:
+                rate = currencies.rate_of(self.session, code)
+            else:
+                with self.web.db.read() as session:
+                    rate = currencies.rate_of(session, code)
+            self._display = (code, rate)
+        code, rate = self._display
+        return None if rate is None else (code, rate)
+
+    def approx(self, amount: Decimal | None) -> str:
+        """``"≈ €9.20"``: ``amount`` in the customer's display currency, or "" (none)."""
+        shown = self.display_currency()
+        if shown is None or amount is None:
+            return ""
+        code, rate = shown
+        return "≈ " + formatting.money(currencies.convert(amount, rate, code), code, self.lang)
 
     @property
     def ip(self) -> str:
@@ -190,6 +216,7 @@ class Ctx:
             csrf=self.csrf(),
             flashes=shown,
             currency=self.web.settings.currency,
+            approx=self.approx,
             path=self.request.url.path,
             query_with=partial(query_with, self.request),
             **context,

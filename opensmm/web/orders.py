@@ -172,6 +172,7 @@ def quote(ctx: Ctx) -> Response:
         {
             "charge": format_money(found.charge),
             "shown": ctx.money(found.charge),
+            "approx": ctx.approx(found.charge),
             "units": found.units,
             "rate": format_money(found.rate),
             "enough": enough,

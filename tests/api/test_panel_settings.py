@@ -52,6 +52,7 @@ def test_defaults_then_a_change_is_typed_stored_and_audited(db: Database) -> Non
             "theme_accent": "#111827", "theme_primary_dark": "#a5b4fc",
             "theme_accent_dark": "#000000", "maintenance": "off",
             "maintenance_message": "The panel is down for maintenance. Please come back soon.",
+            "currency_rates_url": "",
         }
     with db.write() as session:
         assert panel_settings.set_value(session, "panel_name", "  Acme SMM ", CLI) == "Acme SMM"

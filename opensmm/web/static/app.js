@@ -166,6 +166,7 @@
       }).then(function (response) { return response.json(); }).then(function (answer) {
         if (mine !== asked) { return; }  // a newer question is on its way
         $("#quote-charge").textContent = answer.shown || "—";
+        $("#quote-approx").textContent = answer.approx || "";
         $("#quote-quantity").textContent = answer.quantity_note || "";
         $("#quote-error").textContent = answer.error || answer.note || "";
       }).catch(function () { /* the price shows again on the next change */ });
