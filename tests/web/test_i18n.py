@@ -58,7 +58,7 @@ def pot_ids(path: Path) -> set[str]:
 
 
 # --- the catalogs ----------------------------------------------------------------------------
-@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+@pytest.mark.parametrize("lang", ["ar", "en"])  # the others: tests/web/test_languages.py
 def test_every_message_is_translated_with_its_placeholders(lang: str) -> None:
     assert lang in catalogs.available()
     assert [str(p) for p in catalogs.problems(lang)] == []

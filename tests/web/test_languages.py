@@ -25,11 +25,13 @@ import pytest
 from babel.messages.plurals import get_plural
 from sqlalchemy import select
 
+from opensmm.affiliates.models import Affiliate
 from opensmm.audit.models import AuditEntry
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.i18n import catalogs, formatting
 from opensmm.i18n.languages import LANGUAGES, from_accept_language, locale_of
 from opensmm.orders.models import Order
+from opensmm.panel_settings.registry import SETTINGS
 from tests.support.panel import Panel, running_panel
 from tests.web.support import WebClient, make_person
 from tests.web.test_i18n import (
@@ -42,6 +44,12 @@ from tests.web.test_i18n import (
 )
 
 OTHERS = sorted(code for code in LANGUAGES if code != "en")
+# Names that are the same in every language, beyond test_i18n's ALLOWED (the pages below
+# name them: a file type, the formats and services staff configure, the time zone, and the
+# example coupon code).
+NAMES = {"ICO", "Markdown", "SMTP", "Telegram", "UTC", "WELCOME", "rrggbb",
+         # the settings' values, as `opensmm settings` takes them (whole words only)
+         *{choice for setting in SETTINGS.values() for choice in setting.choices}}
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -98,6 +106,15 @@ def test_money_numbers_and_dates_in_each_locale() -> None:
 
 
 # --- every page in every language ------------------------------------------------------------
+# Beyond tests/web/test_i18n.py's pages: every other page without an id in its path.
+MORE_CUSTOMER_PAGES = ("/account/2fa", "/affiliates",
+                       "/news", "/subscriptions", "/tickets", "/tickets/new", "/updates")
+MORE_STAFF_PAGES = ("/admin/canned", "/admin/content", "/admin/coupons", "/admin/emails",
+                    "/admin/news", "/admin/scorecards", "/admin/settings", "/admin/tickets",
+                    "/admin/tokens")
+MORE_ANONYMOUS_PAGES = ("/terms", "/privacy", "/refund-policy", "/faq")
+
+
 @dataclass
 class Site:
     panel: Panel
@@ -137,19 +154,22 @@ def site(database_servers: dict) -> Iterator[Site]:
             assert adjusted.status_code == 303
             shop.get("/orders")  # the flashes, shown in English, are read now
             staff.get("/admin")
+            shop.get("/affiliates")  # makes the customer's referral code
             ids_of = {"order": ids[1], "customer": customer.id, "service": service,
                       "provider": provider_id}
-            paths = {"shop": list(CUSTOMER_PAGES),
+            paths = {"shop": [*CUSTOMER_PAGES, *MORE_CUSTOMER_PAGES],
                      "staff": [p.format(**ids_of) for p in STAFF_PAGES] + [
-                         "/admin/payments", "/admin/payment-methods"],
-                     "anonymous": list(ANONYMOUS_PAGES)}
+                         "/admin/payments", "/admin/payment-methods", *MORE_STAFF_PAGES],
+                     "anonymous": [*ANONYMOUS_PAGES, *MORE_ANONYMOUS_PAGES]}
             data = [boss.name, customer.name, f"{customer.name}@example.test",
                     f"{boss.name}@example.test", "Insta Followers HQ", "Insta Growth",
                     *links, "example.test", "YOUR_API_KEY", "bonus fix", "bigpanel", "test",
                     *SERVICE_TYPES, *LANGUAGE_NAMES,
                     # the gateways' names and the audit log's codes: identifiers
-                    "stripe", "Stripe", "PayPal", "NOWPayments", "manual"]
+                    "stripe", "Stripe", "PayPal", "NOWPayments", "manual",
+                    *SETTINGS]  # the settings' names, as `opensmm settings` takes them
             with panel.db.read() as session:
+                data.extend(session.scalars(select(Affiliate.code)))  # random letters
                 for action, target in session.execute(select(AuditEntry.action,
                                                              AuditEntry.target)):
                     data.extend((action, target))
@@ -178,7 +198,8 @@ def writes_in_latin(code: str) -> bool:
 
 
 def english_left(code: str, page: str, data: list[str]) -> set[str]:
-    latin = latin_words(visible_text(page), data) - set(LANGUAGES)  # an account's language
+    # An account's language shows as its code.
+    latin = latin_words(visible_text(page), data) - set(LANGUAGES) - NAMES
     if not writes_in_latin(code):
         return latin
     english, own = vocabulary("en"), vocabulary(code)
