@@ -82,6 +82,23 @@ def test_russian_plural_forms_pick_the_right_word() -> None:
         assert t.ngettext(singular, many, n) == forms[form].format(n=n)
 
 
+def test_a_language_without_its_catalog_is_not_offered_and_reads_english(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opensmm.i18n.translate import Translator
+    from opensmm.web import i18n
+
+    monkeypatch.setattr(i18n, "has_catalog", lambda code: code != "tr")
+    assert i18n.offered_codes(["en", "tr", "ru", "xx"]) == ["en", "ru"]
+    assert [lang.code for lang in i18n.offered(["tr"])] == ["en"]  # never none at all
+    # Asked for anyway (a stored account language): English, no error.
+    missing = catalogs.LOCALE_DIR / "no-such-language" / "messages.po"
+    monkeypatch.setattr(catalogs, "po_path", lambda code: missing)
+    monkeypatch.setattr(catalogs, "mo_path", lambda code: missing.with_suffix(".mo"))
+    monkeypatch.setattr(catalogs, "_loaded", {})
+    assert Translator("ru")("Orders") == "Orders"
+
+
 # --- formatting ------------------------------------------------------------------------------
 def test_money_numbers_and_dates_in_each_locale() -> None:
     nbsp, nnbsp = "\xa0", "\u202f"
