@@ -59,6 +59,12 @@ def mo_path(lang: str) -> Path:
     return po_path(lang).with_suffix(".mo")
 
 
+def has_catalog(lang: str) -> bool:
+    """Whether ``lang`` has a catalog (its ``.po``, or only its ``.mo`` in a built package):
+    the pages offer only such languages; :func:`load` of another gives English."""
+    return po_path(lang).exists() or mo_path(lang).exists()
+
+
 def available() -> list[str]:
     """The languages that have a catalog."""
     return sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))

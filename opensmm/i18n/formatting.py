@@ -9,17 +9,24 @@ wrapped in Unicode isolates (U+2066 ... U+2069, which work in HTML, in plain tex
 JSON read by the page's script) and its minus is the locale's own sign (CLDR's "left-to-right
 mark, hyphen"), so that a negative amount shows ``-0.005 US$``: never ``$0.005-``, and the
 symbol is never split into ``$US``.
+
+Each language formats with its Babel locale (``Language.locale``: Brazilian Portuguese is
+``pt_BR``) and CLDR's default digits for it (Latin digits, also in Arabic and Hindi, as
+those locales default to); Hindi groups by lakh and crore (``1,23,456.50``). The API never
+uses these: its answers keep the spec's plain format.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 
+from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal, get_minus_sign_symbol
 
-from opensmm.i18n.languages import language
+from opensmm.i18n.languages import language, locale_of
 from opensmm.money import QUANTUM
 
 LRI, PDI = "\u2066", "\u2069"  # left-to-right isolate, pop directional isolate
@@ -35,25 +42,35 @@ def _exact(amount: Decimal) -> Decimal:
 
 def money(amount: Decimal, currency: str, lang: str) -> str:
     """``Decimal("98.515")`` → ``$98.515`` (en); in Arabic an isolated ``98.515 US$``."""
-    text = format_currency(_exact(amount), currency, locale=lang, decimal_quantization=False)
+    locale = locale_of(lang)
+    text = format_currency(_exact(amount), currency, locale=locale, decimal_quantization=False)
     if language(lang).direction != "rtl":
         return text
     if amount < 0:
-        text = text.replace("-", get_minus_sign_symbol(lang), 1)
+        text = text.replace("-", get_minus_sign_symbol(locale), 1)
     return f"{LRI}{text}{PDI}"
 
 
 def decimal(value: Decimal | int, lang: str, *, min_places: int = 0) -> str:
     """A plain number (a rate without currency, a percent's figure, a provider's balance in
     its own currency): grouped per locale, ``min_places`` decimals at least, up to five."""
+    locale = locale_of(lang)
     if isinstance(value, int):
-        return format_decimal(value, locale=lang)
-    pattern = "#,##0" + ("." + "0" * min_places if min_places else "")
-    return format_decimal(_exact(value), format=pattern, locale=lang, decimal_quantization=False)
+        return format_decimal(value, locale=locale)
+    pattern = _integer_pattern(locale) + ("." + "0" * min_places if min_places else "")
+    return format_decimal(_exact(value), format=pattern, locale=locale,
+                          decimal_quantization=False)
+
+
+@cache
+def _integer_pattern(locale: str) -> str:
+    """The locale's grouping (``#,##0``; ``#,##,##0`` in Hindi), without its decimals."""
+    pattern = str(Locale.parse(locale).decimal_formats[None].pattern)
+    return pattern.split(";", maxsplit=1)[0].split(".", maxsplit=1)[0]
 
 
 def number(value: int, lang: str) -> str:
-    return format_decimal(value, locale=lang)
+    return format_decimal(value, locale=locale_of(lang))
 
 
 def when(moment: datetime, lang: str) -> str:
@@ -61,4 +78,4 @@ def when(moment: datetime, lang: str) -> str:
     ``30/11/2026، 2:03 م`` (with right-to-left marks after the day and the month)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return format_datetime(moment, "short", tzinfo=UTC, locale=lang)
+    return format_datetime(moment, "short", tzinfo=UTC, locale=locale_of(lang))

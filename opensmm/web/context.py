@@ -27,7 +27,7 @@ from opensmm.i18n import N_, formatting
 from opensmm.panel_settings import service as panel_settings
 from opensmm.security.network import client_ip, is_https
 from opensmm.settings import Settings
-from opensmm.web.i18n import LANGUAGES, Translator, language
+from opensmm.web.i18n import Translator, language, offered
 from opensmm.web.secret import SecretKey
 from opensmm.web.tokens import csrf_token, new_token, read_flash, sign_flash
 
@@ -209,7 +209,7 @@ class Ctx:
             ngettext=t.ngettext,
             _n=t.ngettext,
             lang=language(self.lang),
-            languages=[LANGUAGES[code] for code in panel["languages"] if code in LANGUAGES],
+            languages=offered(panel["languages"]),
             panel_name=panel["panel_name"],
             brand=brand_of(panel, self.footer_links()),
             user=self.user,

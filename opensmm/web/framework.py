@@ -46,11 +46,11 @@ from opensmm.web.context import (
     referer_path,
 )
 from opensmm.web.i18n import (
-    LANGUAGES,
     Translator,
     enabled_languages,
     from_accept_language,
     language,
+    offered,
     panel_default_language,
 )
 from opensmm.web.tokens import csrf_valid
@@ -391,7 +391,7 @@ class PlainError:
             ngettext=translate.ngettext,
             _n=translate.ngettext,
             lang=lang,
-            languages=[LANGUAGES[code] for code in panel["languages"] if code in LANGUAGES],
+            languages=offered(panel["languages"]),
             panel_name=panel["panel_name"],
             user=None,
             csrf="",

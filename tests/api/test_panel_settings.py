@@ -72,7 +72,7 @@ def test_defaults_then_a_change_is_typed_stored_and_audited(db: Database) -> Non
     assert rows[0].params == {"name": "panel_name", "before": "opensmm", "after": "Acme SMM"}
     template, values = describe(rows[2].action, rows[2].params)
     assert template.format(**values) == (
-        "Changed the setting languages from en, ar to ar, en"
+        f"Changed the setting languages from {', '.join(LANGUAGES)} to ar, en"
     )
 
 

@@ -14,7 +14,7 @@ from opensmm.audit.models import AuditEntry
 from opensmm.orders import service as orders
 from tests.support.panel import Panel, running_panel
 from tests.web.support import WebClient, make_person
-from tests.web.test_i18n import latin_words, visible_text
+from tests.web.test_i18n import LANGUAGE_NAMES, latin_words, visible_text
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,7 @@ def test_no_english_on_the_arabic_ticket_and_news_pages(sqlite_panel: Panel) -> 
         for action, target in session.execute(select(AuditEntry.action, AuditEntry.target)):
             data.extend((action, target))
     data += ["Hello", "World"]  # the English text of the announcement, shown to staff
+    data += LANGUAGE_NAMES  # a form per language, each named in its own language
     assert all('<html lang="ar" dir="rtl">' in page for page in shown.values())
     english = {where: words for where, page in shown.items()
                if (words := latin_words(visible_text(page), data))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from opensmm.i18n.catalogs import has_catalog
 from opensmm.i18n.languages import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -23,13 +24,24 @@ def panel_default_language(web: Web) -> str:
     """The panel setting ``default_language``, as this process last read it (pages read the
     settings on every render, so a change made elsewhere is seen from the next page on)."""
     code = str(panel_settings.last_known(web.db)["default_language"])
-    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+    return code if code in LANGUAGES and has_catalog(code) else DEFAULT_LANGUAGE
 
 
 def enabled_languages(web: Web) -> list[str]:
-    """The panel setting ``languages``: the codes a visitor may see and pick."""
-    codes = panel_settings.last_known(web.db)["languages"]
-    return [code for code in codes if code in LANGUAGES] or [DEFAULT_LANGUAGE]
+    """The panel setting ``languages``: the codes a visitor may see and pick (those with a
+    catalog: a language enabled before its catalog is installed is not offered yet)."""
+    return offered_codes(panel_settings.last_known(web.db)["languages"])
+
+
+def offered_codes(codes: list[str]) -> list[str]:
+    """The codes of the setting ``languages`` that the pages can speak, in its order."""
+    return [code for code in codes if code in LANGUAGES and has_catalog(code)] or [
+        DEFAULT_LANGUAGE]
+
+
+def offered(codes: list[str]) -> list[Language]:
+    """The switcher's entries: :func:`offered_codes` as languages."""
+    return [LANGUAGES[code] for code in offered_codes(codes)]
 
 
 __all__ = [
@@ -40,5 +52,7 @@ __all__ = [
     "enabled_languages",
     "from_accept_language",
     "language",
+    "offered",
+    "offered_codes",
     "panel_default_language",
 ]
