@@ -12,16 +12,18 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import User
-from opensmm.db import Database
+from opensmm.db import Database, types
 from opensmm.ledger import service as ledger
 from opensmm.orders import events
 from opensmm.orders.models import Order, OrderEvent
@@ -61,6 +63,27 @@ class Host:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def test_database_now_is_the_database_clock_on_a_host_whose_clock_is_off(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    true_utcnow = types.utcnow
+    monkeypatch.setattr(types, "utcnow", lambda: true_utcnow() + timedelta(seconds=SKEW_SECONDS))
+    db = Database(database_url)
+    try:
+        first = db.now()  # the first use measures the offset by itself
+        if db.is_sqlite:  # one file on this host: this host's clock is the database's
+            assert db.clock_offset == timedelta(0) and first > true_utcnow()
+            return
+        with db.read() as session:
+            theirs = session.scalar(text("SELECT clock_timestamp()"))
+        assert isinstance(theirs, datetime)
+        assert abs(first - theirs) < timedelta(seconds=5)
+        assert abs(db.now() - theirs) < timedelta(seconds=5)
+        assert abs(db.clock_offset + timedelta(seconds=SKEW_SECONDS)) < timedelta(seconds=5)
+    finally:
+        db.dispose()
 
 
 def _customer(db: Database) -> tuple[int, str]:
