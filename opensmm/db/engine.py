@@ -18,12 +18,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from opensmm.db import types
 from opensmm.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -86,10 +88,43 @@ class Database:
             database not in ("", ":memory:") and not database.startswith("file:")
             and not make_url(self.url).query
         )
+        # The database's clock less this host's, measured by ``sync_clock`` (see ``now``).
+        self.clock_offset = timedelta(0)
+        self._clock_synced = self.is_sqlite
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    def sync_clock(self) -> datetime:
+        """Measure the database's clock against this host's, once per worker pass.
+
+        Leases and due times (``lease_until``, ``next_poll_at``, ``next_attempt_at``) are
+        compared by workers on several hosts: each must read them on one clock, the
+        database's, or a worker whose host clock runs ahead steals live leases and one that
+        runs behind keeps expired ones. On PostgreSQL this is one ``SELECT`` of
+        ``clock_timestamp()``; the offset is taken at the midpoint of the round trip.
+        SQLite is one file on one host: its clock is this host's, and nothing is asked.
+        Returns the database's now.
+        """
+        if self.is_sqlite:
+            return types.utcnow()
+        with self.read_engine.connect() as connection:
+            before = types.utcnow()
+            theirs = connection.scalar(text("SELECT clock_timestamp()"))
+            after = types.utcnow()
+        if not isinstance(theirs, datetime):
+            raise TypeError(f"clock_timestamp() answered {theirs!r}")
+        self.clock_offset = theirs - (before + (after - before) / 2)
+        self._clock_synced = True
+        return after + self.clock_offset
+
+    def now(self) -> datetime:
+        """The database's now: this host's clock plus the offset ``sync_clock`` last
+        measured (no query after the first; always this host's clock on SQLite)."""
+        if not self._clock_synced:
+            return self.sync_clock()
+        return types.utcnow() + self.clock_offset
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.fulfillment.config import WorkerConfig
 from opensmm.providers.models import Provider
 
@@ -75,7 +75,7 @@ def record_failure(
     db: Database, config: WorkerConfig, provider_id: int, reason: str, *, sends_only: bool
 ) -> datetime:
     """Count a failure, back off, raise the alert; returns when to try again."""
-    now = utcnow()
+    now = db.now()
     with db.write() as session:
         provider = session.scalar(
             select(Provider).where(Provider.id == provider_id).with_for_update()

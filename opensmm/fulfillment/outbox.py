@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
 from opensmm.catalog.service import PROVIDER, SIMULATOR
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.events import Actor
 from opensmm.fulfillment import pipeline, routing
 from opensmm.fulfillment.config import Tally, WorkerConfig
@@ -90,7 +90,7 @@ IN_DOUBT_RESENDS = 5
 def recover(db: Database, config: WorkerConfig, tally: Tally) -> None:
     """Hold every order and refill left in ``sending`` by a worker whose lease ran out;
     an order at an idempotent upstream is resent with its key instead (if tries are left)."""
-    now = utcnow()
+    now = db.now()
     with db.read() as session:
         if not any(pipeline.any_stuck_sending(session, m, now) for m in (Order, Refill)):
             return
@@ -208,7 +208,7 @@ def claim_orders(
 ) -> list[ClaimedOrder]:
     """Lease a batch of orders to send. Orders of a local mode (the simulator) cannot end
     in doubt: they are sent right here, in the claim's transaction."""
-    now = utcnow()
+    now = db.now()
     conditions = _new_order_filter(now, blocked)
     with db.read() as session:
         if session.scalar(select(Order.id).where(*conditions).limit(1)) is None:
@@ -318,7 +318,7 @@ def record_send(
 ) -> None:
     """Write down what the call did. Only the worker that marked it ``sending`` may; a
     late answer still counts if the order was held meanwhile (the lease ran out)."""
-    now = utcnow()
+    now = db.now()
     order_id = claim.outbound.order_id
     with db.write() as session:
         order = pipeline.lock_for_answer(session, Order, order_id, owner)
@@ -366,7 +366,7 @@ def claim_refills(
     local: LocalMode,
     tally: Tally,
 ) -> list[ClaimedRefill]:
-    now = utcnow()
+    now = db.now()
     conditions = [
         Refill.send_state == NEW,
         Refill.status == rs.PENDING,
@@ -420,7 +420,7 @@ def record_refill_send(
         if refill is None:
             log.error("refill %s: our send's answer came too late", claim.outbound.refill_id)
             return
-        _record_refill(session, refill, outcome, by, config, utcnow(), tally)
+        _record_refill(session, refill, outcome, by, config, db.now(), tally)
 
 
 def _record_refill(

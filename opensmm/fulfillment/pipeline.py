@@ -28,7 +28,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.fulfillment.config import WorkerConfig
 from opensmm.fulfillment.states import HELD, NEW, RESEND, SENDING, SENT
 from opensmm.orders.models import Order
@@ -110,7 +110,7 @@ def mark_sending(
                 model.lease_owner == owner,
                 *still,
             )
-            .values(send_state=SENDING, lease_until=utcnow() + config.sending_lease)
+            .values(send_state=SENDING, lease_until=db.now() + config.sending_lease)
             .execution_options(synchronize_session=False)
         )
         return bool(changed.rowcount == 1)  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Row, Select, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import Service
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.errors import DomainError
 from opensmm.events import Actor
 from opensmm.fulfillment import pipeline, routing
@@ -140,7 +140,7 @@ _TRACKED = select(
 def claim_due_orders(
     db: Database, owner: str, config: WorkerConfig, blocked: Collection[int]
 ) -> list[TrackedOrder]:
-    now = utcnow()
+    now = db.now()
     conditions = [
         Order.send_state == SENT,
         Order.next_poll_at <= now,
@@ -163,7 +163,7 @@ def pushed_order(db: Database, provider_id: int, upstream_id: int) -> TrackedOrd
                 Order.status.in_(RUNNING),
             ).limit(1)
         ).first()
-    return None if row is None else _tracked_order(row, utcnow())
+    return None if row is None else _tracked_order(row, db.now())
 
 
 def _tracked_order(row: Row[*tuple[Any, ...]], now: datetime) -> TrackedOrder:
@@ -317,7 +317,7 @@ def record_observations(
 ) -> None:
     """One transaction for a batch. Orders are visited by account, then id, so that two
     workers lock accounts in the same order (no deadlock between their refunds)."""
-    now = utcnow()
+    now = db.now()
     quiet: dict[datetime, list[int]] = {}
     # No autoflush: the batch's order updates and events go out together at commit
     # (rows are locked as they are read; nothing here reads back what it wrote). Plain
@@ -378,7 +378,7 @@ def record_cancels(
 ) -> set[int]:
     """Write the cancels' answers; an outcome known at once is applied. Returns the ids
     that are settled (no status check needed in this pass)."""
-    now = utcnow()
+    now = db.now()
     settled: set[int] = set()
     with db.write() as session:
         _lock_orders(session, [item.tracked.order_id for item in items])
@@ -413,7 +413,7 @@ def record_cancels(
 def claim_due_refills(
     db: Database, owner: str, config: WorkerConfig, blocked: Collection[int]
 ) -> list[TrackedRefillClaim]:
-    now = utcnow()
+    now = db.now()
     conditions = [
         Refill.send_state == SENT,
         Refill.next_poll_at <= now,
@@ -454,7 +454,7 @@ def record_refill_observations(
     seen: dict[int, RefillObservation | ItemProblem],
     tally: Tally,
 ) -> None:
-    now = utcnow()
+    now = db.now()
     with db.write() as session:
         for item in items:
             refill_id = item.tracked.refill_id

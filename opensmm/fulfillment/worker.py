@@ -32,7 +32,7 @@ import httpx
 
 from opensmm.catalog.service import SIMULATOR
 from opensmm.currencies import fetch as currency_rates
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.fulfillment import outbox, routing, tracking
 from opensmm.fulfillment.config import Tally, WorkerConfig, new_owner
 from opensmm.fulfillment.health import (
@@ -136,7 +136,8 @@ class Worker:
 
     def run_once(self) -> Tally:
         tally = Tally()
-        now = utcnow()
+        # One clock for every lease and due time, the database's (docs/reliability.md).
+        now = self.db.sync_clock()
         self._providers = load_providers(self.db)
         outbox.recover(self.db, self.config, tally)
         for phase in (self._subscriptions, self._auto_refill, self._send_orders,
@@ -381,7 +382,7 @@ class Worker:
         tally.failures += 1
         if provider_id is None:
             log.error("ALERT fulfillment failed: %s", exc.reason)
-            return utcnow() + self.config.backoff(1)
+            return self.db.now() + self.config.backoff(1)
         return record_failure(self.db, self.config, provider_id, exc.reason, sends_only=False)
 
     def _poll_orders(self, now: datetime, tally: Tally) -> None:

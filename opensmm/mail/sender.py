@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy import ColumnElement, or_, select
 
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.mail import smtp
 from opensmm.mail.models import FAILED, QUEUED, SENT, MailOutbox
 from opensmm.settings import Settings, get_settings
@@ -97,7 +97,7 @@ class MailSender:
         return len(claimed)
 
     def _due(self) -> list[ColumnElement[bool]]:
-        now = utcnow()
+        now = self.db.now()
         return [
             MailOutbox.status == QUEUED,
             MailOutbox.next_attempt_at <= now,
@@ -114,7 +114,7 @@ class MailSender:
                 select(MailOutbox).where(*self._due()).order_by(MailOutbox.id)
                 .limit(self.config.batch).with_for_update(skip_locked=True)
             ).all()
-            until = utcnow() + self.config.lease
+            until = self.db.now() + self.config.lease
             for row in rows:
                 row.lease_owner = self.owner
                 row.lease_until = until
@@ -125,7 +125,7 @@ class MailSender:
         return claimed
 
     def _record(self, item: _Claimed, failure: smtp.SendFailed | None) -> None:
-        now = utcnow()
+        now = self.db.now()
         with self.db.write() as session:
             row = session.get(MailOutbox, item.id, with_for_update=True)
             if row is None or row.lease_owner != self.owner or row.status != QUEUED:

@@ -144,7 +144,7 @@ class TelegramSender:
         self.owner = owner[:64]
 
     def _due(self) -> list[ColumnElement[bool]]:
-        now = utcnow()
+        now = self.db.now()
         return [
             TelegramMessage.status == QUEUED,
             TelegramMessage.next_attempt_at <= now,
@@ -178,7 +178,7 @@ class TelegramSender:
                 select(TelegramMessage).where(*self._due()).order_by(TelegramMessage.id)
                 .limit(config.batch).with_for_update(skip_locked=True)
             ).all()
-            until = utcnow() + timedelta(seconds=(config.timeout + 10.0) * config.batch)
+            until = self.db.now() + timedelta(seconds=(config.timeout + 10.0) * config.batch)
             for row in rows:
                 row.lease_owner = self.owner
                 row.lease_until = until
@@ -187,7 +187,7 @@ class TelegramSender:
 
     def _record(self, config: TelegramConfig, item: _Claimed,
                 failure: TelegramFailed | None) -> None:
-        now = utcnow()
+        now = self.db.now()
         with self.db.write() as session:
             row = session.get(TelegramMessage, item.id, with_for_update=True)
             if row is None or row.lease_owner != self.owner or row.status != QUEUED:

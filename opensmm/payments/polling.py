@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from opensmm.coupons import service as coupons
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.errors import DomainError
 from opensmm.payments import methods as payment_methods
 from opensmm.payments.gateways import GatewayError, PaymentState, PaymentStatus
@@ -135,7 +135,7 @@ def _note_error(db: Database, payment_id: int, message: str, *, review: bool = F
 def poll_due(db: Database, panel_secret: str, now: datetime | None = None,
              limit: int = 50) -> int:
     """One pass: how many payments were asked about."""
-    due = claim_due(db, now or utcnow(), limit)
+    due = claim_due(db, now or db.now(), limit)
     for item in due:
         try:
             refresh(db, panel_secret, item.payment_id, source="poll")

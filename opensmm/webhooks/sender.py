@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from opensmm.accounts.models import ApiKey
 from opensmm.api.reads import order_status
-from opensmm.db import Database, utcnow
+from opensmm.db import Database
 from opensmm.money import to_minor
 from opensmm.orders.models import Order
 from opensmm.refills.models import Refill
@@ -153,15 +153,15 @@ def _finish(db: Database, due: Due, state: str, code: int | None, error: str, *,
         row.state, row.last_code, row.last_error = state, code, error[:500]
         row.attempts = due.attempts + 1 if attempts is None else attempts
         if state == DELIVERED:
-            row.delivered_at = utcnow()
+            row.delivered_at = db.now()
         elif state == PENDING:
-            row.next_attempt_at = utcnow() + _wait(row.attempts)
+            row.next_attempt_at = db.now() + _wait(row.attempts)
 
 
 def run_once(db: Database, http: httpx.Client, panel_secret: str,
              now: datetime | None = None) -> int:
     """Send what is due; how many were attempted."""
-    due = claim(db, now or utcnow())
+    due = claim(db, now or db.now())
     for item in due:
         try:
             send_one(db, http, panel_secret, item)
