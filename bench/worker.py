@@ -45,6 +45,22 @@ def _count(url: str, where: str) -> int:
         db.dispose()
 
 
+def _put_on_route_1(url: str, first_id: int) -> None:
+    """Seeded orders carry no route: put them on their service's route 1, as ``add`` does
+    (an order without its provider service would be held, not sent)."""
+    from opensmm.db import Database
+
+    db = Database(url)
+    try:
+        with db.write() as session:
+            session.execute(text(
+                "UPDATE orders SET provider_service_id = (SELECT provider_service_id "
+                "FROM services WHERE services.id = orders.service_id) WHERE id >= :first"
+            ), {"first": first_id})
+    finally:
+        db.dispose()
+
+
 def _wait_for(
     url: str, where: str, total: int, timeout: float, tick: float = 0.2
 ) -> dict[str, Any]:
@@ -158,6 +174,7 @@ def measure_worker(bench: Any) -> dict[str, Any]:
                    "send_state": "new", "next_poll_at": utcnow() - timedelta(seconds=1)}
             add_orders(panel, forward, status_mix=(("Pending", 1),), overrides=new)
             first_new = panel.segments[-1][0]
+            _put_on_route_1(panel.url, first_new)
             sent = _wait_for(panel.url, f"id >= {first_new} AND send_state IN ('sent', 'held')",
                              forward, timeout=300)
             bench.say(f"worker on {kind}: {forward} orders forwarded, "

@@ -83,7 +83,8 @@ def test_an_order_from_the_form_is_charged_and_listed(panel: Panel, visitor: Web
                                           "quantity": "100", "dripfeed": "1", "runs": "3",
                                           "interval": "10"}).json()
     assert quote == {"charge": "0.27", "shown": "$0.27", "units": 300, "rate": "0.90",
-                     "enough": True, "note": ""}
+                     "enough": True, "note": "",
+                     "quantity_note": "300 in total: 100 per run × 3 runs", "approx": ""}
     placed = visitor.post("/order/new", {"service": service, "link": "https://x.test/p",
                                          "quantity": "100", "dripfeed": "1", "runs": "3",
                                          "interval": "10", "category": "Instagram"})
