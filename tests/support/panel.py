@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from sqlalchemy.orm import Session
 
 from opensmm.accounts import service as accounts
@@ -44,12 +45,30 @@ def wait_until_up(
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200 and listens(
+                process.pid, int(url.rsplit(":", 1)[1])
+            ):
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"server did not start:\n{log.read_text()[-4000:]}")
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether ``pid`` (or a process it started) holds the listening socket on ``port``.
+
+    Two test processes (pytest-xdist) may pick the same free port: the answer on it may be
+    the other's server, while ours fails to bind and exits."""
+    try:
+        root = psutil.Process(pid)
+        for process in (root, *root.children(recursive=True)):
+            for conn in process.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                    return True
+    except psutil.Error:
+        return False
+    return False
 
 
 def opensmm_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -98,7 +117,18 @@ class Panel:
 
     # --- processes ---------------------------------------------------------
     def start(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
-        port = free_port()
+        for attempt in range(3):
+            try:
+                self._start_on(free_port(), extra_args, env)
+                return
+            except RuntimeError as exc:
+                # Another test process took the port between free_port() and our bind.
+                if "address already in use" not in str(exc).lower() or attempt == 2:
+                    raise
+
+    def _start_on(
+        self, port: int, extra_args: tuple[str, ...], env: dict[str, str] | None
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"opensmm-serve-{port}.log"
         log = self.log_path.open("wb")

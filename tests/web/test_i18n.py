@@ -351,6 +351,9 @@ EVENT_PAGES = ("staff flash", "/funds", "/admin/ledger", "/admin/audit", "/admin
 
 def visible_text(page: str) -> str:
     page = re.sub(r"(?is)<(script|style|pre|code|textarea)\b.*?</\1>", " ", page)
+    # Text marked as another language (the switch names each language in its own, with
+    # lang="..."): data in that language, not English left on this page.
+    page = re.sub(r'(?is)<(?!html\b)(\w+)\b[^>]*\slang="[^"]*"[^>]*>.*?</\1>', " ", page)
     labels = " ".join(re.findall(r'(?:aria-label|title|placeholder)="([^"]*)"', page))
     page = re.sub(r"(?s)<[^>]+>", " ", page)
     return html.unescape(page + " " + labels)
