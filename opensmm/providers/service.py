@@ -1,7 +1,7 @@
 """Providers and the services we buy from them: add, import, keep in step.
 
 Calls to a provider never run inside a transaction: the front door reads what it needs,
-calls (:func:`fetch_services`, :func:`fetch_balance`), then applies the answer in a new
+calls (:func:`fetch_services`, :func:`probe`), then applies the answer in a new
 unit of work (:func:`import_services`, :func:`sync_services`, :func:`record_balance`).
 """
 
@@ -89,10 +89,6 @@ def mapped_services(session: Session, provider_id: int) -> list[Service]:
 
 
 # --- calls ---------------------------------------------------------------------------
-
-
-def fetch_balance(url: str, api_key: str, timeout: float = DEFAULT_TIMEOUT) -> Balance:
-    return probe(url, api_key, timeout).balance
 
 
 @dataclass(frozen=True)

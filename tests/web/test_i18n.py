@@ -421,14 +421,14 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
                       f"{plain} | {links[1]} | 100"}).text
         with panel.write() as session:
             from opensmm.accounts.service import create_key
-            from opensmm.providers.service import add_provider, fetch_balance
+            from opensmm.providers.service import add_provider, probe
 
             owner = session.get(User, customer.id)
             assert owner is not None
             data.append(create_key(session, owner, label="my script").prefix)
             provider_id = add_provider(session, "bigpanel", "http://127.0.0.1:9/api/v2", "k").id
         try:  # what the upstream client says is data, like a link: only the sentence is ours
-            fetch_balance("http://127.0.0.1:9/api/v2", "k")
+            probe("http://127.0.0.1:9/api/v2", "k")
         except DomainError as exc:
             data.append(str(exc.params["exc"]))
         unreachable = staff.post(f"/admin/providers/{provider_id}/balance")
