@@ -3,7 +3,9 @@ each finished order every that many days, inside the refill window.
 
 An order is due when it is Completed or Partial, its service offers refills, it finished at
 least N days ago and at most ``refill_days`` ago (the window ``can_refill`` applies), and it
-has no refill open nor one asked in the last N days (by anyone: the customer's own counts).
+has no refill open nor one asked in the last N days (by anyone: the customer's own counts),
+and its customer is not suspended (staff suspend an account to stop spending on it: a refill
+asked upstream costs the panel, so it waits until the account is active again).
 Each refill is asked in its own short transaction that locks the order and checks all of
 that again, so two workers never ask twice: the second finds the first one's refill. The
 refill then travels as any other (sent upstream by the worker when the order went there).
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Exists, SQLColumnExpression, or_, select
 from sqlalchemy.orm import Session
 
+from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.catalog.models import Service
 from opensmm.db import Database
 from opensmm.events import WORKER
@@ -59,7 +62,9 @@ def due_orders(session: Session, now: datetime, limit: int = BATCH) -> list[int]
         period = timedelta(days=every)
         found.extend(session.scalars(
             select(Order.id)
+            .join(User, User.id == Order.user_id)
             .where(Order.service_id == service_id, Order.status.in_(st.FINISHED),
+                   User.status == USER_ACTIVE,
                    Order.finished_at >= now - timedelta(days=window),
                    Order.finished_at <= now - period,
                    ~_recent(Order.id, now - period))
@@ -74,6 +79,9 @@ def request(session: Session, order_id: int, now: datetime) -> Refill | None:
     order = lock_order(session, order_id)
     service = session.get(Service, order.service_id)
     if service is None or service.auto_refill_days is None or order.finished_at is None:
+        return None
+    owner = session.get(User, order.user_id)
+    if owner is None or owner.status != USER_ACTIVE:  # suspended since the pass began
         return None
     period = timedelta(days=service.auto_refill_days)
     has_open = bool(open_refills(session, [order.id]))

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
+from opensmm.accounts import service as accounts
 from opensmm.audit.actor import Actor
 from opensmm.catalog import staff as catalog_staff
 from opensmm.catalog.models import Service
@@ -124,6 +125,26 @@ def test_every_n_days_inside_the_window_never_twice(db: Database) -> None:
     assert [(kind, name) for kind, name, _ in rows] == [("worker", "")] * 3
     assert [str(params["refill"]) for _, _, params in rows] == [
         str(r.id) for r in refills_of(db, done)]
+
+
+def test_a_suspended_customers_orders_wait_until_the_account_is_active(db: Database) -> None:
+    who = customer(db)
+    service_id = auto_service(db, every=7, window=30)
+    t0 = utcnow() - timedelta(days=60)
+    order_id = place(db, who, service_id)
+    finish(db, order_id, st.COMPLETED, t0)
+    with db.write() as session:
+        accounts.set_status(session, who.name, active=False)
+    with db.read() as session:
+        assert auto.due_orders(session, t0 + 7 * DAY) == []
+    assert auto.run(db, t0 + 7 * DAY) == 0
+    # Suspended between the pass's read and its transaction: the recheck under the lock.
+    with db.write() as session:
+        assert auto.request(session, order_id, t0 + 7 * DAY) is None
+    assert refills_of(db, order_id) == []
+    with db.write() as session:
+        accounts.set_status(session, who.name, active=True)
+    assert auto.run(db, t0 + 7 * DAY) == 1
 
 
 def test_two_workers_at_once_ask_each_refill_once(db: Database) -> None:
