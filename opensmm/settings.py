@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     # A new order waits at most this long on a provider that is down or paused before it
     # goes to its service's next route (one disabled by staff: at once; docs/fulfillment.md).
     worker_route_failover_minutes: float = 10.0
+    # A provider whose status webhooks arrive is still checked, as a fallback for a lost
+    # delivery, but only this often; after ``worker_webhook_quiet_seconds`` without one,
+    # its orders are polled as usual again (docs/fulfillment.md).
+    worker_webhook_poll_seconds: float = 900.0
+    worker_webhook_quiet_seconds: float = 1800.0
 
     # --- payments (docs/payments.md) ---
     # Seconds before the worker first asks a gateway about a pending payment (in case its

@@ -44,6 +44,8 @@ class WorkerConfig:
             send_threads=max(1, settings.worker_send_threads),
             grace_seconds=max(0.0, settings.worker_grace_seconds),
             route_failover_minutes=max(0.0, settings.worker_route_failover_minutes),
+            webhook_poll_seconds=max(1.0, settings.worker_webhook_poll_seconds),
+            webhook_quiet_seconds=max(1.0, settings.worker_webhook_quiet_seconds),
             simulator=SimulatorConfig(
                 seconds=settings.simulator_seconds,
                 seed=settings.simulator_seed,

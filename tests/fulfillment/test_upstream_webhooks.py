@@ -12,12 +12,14 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from opensmm.db import Database, utcnow
+from opensmm.fulfillment.config import WorkerConfig
 from opensmm.fulfillment.health import load_providers
 from opensmm.fulfillment.states import SENT
 from opensmm.fulfillment.worker import Worker
 from opensmm.orders.models import Order
 from opensmm.providers import webhooks
 from opensmm.providers.models import Provider, ProviderWebhookSeen
+from opensmm.settings import Settings
 from opensmm.webhooks.signing import signature
 from tests.fulfillment import helpers as h
 
@@ -125,3 +127,11 @@ def test_polling_slows_while_webhooks_arrive_and_resumes_when_they_stop(db: Data
         assert worker._poll_config(views[provider_id], later) is worker.config
     finally:
         worker.close()
+
+
+def test_the_fallback_intervals_are_settings() -> None:
+    config = WorkerConfig.from_settings(Settings(worker_webhook_poll_seconds=120,
+                                                 worker_webhook_quiet_seconds=600))
+    assert (config.webhook_poll_seconds, config.webhook_quiet_seconds) == (120, 600)
+    default = WorkerConfig.from_settings(Settings())
+    assert (default.webhook_poll_seconds, default.webhook_quiet_seconds) == (900, 1800)
