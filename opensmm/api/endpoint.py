@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from opensmm.api.actions import ACTIONS, INLINE_ACTIONS, unknown_action
 from opensmm.api.auth import InvalidKey, key_hash_of
+from opensmm.api.group_commit import GroupCommit
 from opensmm.api.params import (
     MAX_BODY_BYTES,
     Malformed,
@@ -156,6 +157,16 @@ class ApiEndpoint:
         self.reader = (
             None if db.is_sqlite else AsyncReader(db.postgres_conninfo(), size=threads)
         )
+        # Concurrent ``add`` requests placed in one transaction (opensmm.api.group_commit).
+        self.group_commit = (
+            GroupCommit(
+                db, currency, self.limiter,
+                window_seconds=settings.api_group_commit_ms / 1000,
+                max_batch=settings.api_group_commit_max,
+            )
+            if settings.api_group_commit
+            else None
+        )
 
     def _compress(self, result: Any, body: bytes) -> bytes:
         """gzip, once per answer that is itself kept encoded (the catalog of ``services``,
@@ -207,6 +218,8 @@ class ApiEndpoint:
                 raise InvalidKey()
             if name in self.inline_actions:
                 return self._run(key_hash, params)
+            if name == "add" and self.group_commit is not None:
+                return await self.group_commit.add(key_hash, params, record)
             if self.reader is not None and name in PLANS:
                 plan = PLANS[name](self.db, key_hash, params, self.currency)
                 return await run_async(self.db, self.reader, plan)
