@@ -22,10 +22,12 @@ batch is full) are placed in ONE transaction, in arrival order, each in its own 
 Rate limits, the maintenance switch and the key's format are checked per request before
 it joins a batch (``ApiEndpoint.answer``); the key itself, like everything else, inside.
 
-While a batch runs, the next one gathers: at most ``_IN_FLIGHT`` batches run at once per
-process (one on SQLite, which has one writer anyway). On PostgreSQL a batch first locks
-the accounts of all its callers, in id order, so that two batches (of two processes, or
-two in flight) holding several accounts each can never wait on each other in a cycle.
+While a batch runs, the next one gathers. On SQLite there is one line of batches (one
+writer at a time anyway). On PostgreSQL there is one line per API key, so that a batch
+holds one account's row, as one order does, and the batches of different customers run
+side by side; a batch locks its account before any of its work, so that its idempotency
+keys are claimed under that lock (two batches of one account never hold keys the other
+waits for).
 """
 
 from __future__ import annotations
@@ -46,11 +48,6 @@ from opensmm.db import Database
 from opensmm.observability.requests import RequestRecord, current_request
 
 log = logging.getLogger("opensmm.api")
-
-# Batches running at once per process, by dialect (see the module's docstring).
-_IN_FLIGHT = {"sqlite": 1}
-_IN_FLIGHT_DEFAULT = 2
-
 
 class GroupCommitFailed(RuntimeError):
     """The batch's COMMIT failed: this request's order may or may not exist."""
@@ -78,8 +75,25 @@ class _Item:
     arrived: float = field(default=0.0)
 
 
+class _Queue:
+    """The requests waiting for one batch line, and its batch in flight (at most one)."""
+
+    __slots__ = ("pending", "in_flight", "timer")
+
+    def __init__(self) -> None:
+        self.pending: list[_Item] = []
+        self.in_flight = False
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class GroupCommit:
-    """Gathers one process's ``add`` requests into batches (one per ``Database``)."""
+    """Gathers one process's ``add`` requests into batches (one per ``Database``).
+
+    On SQLite, one line of batches for all (one writer at a time anyway). On PostgreSQL one
+    line per API key: a batch then holds one account's row lock, as one order does, and the
+    batches of different customers run side by side as their orders did; a customer's
+    orders, which queued one by one on that row, now go through it a batch at a time.
+    """
 
     def __init__(
         self,
@@ -97,10 +111,8 @@ class GroupCommit:
         self.limiter = limiter
         self.window = window_seconds
         self.max_batch = max_batch
-        self.max_in_flight = _IN_FLIGHT.get(db.dialect, _IN_FLIGHT_DEFAULT)
-        self._pending: list[_Item] = []
-        self._in_flight = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self.per_key = not db.is_sqlite
+        self._queues: dict[str, _Queue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # What the batches were: for the tests and the benchmark's curiosity.
         self.batch_sizes: list[int] = []
@@ -109,33 +121,45 @@ class GroupCommit:
         """Place this ``add`` with the others that arrive with it; its answer, once the
         batch is committed (or its refusal raised, as ``actions.add`` raises it)."""
         loop = asyncio.get_running_loop()
+        line = key_hash if self.per_key else ""
+        queue = self._queues.get(line)
+        if queue is None:
+            queue = self._queues[line] = _Queue()
         item = _Item(key_hash, params, record, loop.create_future(), loop.time())
-        self._pending.append(item)
-        self._schedule()
+        queue.pending.append(item)
+        self._schedule(line, queue)
         outcome = await item.future
         return outcome.result()
 
-    def _schedule(self) -> None:
-        """Start every batch that may start now; else make sure a timer will."""
+    def _schedule(self, line: str, queue: _Queue) -> None:
+        """Start the line's next batch if it may start now; else make sure a timer will."""
         loop = asyncio.get_running_loop()
-        while self._pending and self._in_flight < self.max_in_flight:
-            wait = self._pending[0].arrived + self.window - loop.time()
-            if len(self._pending) < self.max_batch and wait > 0:
-                if self._timer is None:
-                    self._timer = loop.call_later(wait, self._on_timer)
-                return
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            self._in_flight += 1
-            task = loop.create_task(self._run(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if queue.in_flight:
+            return  # the next batch gathers meanwhile; it starts when this one ends
+        if not queue.pending:
+            if self._queues.get(line) is queue:
+                del self._queues[line]  # an idle line costs nothing
+            return
+        wait = queue.pending[0].arrived + self.window - loop.time()
+        if len(queue.pending) < self.max_batch and wait > 0:
+            if queue.timer is None:
+                queue.timer = loop.call_later(wait, self._on_timer, line, queue)
+            return
+        if queue.timer is not None:
+            queue.timer.cancel()
+            queue.timer = None
+        batch = queue.pending[: self.max_batch]
+        del queue.pending[: self.max_batch]
+        queue.in_flight = True
+        task = loop.create_task(self._run(line, queue, batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._schedule()
+    def _on_timer(self, line: str, queue: _Queue) -> None:
+        queue.timer = None
+        self._schedule(line, queue)
 
-    async def _run(self, batch: list[_Item]) -> None:
+    async def _run(self, line: str, queue: _Queue, batch: list[_Item]) -> None:
         self.batch_sizes.append(len(batch))
         try:
             outcomes = await anyio.to_thread.run_sync(
@@ -144,8 +168,8 @@ class GroupCommit:
         except Exception as exc:  # noqa: BLE001 - every waiting request answers it
             outcomes = [Outcome(error=exc) for _ in batch]
         finally:
-            self._in_flight -= 1
-            self._schedule()
+            queue.in_flight = False
+            self._schedule(line, queue)
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.future.done():  # its request may have been cancelled meanwhile
                 item.future.set_result(outcome)
@@ -203,12 +227,11 @@ class GroupCommit:
 
 
 def _lock_accounts(session: Session, batch: list[_Item]) -> None:
-    """Lock the callers' accounts in id order before any of the batch's work.
-
-    A batch holds the accounts of all its orders until its commit; taken as they come, two
-    batches with two accounts in opposite orders would deadlock. FOR NO KEY UPDATE, as the
-    ledger's own lock (opensmm.ledger.service), which then finds the row already held.
-    Keys that are unknown or revoked lock nothing: their requests are refused inside.
+    """Lock the caller's account (one key per batch on PostgreSQL) before any of the
+    batch's work: its idempotency keys are then claimed under that lock, and another batch
+    of the account waits here, holding nothing. FOR NO KEY UPDATE, as the ledger's own
+    lock (opensmm.ledger.service), which then finds the row already held. An unknown or
+    revoked key locks nothing: its requests are refused inside.
     """
     hashes = sorted({item.key_hash for item in batch})
     session.execute(
