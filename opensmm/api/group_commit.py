@@ -78,7 +78,7 @@ class _Item:
 class _Queue:
     """The requests waiting for one batch line, and its batch in flight (at most one)."""
 
-    __slots__ = ("pending", "in_flight", "timer")
+    __slots__ = ("in_flight", "pending", "timer")
 
     def __init__(self) -> None:
         self.pending: list[_Item] = []
