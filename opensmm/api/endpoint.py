@@ -135,6 +135,19 @@ def wants_gzip(accept_encoding: bytes) -> bool:
     return False
 
 
+def group_commit_on(setting: str, db: Database) -> bool:
+    """``OPENSMM_API_GROUP_COMMIT``: on, off, or auto (on for SQLite only: on PostgreSQL it
+    measured no faster; docs/performance.md)."""
+    value = setting.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    if value == "auto":
+        return db.is_sqlite
+    raise ValueError(f"OPENSMM_API_GROUP_COMMIT must be on, off or auto, not {setting!r}")
+
+
 class ApiEndpoint:
     def __init__(
         self, db: Database, currency: str, threads: int, settings: Settings | None = None
@@ -164,7 +177,7 @@ class ApiEndpoint:
                 window_seconds=settings.api_group_commit_ms / 1000,
                 max_batch=settings.api_group_commit_max,
             )
-            if settings.api_group_commit
+            if group_commit_on(settings.api_group_commit, db)
             else None
         )
 

@@ -61,7 +61,7 @@ def endpoint(db: Database, *, on: bool, window_ms: float = 300.0) -> ApiEndpoint
     settings = Settings(
         database_url=db.url,
         access_log=False,
-        api_group_commit=on,
+        api_group_commit="on" if on else "off",
         api_group_commit_ms=window_ms,
         api_group_commit_max=64,
     )
@@ -332,6 +332,18 @@ def test_a_batch_that_fails_before_its_commit_places_each_alone(
     if kind == "sqlite":  # one batch: the same ids as one at a time
         assert (batched, batch_state) == (alone, alone_state)
     assert batch_state["mismatches"] == []
+
+
+def test_the_setting(database_servers: dict[str, Any], kind: str) -> None:
+    """auto: on for SQLite, off for PostgreSQL; on and off whatever the database."""
+    with fresh_panel(database_servers, kind) as panel:
+        for value, expected in [("auto", kind == "sqlite"), ("on", True), ("OFF", False),
+                                ("true", True), ("0", False)]:
+            api = ApiEndpoint(panel.db, "USD", 2, Settings(api_group_commit=value))
+            assert (api.group_commit is not None) == expected, value
+            asyncio.run(api.close())
+        with pytest.raises(ValueError, match="on, off or auto"):
+            ApiEndpoint(panel.db, "USD", 2, Settings(api_group_commit="sometimes"))
 
 
 def test_small_batches_keep_arrival_order_and_the_ledger(
