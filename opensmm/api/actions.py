@@ -44,24 +44,36 @@ def _number_or_raw(raw: str) -> int | str:
     return number if number is not None else raw
 
 
-def add(db: Database, key_hash: str, params: Params, currency: str) -> Json:
+def add_input(params: Params) -> tuple[dict[str, object], str | None]:
+    """An ``add``'s parameters as the order takes them, and its idempotency key (checked:
+    a malformed one is refused before any database work)."""
     flat: dict[str, object] = {
         name: ("\n".join(value) if isinstance(value, list) else value)
         for name, value in params.items()
     }
     raw_key = flat.get(IDEMPOTENCY_PARAMETER)
     key = None if raw_key is None else idempotency.check_key(raw_key)
+    return flat, key
+
+
+def add_in(session: Session, key_hash: str, params: Params) -> Json:
+    """One ``add`` in ``session``'s unit of work (its own, or its savepoint in a group
+    commit: opensmm.api.group_commit); the answer, or the refusal raised."""
+    flat, key = add_input(params)
+    customer = load_customer(session, key_hash)
+    if key is not None:
+        earlier = idempotency.claim(session, customer.id, key, idempotency.params_hash(flat))
+        if earlier is not None:
+            return {"order": earlier}
+    placed = orders.place(session, customer, flat)
+    if key is not None:
+        idempotency.record(session, customer.id, key, placed.id)
+    return {"order": placed.id}
+
+
+def add(db: Database, key_hash: str, params: Params, currency: str) -> Json:
     with db.write() as session:
-        customer = load_customer(session, key_hash)
-        if key is not None:
-            earlier = idempotency.claim(session, customer.id, key,
-                                        idempotency.params_hash(flat))
-            if earlier is not None:
-                return {"order": earlier}
-        placed = orders.place(session, customer, flat)
-        if key is not None:
-            idempotency.record(session, customer.id, key, placed.id)
-        return {"order": placed.id}
+        return add_in(session, key_hash, params)
 
 
 def _each(

@@ -132,6 +132,12 @@ class Database:
         with self._write_sessions() as session, session.begin():
             yield session
 
+    def write_session(self) -> Session:
+        """A session on the write engine whose transaction the caller begins, commits and
+        closes itself (the API's group commit: opensmm.api.group_commit); ``write`` for
+        everything else."""
+        return self._write_sessions()
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only unit of work; closing it ends the transaction without a commit."""
