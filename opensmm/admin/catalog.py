@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from opensmm.admin.users import amount_field, staff
-from opensmm.catalog import routes
+from opensmm.catalog import platforms, routes
 from opensmm.catalog import service as catalog
 from opensmm.catalog import staff as catalog_staff
 from opensmm.catalog.models import Service
@@ -206,7 +206,22 @@ def move_route(ctx: Ctx) -> Response:
 # --- categories ----------------------------------------------------------------------------
 @pages.get("/admin/categories", who="staff")
 def category_list(ctx: Ctx) -> Response:
-    return ctx.render("admin/categories.html", categories=catalog.list_categories(ctx.db))
+    categories = catalog.list_categories(ctx.db)
+    return ctx.render(
+        "admin/categories.html",
+        categories=[(c, platforms.platform_of(c.name, c.platform)) for c in categories],
+        platforms=sorted(platforms.PLATFORMS.values(), key=lambda p: p.name.casefold()),
+        names={p.slug: p.name for p in platforms.PLATFORMS.values()},
+    )
+
+
+@pages.post("/admin/categories/{category_id:int}/platform", who="staff", refused=category_list)
+def set_category_platform(ctx: Ctx) -> Response:
+    category = catalog_staff.set_category_platform(
+        ctx.db, staff(ctx), ctx.path_int("category_id"), ctx.field("platform")
+    )
+    ctx.flash("ok", ctx.t("Category {name} saved.", name=category.name))
+    return ctx.redirect("/admin/categories")
 
 
 @pages.post("/admin/categories", who="staff")

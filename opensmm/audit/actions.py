@@ -61,6 +61,7 @@ DESCRIPTIONS: dict[str, str | tuple[str, ...]] = {
     "category.rename": N_("Renamed the category {before} to {after}"),
     "category.move_up": N_("Moved the category {category} up"),
     "category.move_down": N_("Moved the category {category} down"),
+    "category.platform": N_("Set the platform of the category {category}: {before} → {after}"),
     "order.update": N_(
         "Set order {order}: status {status}, remains {remains}, start count {start_count}; "
         "refunded {refunded}"

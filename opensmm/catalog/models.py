@@ -23,6 +23,9 @@ class Category(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     position: Mapped[int] = mapped_column(default=0)
+    # Its platform's icon: "" guessed from the name, "none" the generic icon, else a slug of
+    # ``opensmm.catalog.platforms.PLATFORMS`` (staff's choice).
+    platform: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class Service(Base):

@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from opensmm.catalog import platforms
 from opensmm.catalog.models import Category, Service, ServiceRoute
 from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.db.types import parse_id
@@ -222,6 +223,14 @@ def rename_category(session: Session, category_id: int, name: str) -> Category:
     return category
 
 
+def set_category_platform(session: Session, category_id: int, raw: str) -> Category:
+    """Staff's platform (icon) for a category: "" guessed from its name, "none" no platform,
+    else a known platform (anything else is refused, nothing changed)."""
+    category = get_category(session, category_id)
+    category.platform = platforms.parse_choice(raw)
+    return category
+
+
 def _swap(items: list[Positioned], index: int, step: int) -> None:
     """Renumber ``items`` in their current order, then swap one with its neighbour."""
     other = index + step
@@ -333,8 +342,13 @@ def search_services(
     session: Session, search: str = "", *, enabled_only: bool = True
 ) -> list[tuple[Service, str]]:
     """``list_services`` narrowed to names, categories or ids matching ``search``."""
+    return matching(list_services(session, enabled_only=enabled_only), search)
+
+
+def matching(rows: list[tuple[Service, str]], search: str) -> list[tuple[Service, str]]:
+    """The rows whose service name or category contains ``search`` (any case), or whose id
+    it is."""
     wanted = search.strip().casefold()[:200]
-    rows = list_services(session, enabled_only=enabled_only)
     if not wanted:
         return rows
     return [

@@ -75,6 +75,16 @@ def rename_category(session: Session, actor: Actor, category_id: int, name: str)
     return category
 
 
+def set_category_platform(session: Session, actor: Actor, category_id: int, raw: str
+                          ) -> Category:
+    category = catalog.get_category(session, category_id)
+    before = category.platform or "auto"
+    catalog.set_category_platform(session, category_id, raw)
+    audit.record(session, actor, "category.platform", f"category:{category.id}",
+                 category=category.name, before=before, after=category.platform or "auto")
+    return category
+
+
 def move_category(session: Session, actor: Actor, category_id: int, step: int) -> Category:
     category = catalog.move_category(session, category_id, step)
     audit.record(session, actor, "category.move_up" if step < 0 else "category.move_down",

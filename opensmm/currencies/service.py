@@ -161,11 +161,16 @@ def apply_fetched(
 
 
 # --- the customer's choice and the conversion ----------------------------------------------
-def choose(session: Session, user: User, raw_code: str, *, base: str) -> str:
-    """Remember a customer's display currency ("" or the panel's own: none)."""
-    code = "" if not raw_code.strip() or raw_code.strip().upper() == base.upper() else (
+def chosen_code(session: Session, raw_code: str, *, base: str) -> str:
+    """A display currency as chosen: "" (none: blank or the panel's own) or a listed one."""
+    return "" if not raw_code.strip() or raw_code.strip().upper() == base.upper() else (
         _existing(session, raw_code).code
     )
+
+
+def choose(session: Session, user: User, raw_code: str, *, base: str) -> str:
+    """Remember a customer's display currency ("" or the panel's own: none)."""
+    code = chosen_code(session, raw_code, base=base)
     user.display_currency = code
     return code
 

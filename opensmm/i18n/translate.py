@@ -13,6 +13,8 @@ import gettext
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale
+
 from opensmm.errors import DomainError
 from opensmm.i18n import Term, catalogs, formatting
 from opensmm.i18n.languages import Language, language
@@ -54,6 +56,15 @@ class Translator:
         translated = self._catalog.ngettext(singular, plural, n)
         values.setdefault("n", n)
         return _fill(translated, singular if n == 1 else plural, self._terms(values))
+
+    def plural_forms(self, singular: str, plural: str) -> dict[str, str]:
+        """For a script counting in the page: each CLDR plural category of the language
+        (what ``Intl.PluralRules`` answers) with its translation, ``{n}`` left to fill."""
+        rules = Locale.parse(self.lang.locale).plural_form
+        forms: dict[str, str] = {}
+        for n in range(200):  # every category shows up below 200 in every language here
+            forms.setdefault(rules(n), self._catalog.ngettext(singular, plural, n))
+        return forms
 
     def error(self, exc: DomainError) -> str:
         """A refusal in this language, from its template and parameters."""

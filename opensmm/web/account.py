@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from opensmm.accounts import service as accounts
 from opensmm.accounts.models import ApiKey
+from opensmm.catalog import platforms, storefront
 from opensmm.catalog.service import list_services, search_services
 from opensmm.currencies import service as currencies
 from opensmm.errors import DomainError
@@ -19,12 +20,13 @@ from opensmm.orders import statuses as st
 from opensmm.tickets import service as tickets
 from opensmm.web import sessions
 from opensmm.web.apidocs import api_examples
-from opensmm.web.context import Ctx
+from opensmm.web.context import CURRENCY_COOKIE, Ctx
 from opensmm.web.framework import Pages
 from opensmm.web.orders import service_payload, with_average_times
 from opensmm.webhooks import service as webhooks
 
 pages = Pages()
+YEAR_SECONDS = 365 * 24 * 3600
 
 
 @pages.get("/dashboard")
@@ -48,20 +50,33 @@ def dashboard(ctx: Ctx) -> Response:
 @pages.get("/services", who="anyone")
 def services(ctx: Ctx) -> Response:
     search = ctx.arg("q")
+    icons = storefront.icons(ctx.db)
     found = search_services(ctx.db, search)
+    # ?platform=instagram (the landing page's links): that platform's categories ("none":
+    # those without one); an unknown platform shows everything.
+    wanted = ctx.arg("platform")
+    if wanted == platforms.NONE or wanted in platforms.PLATFORMS:
+        found = [(s, c) for s, c in found if (icons.get(c) or platforms.NONE) == wanted]
     rows = with_average_times(ctx, [service_payload(s, c, ctx.user, ctx.money) for s, c in found])
     for row in rows:
         row["rate_approx"] = ctx.approx(Decimal(row["rate"]))
-    grouped = [(name, list(items)) for name, items in groupby(rows, lambda r: r["category"])]
-    offered = [row.code for row in currencies.listing(ctx.db)] if ctx.user else []
+    grouped = [(name, icons.get(name), list(items))
+               for name, items in groupby(rows, lambda r: r["category"])]
+    offered = [row.code for row in currencies.listing(ctx.db)]
     return ctx.render("services.html", grouped=grouped, search=search, count=len(rows),
-                      offered=offered)
+                      offered=offered, counting=ctx.t.plural_forms("{n} service", "{n} services"))
 
 
-@pages.post("/currency", refused=services)
+@pages.post("/currency", who="anyone", refused=services)
 def choose_currency(ctx: Ctx) -> Response:
-    """The customer's display currency, remembered on their account."""
-    currencies.choose(ctx.db, ctx.me, ctx.field("currency"), base=ctx.web.settings.currency)
+    """The display currency: a customer's remembered on their account, a visitor's in a
+    cookie (a year)."""
+    base = ctx.web.settings.currency
+    if ctx.user is not None:
+        currencies.choose(ctx.db, ctx.user, ctx.field("currency"), base=base)
+    else:
+        code = currencies.chosen_code(ctx.db, ctx.field("currency"), base=base)
+        ctx.set_cookie(CURRENCY_COOKIE, code, YEAR_SECONDS if code else 0)
     return ctx.back("/services")
 
 

@@ -9,6 +9,8 @@ from opensmm.accounts import service as accounts
 from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.affiliates import service as affiliates
 from opensmm.branding import content
+from opensmm.catalog import storefront
+from opensmm.currencies import service as currencies
 from opensmm.db import utcnow
 from opensmm.errors import DomainError
 from opensmm.i18n import N_
@@ -51,8 +53,16 @@ def home(ctx: Ctx) -> Response:
     if ctx.user is not None:
         return ctx.redirect(_home_of(ctx))
     default = panel_settings.default_language(ctx.db)
+    # The platforms on sale: one read of the catalog's stamp while the catalog is unchanged.
+    offers = [
+        (offer, ctx.money(offer.cheapest) if offer.cheapest is not None else "",
+         ctx.approx(offer.cheapest))
+        for offer in storefront.offers(ctx.db)
+    ]
     return ctx.render("home.html", hero=content.shown(ctx.db, "home", ctx.lang, default),
-                      features=content.shown(ctx.db, "features", ctx.lang, default))
+                      features=content.shown(ctx.db, "features", ctx.lang, default),
+                      offers=offers, total=sum(offer.services for offer, _, _ in offers),
+                      offered=[row.code for row in currencies.listing(ctx.db)])
 
 
 # --- sign up -------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ SESSION_COOKIE = "opensmm_session"
 ANON_COOKIE = "opensmm_anon"
 FLASH_COOKIE = "opensmm_flash"
 LANG_COOKIE = "opensmm_lang"
+# A visitor's display currency (signed-in customers keep theirs on their account).
+CURRENCY_COOKIE = "opensmm_currency"
 
 
 @dataclass
@@ -101,10 +103,10 @@ class Ctx:
     def display_currency(self) -> tuple[str, Decimal] | None:
         """The display currency the customer chose and its rate (None: the panel's own,
         or one staff no longer offer); read once per request."""
-        if self.user is None or not self.user.display_currency:
+        code = self.chosen_currency()
+        if not code:
             return None
         if self._display is None:
-            code = self.user.display_currency
             if self.session is not None:
                 rate = currencies.rate_of(self.session, code)
             else:
@@ -113,6 +115,14 @@ class Ctx:
             self._display = (code, rate)
         code, rate = self._display
         return None if rate is None else (code, rate)
+
+    def chosen_currency(self) -> str:
+        """The display currency chosen: on the customer's account, or a visitor's cookie
+        (a code staff no longer offer converts nothing)."""
+        if self.user is not None:
+            return self.user.display_currency
+        code = self.request.cookies.get(CURRENCY_COOKIE, "")
+        return code if len(code) == 3 and code.isascii() and code.isupper() else ""
 
     def approx(self, amount: Decimal | None) -> str:
         """``"≈ €9.20"``: ``amount`` in the customer's display currency, or "" (none)."""

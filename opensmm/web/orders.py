@@ -10,8 +10,9 @@ from typing import Any
 from starlette.responses import Response
 
 from opensmm.accounts.models import User
+from opensmm.catalog import platforms, storefront
 from opensmm.catalog.models import Service
-from opensmm.catalog.service import list_services, services_by_id
+from opensmm.catalog.service import list_services, matching, services_by_id
 from opensmm.catalog.types import Units, service_type
 from opensmm.db import utcnow
 from opensmm.db.pagination import page_number
@@ -133,9 +134,17 @@ def _order_params(form: dict[str, str]) -> dict[str, object]:
 # --- new order -----------------------------------------------------------------------------
 @pages.get("/order/new")
 def new_order_form(ctx: Ctx) -> Response:
+    # ?q= narrows the lists without a script (the script filters the same way as you type).
+    search = ctx.arg("q")
+    rows = list_services(ctx.db)
+    found = matching(rows, search)
+    icons = storefront.icons(ctx.db)
     services = with_average_times(
-        ctx, [service_payload(s, c, ctx.me, ctx.money) for s, c in list_services(ctx.db)]
+        ctx, [service_payload(s, c, ctx.me, ctx.money) for s, c in found]
     )
+    for item in services:
+        item["rate_approx"] = ctx.approx(Decimal(item["rate"]))
+        item["platform"] = icons.get(item["category"]) or platforms.GENERIC
     categories = list(dict.fromkeys(item["category"] for item in services))
     values = dict(ctx.form) if ctx.form else {"service": ctx.arg("service")}
     chosen = next((s for s in services if str(s["id"]) == values.get("service")), None)
@@ -144,6 +153,9 @@ def new_order_form(ctx: Ctx) -> Response:
     return ctx.render(
         "order_new.html",
         services=services,
+        any_service=bool(rows),
+        search=search,
+        counting=ctx.t.plural_forms("{n} service", "{n} services"),
         categories=categories,
         chosen=chosen,
         values=values,

@@ -233,7 +233,9 @@ def test_services_are_listed_by_category_and_searchable(
     hidden = panel.service(name="Hidden Thing", category="Tube", enabled=False)
     page = visitor.get("/services", params={"q": "searchable"}).text
     assert "Searchable Views" in page
-    assert "<h2>Tube</h2>" in page
+    # The category's title, after its (generic: no platform in "Tube") icon.
+    assert re.search(r'<h2 class="category-title"><svg [^>]*aria-hidden="true".*?#generic"'
+                     r"></use></svg> <span>Tube</span></h2>", page)
     assert f'data-service="{hidden}"' not in visitor.get("/services").text
 
 

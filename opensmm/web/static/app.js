@@ -47,11 +47,26 @@
     });
   });
 
+  // --- counting matches in the visitor's language ---------------------------------------
+  // The page gives each plural category of its language (Intl.PluralRules' names) with its
+  // translation; the live region it belongs to says the new count to screen readers.
+  function countText(region, n) {
+    var forms = JSON.parse(region.getAttribute("data-plural") || "{}");
+    var category = "other";
+    try { category = new Intl.PluralRules(region.getAttribute("data-locale") || undefined).select(n); } catch (e) { /* "other" */ }
+    var form = forms[category] || forms.other || forms.many || "{n}";
+    return form.replace("{n}", String(n));
+  }
+  function announce(region, n) {
+    if (region) { region.textContent = countText(region, n); }
+  }
+
   // --- services list: filter as you type ------------------------------------------------
   var search = $("#service-search");
   if (search) {
     search.addEventListener("input", function () {
       var wanted = search.value.trim().toLowerCase();
+      var total = 0;
       $all(".service-group").forEach(function (group) {
         var shown = 0;
         $all("tr[data-search]", group).forEach(function (row) {
@@ -60,7 +75,9 @@
           if (match) { shown += 1; }
         });
         group.classList.toggle("hidden", shown === 0);
+        total += shown;
       });
+      announce($("#service-count"), total);
     });
   }
 
@@ -120,14 +137,40 @@
   var allOptions = $all("option", service).map(function (o) { return o.cloneNode(true); });
   var dripfeed = $("#dripfeed");
 
+  var orderSearch = $("#order-search");
+  function searchText(item) {
+    return (item.id + " " + item.name + " " + item.category).toLowerCase();
+  }
+
   function fillServices() {
     var current = service.value;
+    var wanted = orderSearch ? orderSearch.value.trim().toLowerCase() : "";
     service.innerHTML = "";
+    if (!wanted) {
+      allOptions.forEach(function (option) {
+        var item = byId[option.value];
+        if (item && item.category === category.value) { service.appendChild(option.cloneNode(true)); }
+      });
+      if (byId[current] && byId[current].category === category.value) { service.value = current; }
+      return;
+    }
+    // Searching: every matching service, under its category, whatever category is chosen.
+    var groups = {};
+    var found = 0;
     allOptions.forEach(function (option) {
       var item = byId[option.value];
-      if (item && item.category === category.value) { service.appendChild(option.cloneNode(true)); }
+      if (!item || searchText(item).indexOf(wanted) === -1) { return; }
+      if (!groups[item.category]) {
+        groups[item.category] = document.createElement("optgroup");
+        groups[item.category].label = item.category;
+        service.appendChild(groups[item.category]);
+      }
+      groups[item.category].appendChild(option.cloneNode(true));
+      found += 1;
     });
-    if (byId[current] && byId[current].category === category.value) { service.value = current; }
+    if (byId[current] && $("option[value='" + current + "']", service)) { service.value = current; }
+    if (byId[service.value]) { category.value = byId[service.value].category; }
+    announce($("#order-search-count"), found);
   }
 
   function showService() {
@@ -135,6 +178,10 @@
     if (!item) { return; }
     $("#service-desc").textContent = item.desc;
     $("#service-rate").textContent = item.rate_shown || item.rate;
+    $("#service-approx").textContent = item.rate_approx || "";
+    $("#service-category").textContent = item.category;
+    var icon = $(".service-platform use");
+    if (icon) { icon.setAttribute("href", icon.getAttribute("href").replace(/#.*$/, "#" + item.platform)); }
     $("#service-min").textContent = item.min;
     $("#service-max").textContent = item.max;
     $("#service-type").textContent = item.type;
@@ -173,11 +220,23 @@
     }, 200);
   }
 
-  category.addEventListener("change", function () { fillServices(); showService(); quote(); });
+  category.addEventListener("change", function () {
+    if (orderSearch && orderSearch.value) { orderSearch.value = ""; $("#order-search-count").textContent = ""; }
+    fillServices(); showService(); quote();
+  });
+  if (orderSearch) {
+    orderSearch.addEventListener("input", function () {
+      fillServices(); showService(); quote();
+      if (!orderSearch.value.trim()) { $("#order-search-count").textContent = ""; }
+    });
+  }
   service.addEventListener("change", function () { showService(); quote(); });
   dripfeed.addEventListener("change", function () { showService(); quote(); });
   form.addEventListener("input", function (event) {
     if (event.target !== category && event.target !== service) { quote(); }
+  });
+  service.addEventListener("change", function () {
+    if (byId[service.value]) { category.value = byId[service.value].category; }
   });
   form.addEventListener("submit", function () {
     $all(".order-field.hidden [name]", form).forEach(function (input) { input.disabled = true; });
