@@ -57,7 +57,8 @@ def services(ctx: Ctx) -> Response:
     wanted = ctx.arg("platform")
     if wanted == platforms.NONE or wanted in platforms.PLATFORMS:
         found = [(s, c) for s, c in found if (icons.get(c) or platforms.NONE) == wanted]
-    rows = with_average_times(ctx, [service_payload(s, c, ctx.user, ctx.money) for s, c in found])
+    rows = with_average_times(ctx, [service_payload(s, c, ctx.user, ctx.money, ctx.t)
+                                   for s, c in found])
     for row in rows:
         row["rate_approx"] = ctx.approx(Decimal(row["rate"]))
     grouped = [(name, icons.get(name), list(items))

@@ -87,9 +87,10 @@ def service_payload(
     category: str,
     user: User | None,
     shown: Callable[[Decimal], str] = format_money,
+    say: Callable[[str], str] = str,
 ) -> dict[str, Any]:
     """What the order form's script needs to know about a service (``shown``: the rate as
-    the visitor reads money)."""
+    the visitor reads money; ``say``: a word in the visitor's language, for its type)."""
     rate = orders.customer_rate(service, user) if user is not None else service.rate
     kind = service_type(service.type)
     return {
@@ -97,6 +98,7 @@ def service_payload(
         "name": service.name,
         "category": category,
         "type": service.type,
+        "type_label": say(service.type),
         "rate": format_money(rate),
         "rate_shown": shown(rate),
         "min": service.min_quantity,
@@ -140,7 +142,7 @@ def new_order_form(ctx: Ctx) -> Response:
     found = matching(rows, search)
     icons = storefront.icons(ctx.db)
     services = with_average_times(
-        ctx, [service_payload(s, c, ctx.me, ctx.money) for s, c in found]
+        ctx, [service_payload(s, c, ctx.me, ctx.money, ctx.t) for s, c in found]
     )
     for item in services:
         item["rate_approx"] = ctx.approx(Decimal(item["rate"]))

@@ -1,7 +1,7 @@
 """Words the pages translate from data (``{{ _(order.status) }}``): statuses, ledger kinds,
-fulfillment modes, account states. Babel cannot see a msgid inside a variable, so each word
-is marked here; ``tests/web/test_i18n.py`` checks that every value of those vocabularies is
-listed."""
+fulfillment modes, account states, service types. Babel cannot see a msgid inside a
+variable, so each word is marked here; ``tests/web/test_i18n.py`` checks that every value
+of those vocabularies is listed."""
 
 from __future__ import annotations
 
@@ -57,4 +57,21 @@ WORDS = (
     N_("not an amount"),
     N_("amount too large"),
     N_("at most 5 decimal places"),
+    # service types (opensmm.catalog.types: the API's identifiers, spec §3), as customers
+    # and staff read them on the pages; the API and the API page keep the identifiers
+    N_("Default"),
+    N_("Package"),
+    N_("Custom Comments"),
+    N_("Custom Comments Package"),
+    N_("Mentions"),
+    N_("Mentions with Hashtags"),
+    N_("Mentions Custom List"),
+    N_("Mentions Hashtag"),
+    N_("Mentions User Followers"),
+    N_("Mentions Media Likers"),
+    N_("Comment Likes"),
+    N_("Comment Replies"),
+    N_("Poll"),
+    N_("Invites from Groups"),
+    N_("Subscriptions"),
 )

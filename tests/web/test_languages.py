@@ -28,7 +28,6 @@ from sqlalchemy import select
 
 from opensmm.affiliates.models import Affiliate
 from opensmm.audit.models import AuditEntry
-from opensmm.catalog.types import SERVICE_TYPES
 from opensmm.i18n import catalogs, formatting
 from opensmm.i18n.languages import LANGUAGES, from_accept_language, locale_of
 from opensmm.orders.models import Order
@@ -186,7 +185,7 @@ def site(database_servers: dict) -> Iterator[Site]:
             data = [boss.name, customer.name, f"{customer.name}@example.test",
                     f"{boss.name}@example.test", "Insta Followers HQ", "Insta Growth",
                     *links, "example.test", "YOUR_API_KEY", "bonus fix", "bigpanel", "test",
-                    *SERVICE_TYPES, *LANGUAGE_NAMES,
+                    *LANGUAGE_NAMES,
                     # the gateways' names and the audit log's codes: identifiers
                     "stripe", "Stripe", "PayPal", "NOWPayments", "manual",
                     *SETTINGS]  # the settings' names, as `opensmm settings` takes them

@@ -184,7 +184,7 @@
     if (icon) { icon.setAttribute("href", icon.getAttribute("href").replace(/#.*$/, "#" + item.platform)); }
     $("#service-min").textContent = item.min;
     $("#service-max").textContent = item.max;
-    $("#service-type").textContent = item.type;
+    $("#service-type").textContent = item.type_label || item.type;
     $("#service-avg").textContent = item.avg_time || "—";
     $all(".order-field").forEach(function (label) {
       label.classList.toggle("hidden", item.fields.indexOf(label.getAttribute("data-field")) === -1);
