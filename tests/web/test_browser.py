@@ -192,8 +192,7 @@ def test_a_customer_signs_up_is_funded_orders_and_gets_a_refill(
     expect(page.locator(f"{row} td").nth(8)).to_have_text("0")  # nothing remains
     page.locator(row).get_by_role("button", name="Refill").click()
     expect(page.locator(".flash-ok")).to_contain_text(f"requested for order {order_id}")
-    page.click("nav .more summary")  # Refills is under "More"
-    page.click("nav >> text=Refills")
+    page.click(".side-nav a[href='/refills']")  # in the sidebar's Orders group
     expect(page.locator("table")).to_contain_text(order_id)
     expect(page.locator("#balance, .balance").first).to_have_text("$24.10")
     assert errors == []
@@ -226,8 +225,7 @@ def test_staff_import_a_providers_services_with_a_markup(
         upstream.on("services", UPSTREAM)
         upstream.on("balance", {"balance": "1520.75", "currency": "USD"})
         log_in(page, staff)
-        page.click("nav .more summary")  # Providers is under "More"
-        page.click("nav >> text=Providers")
+        page.click(".side-nav a[href='/admin/providers']")
         page.fill("#provider-form input[name=name]", f"up{uuid.uuid4().hex[:6]}")
         page.fill("#provider-form input[name=url]", upstream.url)
         page.fill("#provider-form input[name=api_key]", "provider-key")
@@ -271,7 +269,7 @@ def test_a_customer_is_refused_every_staff_page(browser: Browser, fast_panel: Pa
         assert response is not None
         assert response.status == 403, path
         expect(page.locator("main")).to_contain_text("This page is for staff only.")
-        expect(page.locator("nav")).not_to_contain_text("Back office")
+        expect(page.locator(".sidebar")).not_to_contain_text("Back office")
     context.close()
 
 
@@ -291,7 +289,8 @@ def test_arabic_pages_read_right_to_left(browser: Browser, fast_panel: Panel) ->
     expect(page.locator("nav")).to_contain_text("طلب جديد")
     brand = page.locator(".brand").bounding_box()
     assert brand is not None
-    assert brand["x"] > DESKTOP["width"] / 2  # the brand sits on the right
+    assert brand["x"] > DESKTOP["width"] / 2  # the brand sits on the right, in the sidebar
+    sidebar_fits(page)
     page.goto("/order/new")
     axe.check_once(page)
     label = page.locator("label[data-field=link]").bounding_box()
@@ -304,9 +303,9 @@ def test_arabic_pages_read_right_to_left(browser: Browser, fast_panel: Panel) ->
     small = phone.new_page()
     log_in(small, customer)
     expect(small.locator("html")).to_have_attribute("dir", "rtl")
-    expect(small.locator(".nav")).to_be_hidden()
+    expect(small.locator(".side-nav")).to_be_hidden()
     small.click(".nav-button")
-    expect(small.locator(".nav")).to_be_visible()
+    expect(small.locator(".side-nav")).to_be_visible()
     for path in ("/dashboard", "/order/new", "/orders", "/services", "/funds", "/api"):
         small.goto(path)
         overflow = small.evaluate(
@@ -685,8 +684,8 @@ def fast_panel_status(panel: Panel, order_id: int) -> str:
         return order.status
 # --- issue 14: the defects found in the browser, and axe-core ------------------------------------
 # Drip-feed orders show the total, the quantity per run and the runs; the dashboard counts
-# Pending apart from In progress; the top bar stays on one line at 1024 px (the rest under a
-# keyboard-operable "More") and the dashboard table shows Remains; the phone menu button is
+# Pending apart from In progress; the sidebar fits beside the page at 1024 px (every link in
+# it, the current one marked) and the dashboard table shows Remains; the phone menu button is
 # reached with Tab and works with Enter and Space; a new API key shows once after a redirect;
 # the staff forms refuse in sentences and check a provider as the CLI does; the staff charts'
 # labels are readable and right to left in Arabic. axe-core checks one page of each layout in
@@ -767,41 +766,59 @@ def staff_pages(shop: Shop) -> list[str]:
             "/admin/coupons"]
 
 
-# What the navigation holds, for the message when it overflows.
-NAV_WIDTHS = """() => {
-  const n = document.querySelector('.nav');
-  return [n.scrollWidth, n.clientWidth, document.documentElement.lang,
-          [...n.children].map(c => [c.tagName, c.textContent.trim().slice(0, 30),
-                                     Math.round(c.getBoundingClientRect().width)])];
+# What the sidebar holds, for the message when something in it overflows.
+SIDEBAR_WIDTHS = """() => {
+  const s = document.querySelector('.sidebar');
+  return [document.documentElement.lang, s.scrollWidth <= s.clientWidth,
+          [...s.querySelectorAll('a, summary, button')].filter(e => e.offsetParent !== null)
+            .filter(e => e.scrollWidth > e.clientWidth + 1
+                         || e.getBoundingClientRect().right > s.getBoundingClientRect().right + 1
+                         || e.getBoundingClientRect().left < s.getBoundingClientRect().left - 1)
+            .map(e => [e.textContent.trim().slice(0, 30), e.scrollWidth, e.clientWidth])];
 }"""
 
 
-def one_line(page: Page) -> None:
-    """The top bar holds one line: every visible link of it sits on the same row."""
+def sidebar_fits(page: Page) -> None:
+    """The signed-in layout on a wide screen: the sidebar at the start of the line (left, or
+    right in Arabic), the page beside it without overlap, every link of the sidebar whole
+    inside it (none cut off, none sticking out), the page's own link marked current, and
+    nothing scrolling sideways."""
     # Measured once the fonts are in: a fallback font's widths differ (seen on a loaded machine).
     page.evaluate("() => document.fonts.ready.then(() => true)")
-    tops = page.evaluate("""() => [...document.querySelectorAll(
-        '.topbar .brand, .nav > a, .nav > .more > summary, .account > *')]
-        .filter(e => e.offsetParent !== null).map(e => Math.round(e.getBoundingClientRect().top
-            + e.getBoundingClientRect().height / 2))""")
-    assert len(tops) >= 5
-    assert max(tops) - min(tops) <= 4, tops
-    # ... without overlapping: the links fit in the bar's navigation, which ends before the
-    # account part begins (on the left or on the right, as the language reads).
-    assert page.evaluate(
-        "(n => n.scrollWidth <= n.clientWidth + 1)(document.querySelector('.nav'))"
-    ), page.evaluate(NAV_WIDTHS)
-    nav, account = page.locator(".nav").bounding_box(), page.locator(".account").bounding_box()
-    assert nav is not None and account is not None
-    assert (nav["x"] + nav["width"] <= account["x"] + 1
-            or account["x"] + account["width"] <= nav["x"] + 1), (nav, account)
-    assert page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height") < 64
+    width = page.evaluate("document.documentElement.clientWidth")
+    rtl = page.evaluate("document.documentElement.dir") == "rtl"
+    sidebar, main = page.locator(".sidebar").bounding_box(), page.locator("main").bounding_box()
+    assert sidebar is not None and main is not None
+    expect(page.locator(".side-nav")).to_be_visible()
+    expect(page.locator(".nav-button")).to_be_hidden()
+    if rtl:
+        assert abs(sidebar["x"] + sidebar["width"] - width) <= 1, sidebar
+        assert main["x"] + main["width"] <= sidebar["x"] + 1, (main, sidebar)
+    else:
+        assert sidebar["x"] <= 1, sidebar
+        assert main["x"] >= sidebar["x"] + sidebar["width"] - 1, (main, sidebar)
+    assert 180 <= sidebar["width"] <= 260, sidebar
+    assert page.evaluate(SIDEBAR_WIDTHS)[1:] == [True, []], page.evaluate(SIDEBAR_WIDTHS)
+    # Links keep their words whole: a label may take two lines, never a word broken apart.
+    assert page.evaluate("""() => [...document.querySelectorAll('.side-nav a')]
+        .every(a => a.getBoundingClientRect().height < 60)""")
+    current = page.locator(".sidebar [aria-current=page]")
+    expect(current).to_have_count(1)
+    no_sideways_scroll(page)
+
+
+# The elements that stick out of the window, for the message when a page scrolls sideways.
+STICKING_OUT = """() => { const w = document.documentElement.clientWidth;
+  return [...document.querySelectorAll('body *')].filter(e => {
+    const box = e.getBoundingClientRect(); return box.right > w + .5 || box.left < -.5; })
+    .map(e => [e.tagName, e.className, e.textContent.trim().slice(0, 40)]).slice(-5); }"""
 
 
 def no_sideways_scroll(page: Page) -> None:
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, page.url
+    assert overflow <= 0, (page.url, page.evaluate("document.documentElement.lang"),
+                           page.evaluate(STICKING_OUT))
 
 
 def sweep(page: Page, paths: list[str], lang: str, everything: bool) -> None:
@@ -830,13 +847,17 @@ def test_customer_pages_in_english_and_arabic(
         assert "underline" in signup.evaluate("a => getComputedStyle(a).textDecorationLine")
         log_in(page, shop.customer)
 
-        # Dashboard at 1024 px: one-line bar, Pending apart from In progress, Remains shown.
+        # Dashboard at 1024 px: the sidebar beside it, Pending apart from In progress, Remains
+        # shown (the whole table beside the sidebar).
         page.goto("/dashboard")
-        one_line(page)
+        sidebar_fits(page)
+        expect(page.locator(".side-nav a[href='/dashboard']")).to_have_attribute(
+            "aria-current", "page")
         expect(page.locator("#orders-pending")).to_have_text("2")
         expect(page.locator("#orders-running")).to_have_text("1")
         wrap = page.locator(".orders-table").locator("xpath=..")
-        assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), "the table is cut off"
+        assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), (
+            "the table is cut off", wrap.evaluate("w => [w.scrollWidth, w.clientWidth]"))
         remains = page.locator(".orders-table th").nth(8)
         expect(remains).to_have_text(t("Remains"))
         expect(remains).to_be_in_viewport()
@@ -861,18 +882,16 @@ def test_customer_pages_in_english_and_arabic(
         expect(page.locator("#quote-quantity")).to_have_text(t(
             "{total} in total: {per_run}", total=formatting.number(500, lang), per_run=per_run))
 
-        # "More" opens and closes from the keyboard.
-        summary = page.locator(".nav .more summary")
-        summary.focus()
+        # Every link is in the sidebar, in view: Refills is reached from the keyboard, and
+        # becomes the current page.
+        page.locator(".side-nav a[href='/refills']").focus()
         page.keyboard.press("Enter")
-        expect(page.locator(".nav .more-links a[href='/refills']")).to_be_visible()
-        page.keyboard.press("Escape")
-        expect(page.locator(".nav .more-links a[href='/refills']")).to_be_hidden()
-        page.keyboard.press(" ")
-        expect(page.locator(".nav .more-links")).to_be_visible()
-        page.locator(".nav .more-links a[href='/refills']").click()
         expect(page).to_have_url(re.compile(r"/refills$"))
-        expect(page.locator(".nav .more summary")).to_have_class(re.compile("active"))
+        expect(page.locator(".side-nav a[href='/refills']")).to_have_attribute(
+            "aria-current", "page")
+        # A ticket's page is under Tickets.
+        page.goto("/tickets/new")
+        expect(page.locator(".side-nav [aria-current=page]")).to_have_attribute("href", "/tickets")
 
         # A new API key: shown once after a redirect; a refresh creates no other.
         page.goto("/account/keys")
@@ -895,21 +914,25 @@ def test_customer_pages_in_english_and_arabic(
         log_in(small, shop.customer)
         small.goto("/dashboard")
         button = small.locator(".nav-button")
-        for _ in range(3):
+        for _ in range(4):  # the brand, the balance, the button
             small.keyboard.press("Tab")
             if button.evaluate("b => b === document.activeElement"):
                 break
         assert button.evaluate("b => b === document.activeElement"), "Tab never reached it"
-        expect(small.locator(".nav")).to_be_hidden()
+        expect(small.locator(".side-nav")).to_be_hidden()
         small.keyboard.press("Enter")
-        expect(small.locator(".nav")).to_be_visible()
+        expect(small.locator(".side-nav")).to_be_visible()
         expect(button).to_have_attribute("aria-expanded", "true")
         small.keyboard.press(" ")
-        expect(small.locator(".nav")).to_be_hidden()
+        expect(small.locator(".side-nav")).to_be_hidden()
         expect(button).to_have_attribute("aria-expanded", "false")
         small.keyboard.press("Enter")
         small.keyboard.press("Tab")
-        assert small.evaluate("document.activeElement.closest('.nav') !== null")
+        assert small.evaluate("document.activeElement.closest('#site-menu') !== null")
+        # Escape closes it and puts the focus back on the button.
+        small.keyboard.press("Escape")
+        expect(small.locator(".side-nav")).to_be_hidden()
+        assert button.evaluate("b => b === document.activeElement")
         for path in ("/dashboard", "/orders", "/account/keys", "/refills"):
             small.goto(path)
             no_sideways_scroll(small)
@@ -928,12 +951,10 @@ def test_staff_pages_in_english_and_arabic(
         errors = watch_errors(page)
         log_in(page, shop.staff)
         page.goto("/admin")
-        one_line(page)
-        summary = page.locator(".nav .more summary")
-        summary.focus()
-        page.keyboard.press("Enter")
-        expect(page.locator(".nav .more-links a[href='/admin/settings']")).to_be_visible()
-        page.keyboard.press("Escape")
+        sidebar_fits(page)
+        expect(page.locator(".side-nav a[href='/admin/settings']")).to_be_visible()
+        expect(page.locator(".side-nav a[href='/admin']")).to_have_attribute(
+            "aria-current", "page")
 
         # Chart labels: 11 px or more on screen; in Arabic on the right of their bars.
         sizes = page.evaluate("""() => [...document.querySelectorAll('svg.chart text')].map(
@@ -995,4 +1016,111 @@ def test_staff_add_a_provider_only_once_it_answers(
         page.click("#provider-form button[type=submit]")
         expect(page.locator(".flash-ok")).to_contain_text(f"Provider {name} added.")
         expect(page.locator("#provider-balance")).to_have_text("88.50 USD")
+    context.close()
+
+
+# --- the sidebar of signed-in customers and staff ------------------------------------------------
+# Every language: the longest (ru, pt, es) and Arabic, which puts the sidebar on the right.
+ALL_LANGUAGES = ("en", "ar", "ru", "tr", "hi", "pt", "es", "id")
+PHONE_LANGUAGES = ("en", "ar", "ru")
+
+
+def test_the_sidebar_fits_in_every_language(browser: Browser, fast_panel: Panel, shop: Shop
+                                            ) -> None:
+    """At 1280 and 1024 px, customers' and staff's sidebars hold every link whole, beside
+    the page, in all eight languages; visitors keep the top bar."""
+    for lang in ALL_LANGUAGES:
+        context = new_context(browser, fast_panel, lang=lang)
+        page = context.new_page()
+        errors = watch_errors(page)
+        page.goto("/login")
+        expect(page.locator(".topbar")).to_be_visible()
+        expect(page.locator(".sidebar")).to_have_count(0)
+        for person, paths in ((shop.customer, ["/dashboard", "/orders"]),
+                              (shop.staff, ["/admin", f"/admin/orders/{shop.drip_order}"])):
+            log_in(page, person)
+            for size in (DESKTOP, SMALL_DESKTOP):
+                page.set_viewport_size(size)
+                for path in paths:
+                    page.goto(path)
+                    sidebar_fits(page)
+            page.context.clear_cookies()
+            context.add_cookies([{"name": "opensmm_lang", "value": lang, "url": fast_panel.url}])
+        # The section of a staff page is marked: an order's page is under Orders.
+        assert page.locator(".sidebar [aria-current=page]").get_attribute("href") == "/admin/orders"
+        assert errors == []
+        context.close()
+
+
+def test_the_sidebar_on_a_phone(browser: Browser, fast_panel: Panel, shop: Shop) -> None:
+    """At 390 px the sidebar folds behind a menu button: Tab reaches it, Enter opens it,
+    its links follow it in the tab order, Escape closes it; no page scrolls sideways, and
+    axe-core finds nothing serious with the menu open."""
+    customer_paths = ["/dashboard", "/order/new", "/orders", "/services", "/funds",
+                      "/subscriptions", "/refills", "/tickets", "/affiliates", "/account/keys",
+                      "/account/password", "/api"]
+    for lang in PHONE_LANGUAGES:
+        phone = new_context(browser, fast_panel, phone=True, lang=lang)
+        page = phone.new_page()
+        errors = watch_errors(page)
+        for person, paths in ((shop.customer, customer_paths), (shop.staff, staff_pages(shop))):
+            log_in(page, person)
+            for path in paths:
+                page.goto(path)
+                no_sideways_scroll(page)
+            home = paths[0]
+            page.goto(home)
+            button = page.locator(".nav-button")
+            expect(button).to_have_attribute("aria-controls", "site-menu")
+            expect(page.locator("#site-menu")).to_be_hidden()
+            for _ in range(4):
+                page.keyboard.press("Tab")
+                if button.evaluate("b => b === document.activeElement"):
+                    break
+            assert button.evaluate("b => b === document.activeElement"), "Tab never reached it"
+            page.keyboard.press("Enter")
+            expect(page.locator("#site-menu")).to_be_visible()
+            expect(button).to_have_attribute("aria-expanded", "true")
+            no_sideways_scroll(page)
+            axe.check(page)
+            # The links follow the button: Tab goes through the menu to the sign-out button.
+            for _ in range(40):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.classList.contains('side-logout')"):
+                    break
+                assert page.evaluate("document.activeElement.closest('#site-menu') !== null")
+            else:
+                raise AssertionError("Tab never reached Log out")
+            page.keyboard.press("Escape")
+            expect(page.locator("#site-menu")).to_be_hidden()
+            expect(button).to_have_attribute("aria-expanded", "false")
+            assert button.evaluate("b => b === document.activeElement")
+            # A link of the menu, chosen from the keyboard, opens its page.
+            page.keyboard.press("Enter")
+            target = "/tickets" if person is shop.customer else "/admin/users"
+            page.locator(f".side-nav a[href='{target}']").focus()
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(re.compile(f"{target}$"))
+            expect(page.locator("#site-menu")).to_be_hidden()
+            page.context.clear_cookies()
+            phone.add_cookies([{"name": "opensmm_lang", "value": lang, "url": fast_panel.url}])
+        assert errors == []
+        phone.close()
+
+
+def test_the_sidebar_without_scripts(browser: Browser, fast_panel: Panel, shop: Shop) -> None:
+    """Without JavaScript the phone's menu button could not open anything: the links are
+    shown in the page's flow instead, and the page still does not scroll sideways."""
+    context = browser.new_context(base_url=fast_panel.url, viewport=PHONE, is_mobile=True,
+                                  has_touch=True, java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, shop.customer)
+    page.goto("/orders")
+    expect(page.locator(".nav-button")).to_be_hidden()
+    expect(page.locator(".side-nav a[href='/refills']")).to_be_visible()
+    expect(page.locator("form[action='/logout'] button")).to_be_visible()
+    no_sideways_scroll(page)
+    menu, main = page.locator("#site-menu").bounding_box(), page.locator("main").bounding_box()
+    assert menu is not None and main is not None
+    assert menu["y"] + menu["height"] <= main["y"] + 1  # in the flow, above the page
     context.close()

@@ -40,8 +40,7 @@ def test_a_customer_sets_up_two_factor_and_logs_in_with_a_recovery_code(
     expect(page.locator("html")).to_have_attribute("lang", lang)
 
     # From the account page to the set-up.
-    page.click(".account-menu summary")  # the account menu, under the user's name
-    page.click("a.user-name")
+    page.click(".sidebar a.side-user")  # the user's name, at the foot of the sidebar
     page.click("#two-factor-link")
     expect(page).to_have_url(re.compile(r"/account/2fa$"))
     page.click("#start-form button[type=submit]")
@@ -64,7 +63,6 @@ def test_a_customer_sets_up_two_factor_and_logs_in_with_a_recovery_code(
     expect(page.locator("#two-factor-status")).to_have_text(WORDS[lang]["on"])
 
     # Log out, then in: the password, then a recovery code.
-    page.click(".account-menu summary")
     page.click("form[action='/logout'] button[type=submit]")
     page.wait_for_load_state()
     log_in(page, customer)
@@ -80,7 +78,6 @@ def test_a_customer_sets_up_two_factor_and_logs_in_with_a_recovery_code(
     assert errors == []  # the QR code drawn, nothing refused by the CSP, no script error
 
     # The same recovery code does not work twice (its 400 is the only console line).
-    page.click(".account-menu summary")
     page.click("form[action='/logout'] button[type=submit]")
     page.wait_for_load_state()
     log_in(page, customer)

@@ -10,14 +10,24 @@
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
 
   // --- navigation: the phone menu button, and the "More" menus --------------------------
-  // The button is a real <button> (Tab reaches it; Enter and Space press it). "More" is a
-  // <details>; it closes on Escape and on a click elsewhere, as a menu does.
-  var topbar = $(".topbar");
+  // The button is a real <button> (Tab reaches it; Enter and Space press it) that shows the
+  // links of the top bar (visitors) or of the sidebar (signed in). Focus stays on the button,
+  // the links follow it in the tab order; Escape closes the menu and puts focus back on the
+  // button; leaving the menu (focus or a click elsewhere) closes it. "More" and the language
+  // switch are <details>: they close on Escape and on a click elsewhere, as a menu does.
   var menuButton = $(".nav-button");
-  if (topbar && menuButton) {
-    menuButton.addEventListener("click", function () {
-      var open = topbar.classList.toggle("open");
-      menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+  var menuHost = menuButton ? menuButton.closest(".topbar, .sidebar") : null;
+  function menuOpen() { return menuHost !== null && menuHost.classList.contains("open"); }
+  function setMenu(open) {
+    menuHost.classList.toggle("open", open);
+    menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+    // The sidebar's sheet covers the page: the page does not scroll behind it.
+    document.documentElement.classList.toggle("menu-open", open && menuHost.classList.contains("sidebar"));
+  }
+  if (menuHost) {
+    menuButton.addEventListener("click", function () { setMenu(!menuOpen()); });
+    menuHost.addEventListener("focusout", function (event) {
+      if (menuOpen() && event.relatedTarget && !menuHost.contains(event.relatedTarget)) { setMenu(false); }
     });
   }
   function closeMenus(except) {
@@ -28,14 +38,14 @@
   document.addEventListener("click", function (event) {
     var inside = event.target.closest ? event.target.closest("details.more") : null;
     closeMenus(inside);
+    if (menuOpen() && !menuHost.contains(event.target)) { setMenu(false); }
   });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
     var open = $("details.more[open]");
     if (open) { open.removeAttribute("open"); $("summary", open).focus(); return; }
-    if (topbar && topbar.classList.contains("open")) {
-      topbar.classList.remove("open");
-      menuButton.setAttribute("aria-expanded", "false");
+    if (menuOpen()) {
+      setMenu(false);
       menuButton.focus();
     }
   });
