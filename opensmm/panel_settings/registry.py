@@ -244,7 +244,8 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "theme_accent", "colour", "#111827",
-            N_("The colour of the top bar (#rrggbb), dark enough for its light text."),
+            N_("The colour of the top bar and the sidebar (#rrggbb), dark enough for their "
+              "light text."),
             _readable_on("#d0d5dd"),
         ),
         Setting(
@@ -254,7 +255,7 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "theme_accent_dark", "colour", "#000000",
-            N_("The colour of the top bar on dark pages (#rrggbb)."),
+            N_("The colour of the top bar and the sidebar on dark pages (#rrggbb)."),
             _readable_on("#d0d5dd"),
         ),
         Setting(

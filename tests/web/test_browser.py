@@ -476,6 +476,10 @@ CATALOG = [
     ("Instagram", "Likes — instant", "0.35", 50, 20_000, False),
     ("TikTok", "Video views", "0.02", 1000, 1_000_000, False),
     ("YouTube", "Views — high retention", "1.8", 500, 100_000, True),
+    # More platforms for the landing page's cards (no orders of theirs below).
+    ("Telegram", "Channel members", "0.7", 100, 50_000, False),
+    ("Spotify", "Plays — worldwide", "0.45", 1000, 1_000_000, False),
+    ("X (Twitter)", "Followers", "1.1", 100, 20_000, True),
 ]
 
 
@@ -515,9 +519,10 @@ def _demo_data(panel: Panel) -> tuple[Person, Person, int, int]:
     return customer, staff, order_ids[1], ids[0]
 
 
-def _shoot(page: Page, folder: Path, name: str, lang: str, width: str) -> None:
+def _shoot(page: Page, folder: Path, name: str, lang: str, width: str,
+           full_page: bool = False) -> None:
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(folder / f"{name}-{lang}-{width}.png"))
+    page.screenshot(path=str(folder / f"{name}-{lang}-{width}.png"), full_page=full_page)
 
 
 def test_screenshots_of_the_main_pages(
@@ -536,12 +541,24 @@ def test_screenshots_of_the_main_pages(
             context = new_context(browser, fast_panel, phone=width == "phone", lang=lang)
             page = context.new_page()
             errors = watch_errors(page)
+            # What a visitor sees first: the landing page, whole.
+            page.goto("/")
+            expect(page.locator(".platform-card").first).to_be_visible()
+            _shoot(page, screenshots, "home", lang, width, full_page=True)
+            saved += 1
             for person, pages in ((customer, customer_pages), (staff, staff_pages)):
                 log_in(page, person)
                 for name, path in pages:
                     if width == "phone" and name not in phone_pages:
                         continue
                     page.goto(path)
+                    if name == "dashboard" and width == "phone":
+                        # The sidebar folded behind its button, opened.
+                        page.locator(".nav-button").click()
+                        expect(page.locator("#site-menu")).to_be_visible()
+                        _shoot(page, screenshots, "menu", lang, width)
+                        saved += 1
+                        page.keyboard.press("Escape")
                     if name == "new-order":
                         page.fill("input[name=link]", "https://www.instagram.com/p/demo/")
                         page.fill("input[name=quantity]", "2500")
@@ -554,7 +571,8 @@ def test_screenshots_of_the_main_pages(
                                       "url": fast_panel.url}])
             assert errors == []
             context.close()
-    assert saved == 2 * (len(customer_pages) + len(staff_pages) + len(phone_pages))
+    # Per language: the landing page twice, the menu once, the pages at their widths.
+    assert saved == 2 * (3 + len(customer_pages) + len(staff_pages) + len(phone_pages))
     shots = sorted(screenshots.glob("*.png"))
     assert len(shots) >= saved
 
@@ -814,11 +832,21 @@ STICKING_OUT = """() => { const w = document.documentElement.clientWidth;
     .map(e => [e.tagName, e.className, e.textContent.trim().slice(0, 40)]).slice(-5); }"""
 
 
+# A figure that spills out of its card (the page itself need not scroll for that): the
+# stat cards' amounts, two cards side by side on a phone.
+SPILLING = """[...document.querySelectorAll('.stat-value')].filter(v => {
+  const box = v.closest('.stat').getBoundingClientRect(), own = v.getBoundingClientRect();
+  return own.left < box.left - 1 || own.right > box.right + 1 || v.scrollWidth > v.clientWidth + 1;
+}).map(v => v.textContent.trim())"""
+
+
 def no_sideways_scroll(page: Page) -> None:
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, (page.url, page.evaluate("document.documentElement.lang"),
                            page.evaluate(STICKING_OUT))
+    spilling = page.evaluate(SPILLING)
+    assert spilling == [], (page.url, page.evaluate("document.documentElement.lang"), spilling)
 
 
 def sweep(page: Page, paths: list[str], lang: str, everything: bool) -> None:
