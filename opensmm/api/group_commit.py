@@ -137,11 +137,6 @@ class GroupCommit:
         # What the batches were: for the tests and the benchmark's curiosity.
         self.batch_sizes: list[int] = []
 
-    async def add(self, key_hash: str, params: Params, record: RequestRecord | None) -> Any:
-        """Place this ``add`` with the others that arrive with it; its answer, once the
-        batch is committed (or its refusal raised, as ``actions.add`` raises it)."""
-        return await self.submit("add", key_hash, params, record)
-
     async def submit(
         self, action: str, key_hash: str, params: Params, record: RequestRecord | None
     ) -> Any:
