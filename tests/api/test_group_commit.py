@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import event, select
 
 from opensmm.accounts.models import User
-from opensmm.api import group_commit
+from opensmm.api import actions, group_commit
 from opensmm.api.endpoint import INTERNAL_ERROR, ApiEndpoint
 from opensmm.db import Database
 from opensmm.ledger import service as ledger
@@ -470,6 +470,46 @@ def test_small_batches_keep_arrival_order_and_the_ledger(
     assert expected == (
         [1, 4, 4, 4, 4, 4, 4, 4] if kind == "sqlite" else [2, 3, 4, 4, 4, 4, 4, 4]
     )
+    assert canonical(batched, batch_state) == canonical(alone, alone_state)
+    if kind == "sqlite":
+        assert (batched, batch_state) == (alone, alone_state)
+    assert batch_state["mismatches"] == []
+
+
+def test_a_savepoint_that_fails_inside_a_cancel_places_each_alone(
+    database_servers: dict[str, Any], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A savepoint that cannot be opened (here: the first id's of the first cancel) is the
+    batch's failure, not that request's refusal: the batch is rolled back and each request
+    placed alone, with the answers of one at a time."""
+    savepoints = group_commit._savepoints
+    opened: list[str] = []
+
+    def failing(session: Any) -> actions.Units:
+        units = savepoints(session)
+
+        @contextmanager
+        def check() -> Iterator[Any]:  # only cancels and refills check their key first
+            opened.append("check")
+            with units.check() as inner:
+                yield inner
+
+        @contextmanager
+        def each() -> Iterator[Any]:
+            opened.append("each")
+            if opened.count("check") == 1 and opened[-2] == "check":
+                opened.append("failed")
+                raise group_commit.BatchBroken("injected: SAVEPOINT failed")
+            with units.each() as inner:
+                yield inner
+
+        return actions.Units(check=check, each=each)
+
+    monkeypatch.setattr(group_commit, "_savepoints", failing)
+    alone, batched, alone_state, batch_state, api, expected = both_ways(database_servers, kind)
+    assert opened.count("failed") == 1
+    assert api.group_commit is not None
+    assert sorted(api.group_commit.batch_sizes) == expected
     assert canonical(batched, batch_state) == canonical(alone, alone_state)
     if kind == "sqlite":
         assert (batched, batch_state) == (alone, alone_state)
