@@ -31,10 +31,11 @@ class Settings(BaseSettings):
     rate_limit_per_ip: int = 240_000
     # Answers "Invalid API key" allowed per address per minute before it is refused.
     rate_limit_bad_keys_per_ip: int = 300
-    # Group commit of API v2 `add` (docs/performance.md, "Group commit"): the orders that
-    # arrive in one process within this many milliseconds of the first (or until this many
-    # wait) are placed in one transaction, each in its own savepoint. "on", "off" (one
-    # transaction per order), or "auto": on for SQLite, off for PostgreSQL (where it
+    # Group commit of the API v2 writes, `add`, `cancel` and `refill` (docs/performance.md,
+    # "Group commit"): the requests that arrive in one process within this many
+    # milliseconds of the first (or until this many wait) run in one transaction, each
+    # order, and each id of a cancel or refill, in its own savepoint. "on", "off" (one
+    # transaction per order or id), or "auto": on for SQLite, off for PostgreSQL (where it
     # measured no faster).
     api_group_commit: str = "auto"
     api_group_commit_ms: float = 1.0

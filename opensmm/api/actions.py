@@ -9,6 +9,8 @@ id in a batch does not undo the others).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,7 +24,7 @@ from opensmm.api.auth import (
     load_caller,
     load_customer,
 )
-from opensmm.api.params import Params, as_int_id, text
+from opensmm.api.params import Params, as_int_id, id_list, text
 from opensmm.db import Database
 from opensmm.errors import DomainError, IncorrectRequest
 from opensmm.orders import idempotency
@@ -76,11 +78,26 @@ def add(db: Database, key_hash: str, params: Params, currency: str) -> Json:
         return add_in(session, key_hash, params)
 
 
+@dataclass(frozen=True, slots=True)
+class Units:
+    """Where ``cancel`` and ``refill`` do their work: ``check``, the key's check before any
+    id; ``each``, one id's unit of work (so that one refused id does not undo the others).
+    Alone (``alone``): a read, and a transaction per id. In a group commit
+    (opensmm.api.group_commit): a savepoint each, in the batch's transaction."""
+
+    check: Callable[[], AbstractContextManager[Session]]
+    each: Callable[[], AbstractContextManager[Session]]
+
+
+def alone(db: Database) -> Units:
+    return Units(check=db.read, each=db.write)
+
+
 def _each(
-    db: Database, key_hash: str, raw_ids: list[str], act: Callable[[Session, User, int], Json]
+    units: Units, key_hash: str, raw_ids: list[str], act: Callable[[Session, User, int], Json]
 ) -> list[tuple[str, Json]]:
     """Run ``act`` per id, each in its own unit of work; a refusal is that id's answer."""
-    with db.read() as session:
+    with units.check() as session:
         load_caller(session, key_hash)  # refuse a bad key before any work
     results = []
     for raw in raw_ids:
@@ -88,7 +105,7 @@ def _each(
         try:
             if number is None:
                 raise orders.OrderNotFound()
-            with db.write() as session:
+            with units.each() as session:
                 results.append((raw, act(session, load_caller(session, key_hash), number)))
         except DomainError as exc:
             results.append((raw, _error(exc)))
@@ -100,13 +117,18 @@ def _refill_one(session: Session, user: User, order_id: int) -> Json:
 
 
 def refill(db: Database, key_hash: str, params: Params, currency: str) -> Json:
+    return refill_in(db, alone(db), key_hash, params)
+
+
+def refill_in(db: Database, units: Units, key_hash: str, params: Params) -> Json:
+    """``refill`` with its work in ``units`` (alone, or in a group commit's batch)."""
     if "orders" in params:
         raw_ids = id_list_or_refuse(db, key_hash, params.get("orders"))
         return [
             {"order": _number_or_raw(raw), "refill": result}
-            for raw, result in _each(db, key_hash, raw_ids, _refill_one)
+            for raw, result in _each(units, key_hash, raw_ids, _refill_one)
         ]
-    [(_, result)] = _each(db, key_hash, [text(params, "order") or ""], _refill_one)
+    [(_, result)] = _each(units, key_hash, [text(params, "order") or ""], _refill_one)
     if isinstance(result, dict):
         return result
     return {"refill": str(result)}
@@ -139,12 +161,29 @@ def _cancel_one(session: Session, user: User, order_id: int) -> Json:
 
 
 def cancel(db: Database, key_hash: str, params: Params, currency: str) -> Json:
+    return cancel_in(db, alone(db), key_hash, params)
+
+
+def cancel_in(db: Database, units: Units, key_hash: str, params: Params) -> Json:
+    """``cancel`` with its work in ``units`` (alone, or in a group commit's batch)."""
     source = params.get("orders") if "orders" in params else params.get("order")
     raw_ids = id_list_or_refuse(db, key_hash, source)
     return [
         {"order": _number_or_raw(raw), "cancel": result}
-        for raw, result in _each(db, key_hash, raw_ids, _cancel_one)
+        for raw, result in _each(units, key_hash, raw_ids, _cancel_one)
     ]
+
+
+def named_ids(params: Params) -> list[int]:
+    """The order ids a ``cancel`` or ``refill`` names, as far as they are ids at all: what
+    a group commit locks up front (opensmm.api.group_commit). A malformed list names none
+    (it is refused before any work)."""
+    source = params.get("orders") if "orders" in params else params.get("order")
+    try:
+        raw_ids = id_list(source)
+    except DomainError:
+        return []
+    return sorted({number for number in map(as_int_id, raw_ids) if number is not None})
 
 
 def unknown_action(db: Database, key_hash: str, params: Params, currency: str) -> Json:

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from opensmm.api.actions import ACTIONS, INLINE_ACTIONS, unknown_action
 from opensmm.api.auth import InvalidKey, key_hash_of
-from opensmm.api.group_commit import GroupCommit
+from opensmm.api.group_commit import GROUPED_ACTIONS, GroupCommit
 from opensmm.api.params import (
     MAX_BODY_BYTES,
     Malformed,
@@ -170,7 +170,8 @@ class ApiEndpoint:
         self.reader = (
             None if db.is_sqlite else AsyncReader(db.postgres_conninfo(), size=threads)
         )
-        # Concurrent ``add`` requests placed in one transaction (opensmm.api.group_commit).
+        # Concurrent ``add``, ``cancel`` and ``refill`` requests in one transaction
+        # (opensmm.api.group_commit).
         self.group_commit = (
             GroupCommit(
                 db, currency, self.limiter,
@@ -231,8 +232,8 @@ class ApiEndpoint:
                 raise InvalidKey()
             if name in self.inline_actions:
                 return self._run(key_hash, params)
-            if name == "add" and self.group_commit is not None:
-                return await self.group_commit.add(key_hash, params, record)
+            if name in GROUPED_ACTIONS and self.group_commit is not None:
+                return await self.group_commit.submit(name, key_hash, params, record)
             if self.reader is not None and name in PLANS:
                 plan = PLANS[name](self.db, key_hash, params, self.currency)
                 return await run_async(self.db, self.reader, plan)

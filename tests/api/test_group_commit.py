@@ -1,11 +1,12 @@
-"""Group commit of ``add`` (opensmm.api.group_commit) answers exactly as one at a time.
+"""Group commit of ``add``, ``cancel`` and ``refill`` (opensmm.api.group_commit) answers
+exactly as one at a time.
 
 The endpoint is driven in-process (the same ``ApiEndpoint`` that ``opensmm serve`` mounts),
 so that a batch is known to form (a wide window, every request sent before it closes) and
 failures can be injected where no HTTP client could put them. The same sequence of
 requests goes to two fresh databases of the same kind, set up alike: one at a time with
-group commit off, all together in one batch with it on; the answers, the orders, the
-ledgers and the balances must be the same, row for row.
+group commit off, all together in one batch with it on; the answers, the orders, their
+histories, the refills, the ledgers and the balances must be the same, row for row.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ import orjson
 import pytest
 from sqlalchemy import event, select
 
-from opensmm.api import group_commit
+from opensmm.accounts.models import User
+from opensmm.api import actions, group_commit
 from opensmm.api.endpoint import INTERNAL_ERROR, ApiEndpoint
 from opensmm.db import Database
 from opensmm.ledger import service as ledger
 from opensmm.ledger.models import LedgerEntry
 from opensmm.orders import service as orders
-from opensmm.orders.models import IdempotencyKey, Order
+from opensmm.orders.models import IdempotencyKey, Order, OrderEvent
 from opensmm.panel_settings import service as panel_settings
+from opensmm.refills.models import Refill
 from opensmm.settings import Settings
 from tests.support.databases import KINDS
 from tests.support.panel import Customer, Panel
@@ -37,6 +40,8 @@ RATE = "3.33337"
 QUANTITY = 370
 CHARGE_EACH = Decimal("1.23335")  # 3.33337 × 370 / 1000, half-up
 BOOM = "https://example.test/boom"
+# A cancel of the order with this link raises an unexpected error after its refund.
+BOOM_CANCEL = "https://example.test/boom-cancel"
 
 
 @pytest.fixture(params=KINDS)
@@ -129,20 +134,51 @@ def boom(monkeypatch: pytest.MonkeyPatch) -> None:
         return placed
 
     monkeypatch.setattr(orders, "place", placing)
+    cancel = orders.cancel_by_customer
+
+    def canceling(session: Any, user: Any, order_id: int) -> Any:
+        order = cancel(session, user, order_id)
+        if order.link == BOOM_CANCEL:
+            raise RuntimeError("injected")
+        return order
+
+    monkeypatch.setattr(orders, "cancel_by_customer", canceling)
 
 
 def set_up(panel: Panel) -> tuple[dict[str, Customer], int]:
     customers = {
-        "a": panel.customer(balance=CHARGE_EACH * 2, name="cust-a"),  # two orders' worth
-        "b": panel.customer(balance=CHARGE_EACH * 10, name="cust-b"),
+        # Two orders' worth, and its one order there already (that a cancel refunds).
+        "a": panel.customer(balance=CHARGE_EACH * 3, name="cust-a"),
+        "b": panel.customer(balance=CHARGE_EACH * 20, name="cust-b"),
         "c": panel.customer(balance=CHARGE_EACH * 10, name="cust-c"),
     }
-    service = panel.service(rate=RATE)
+    service = panel.service(rate=RATE, cancel=True, refill=True)
     panel_settings.maintenance_message(panel.db)
     return customers, service
 
 
-def mixed_requests(customers: dict[str, Customer], service: int) -> list[dict[str, Any]]:
+def existing_orders(panel: Panel, customers: dict[str, Customer], service: int) -> dict[str, int]:
+    """Orders there before the requests, for their cancels and refills (the same ids in
+    every fresh panel set up alike)."""
+    made = {}
+    for name, who, status in [
+        ("a1", "a", None), ("b1", "b", None), ("b2", "b", None), ("b3", "b", None),
+        ("b4", "b", None), ("boom", "b", None), ("done", "b", "Completed"), ("c1", "c", None),
+    ]:
+        link = BOOM_CANCEL if name == "boom" else f"https://before.test/{name}"
+        with panel.write() as session:
+            made[name] = orders.place(
+                session, orders.Customer(customers[who].id, Decimal(0)),
+                {"service": service, "link": link, "quantity": QUANTITY},
+            ).id
+        if status is not None:
+            panel.set_order(made[name], status=status)
+    return made
+
+
+def mixed_requests(
+    customers: dict[str, Customer], service: int, made: dict[str, int]
+) -> list[dict[str, Any]]:
     a, b, c = (customers[name].key for name in "abc")
     unknown_key = c[:-1] + ("x" if c[-1] != "x" else "y")
     order = {"action": "add", "service": service, "quantity": QUANTITY}
@@ -163,6 +199,25 @@ def mixed_requests(customers: dict[str, Customer], service: int) -> list[dict[st
         {**order, "key": b, "link": "https://e.test/9"},  # placed, after b's refusals
         {**order, "key": c, "link": "https://e.test/10", "quantity": 20_000},  # above max
         {**order, "key": c, "link": "https://e.test/11"},  # placed
+        # Cancels and refills, among adds (each id its own savepoint, as alone its own unit).
+        {"action": "cancel", "key": b,  # refunded; c's; unknown; finished; not an id
+         "orders": f"{made['b1']},{made['c1']},99999999,{made['done']},x"},
+        {**order, "key": a, "link": "https://e.test/12"},  # a's funds are still gone
+        {"action": "cancel", "key": a, "order": made["a1"]},  # refunds a
+        {**order, "key": a, "link": "https://e.test/13"},  # placed with that refund
+        {"action": "cancel", "key": b, "order": made["b2"]},  # canceled
+        {"action": "cancel", "key": b, "orders": f"{made['b2']},{made['b3']}"},  # again; b3
+        {"action": "refill", "key": b, "order": made["done"]},  # a refill
+        {"action": "refill", "key": b,  # one open already; canceled; pending; not an id
+         "orders": f"{made['done']},{made['b1']},{made['b4']},abc"},
+        {"action": "refill", "key": c, "order": made["c1"]},  # not finished
+        {"action": "refill", "key": b, "order": made["c1"]},  # c's
+        {"action": "cancel", "key": unknown_key, "order": made["b4"]},  # no such key
+        {"action": "cancel", "key": b, "orders": ""},  # no ids
+        # b4 canceled, then an unexpected error after boom's refund: b4 stays canceled
+        # (as alone: its own unit), boom's refund is undone, b1 is never tried.
+        {"action": "cancel", "key": b, "orders": f"{made['b4']},{made['boom']},{made['b1']}"},
+        {**order, "key": b, "link": "https://e.test/14"},  # placed
     ]
 
 
@@ -184,6 +239,17 @@ def state(panel: Panel) -> dict[str, Any]:
                 (k.user_id, k.key, k.params_hash, k.order_id)
                 for k in session.scalars(select(IdempotencyKey).order_by(IdempotencyKey.id))
             ],
+            "refills": [
+                (r.id, r.order_id, r.user_id, r.status, r.send_state)
+                for r in session.scalars(select(Refill).order_by(Refill.id))
+            ],
+            "events": [
+                (e.id, e.order_id, e.actor_kind, e.actor, e.code)
+                for e in session.scalars(select(OrderEvent).order_by(OrderEvent.id))
+            ],
+            "balances": [
+                (u.id, u.balance) for u in session.scalars(select(User).order_by(User.id))
+            ],
             "mismatches": ledger.check(session),
         }
 
@@ -195,14 +261,16 @@ def both_ways(
 ) -> tuple[list[Any], list[Any], dict[str, Any], dict[str, Any], ApiEndpoint, list[int]]:
     with fresh_panel(database_servers, kind) as alone_panel:
         customers, service = set_up(alone_panel)
+        made = existing_orders(alone_panel, customers, service)
         alone = one_at_a_time(
-            endpoint(alone_panel.db, on=False), mixed_requests(customers, service)
+            endpoint(alone_panel.db, on=False), mixed_requests(customers, service, made)
         )
         alone_state = state(alone_panel)
     with fresh_panel(database_servers, kind) as batch_panel:
         customers, service = set_up(batch_panel)
+        made = existing_orders(batch_panel, customers, service)
         api = endpoint(batch_panel.db, on=True)
-        forms = mixed_requests(customers, service)
+        forms = mixed_requests(customers, service, made)
         batched = together(api, forms)
         batch_state = state(batch_panel)
         assert api.group_commit is not None
@@ -231,6 +299,15 @@ def canonical(answers: list[Any], written: dict[str, Any]) -> tuple[Any, Any]:
             ],
             "keys": sorted((*r[:3], None if r[3] is None else ident[r[3]])
                            for r in written["keys"]),
+            "refills": [
+                (ident[r[1]], *r[2:])
+                for r in sorted(written["refills"], key=lambda r: (r[2], r[0]))
+            ],
+            "events": [
+                (ident[r[1]], *r[2:])
+                for r in sorted(written["events"], key=lambda r: (ident[r[1]], r[0]))
+            ],
+            "balances": written["balances"],
             "mismatches": written["mismatches"],
         },
     )
@@ -254,7 +331,7 @@ def test_one_batch_answers_and_writes_exactly_as_one_at_a_time(
     assert api.group_commit is not None
     assert sorted(api.group_commit.batch_sizes) == expected  # really batched
     # The sequence refuses what it should, so that the comparison means something.
-    errors = [answer.get("error") for answer in alone]
+    errors = [answer.get("error") for answer in alone[:15]]
     assert errors == [
         None, "Quantity less than minimal 10", None, "Not enough funds on balance", None,
         None, "Incorrect service ID", INTERNAL_ERROR,
@@ -263,6 +340,34 @@ def test_one_batch_answers_and_writes_exactly_as_one_at_a_time(
         "Quantity more than maximal 10000", None,
     ], alone
     assert alone[4] == alone[2]  # the retried key answers the first order
+    # The cancels and refills among them too. The orders there before, in a fresh database:
+    # a1 1, b1 2, b2 3, b3 4, b4 5, boom 6, done 7, c1 8 (existing_orders).
+    started = "The order has already started and can no longer be canceled"
+    not_finished = "Refill is available only for completed or partial orders"
+    unknown = {"error": "Incorrect order ID"}
+    assert "order" in alone[18] and "order" in alone[-1], alone
+    assert alone[15:18] + alone[19:-1] == [
+        [{"order": 2, "cancel": 1}, {"order": 8, "cancel": unknown},
+         {"order": 99999999, "cancel": unknown}, {"order": 7, "cancel": {"error": started}},
+         {"order": "x", "cancel": unknown}],
+        {"error": "Not enough funds on balance"},
+        [{"order": 1, "cancel": 1}],
+        [{"order": 3, "cancel": 1}],
+        [{"order": 3, "cancel": {"error": "The order is already canceled"}},
+         {"order": 4, "cancel": 1}],
+        {"refill": "1"},
+        [{"order": 7, "refill": {"error": "A refill for this order is already in progress"}},
+         {"order": 2, "refill": {"error": not_finished}},
+         {"order": 5, "refill": {"error": not_finished}},
+         {"order": "abc", "refill": unknown}],
+        {"error": not_finished}, unknown, {"error": "Invalid API key"},
+        {"error": "Incorrect request"}, {"error": INTERNAL_ERROR},
+    ], alone
+    # b4 stays canceled though its request failed on the next id (as alone), boom does not.
+    statuses = {row[3]: row[6] for row in batch_state["orders"]}
+    assert statuses["https://before.test/b4"] == "Canceled"
+    assert statuses[BOOM_CANCEL] == "Pending"
+    assert statuses["https://before.test/b1"] == "Canceled"  # by the first cancel
     assert canonical(batched, batch_state) == canonical(alone, alone_state)
     if kind == "sqlite":  # one batch in arrival order: the very same ids
         assert (batched, batch_state) == (alone, alone_state)
@@ -362,7 +467,49 @@ def test_small_batches_keep_arrival_order_and_the_ledger(
     )
     assert api.group_commit is not None
     assert sorted(api.group_commit.batch_sizes) == expected
-    assert expected == ([3, 4, 4, 4] if kind == "sqlite" else [1, 1, 2, 3, 4, 4])
+    assert expected == (
+        [1, 4, 4, 4, 4, 4, 4, 4] if kind == "sqlite" else [2, 3, 4, 4, 4, 4, 4, 4]
+    )
+    assert canonical(batched, batch_state) == canonical(alone, alone_state)
+    if kind == "sqlite":
+        assert (batched, batch_state) == (alone, alone_state)
+    assert batch_state["mismatches"] == []
+
+
+def test_a_savepoint_that_fails_inside_a_cancel_places_each_alone(
+    database_servers: dict[str, Any], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A savepoint that cannot be opened (here: the first id's of the first cancel) is the
+    batch's failure, not that request's refusal: the batch is rolled back and each request
+    placed alone, with the answers of one at a time."""
+    savepoints = group_commit._savepoints
+    opened: list[str] = []
+
+    def failing(session: Any) -> actions.Units:
+        units = savepoints(session)
+
+        @contextmanager
+        def check() -> Iterator[Any]:  # only cancels and refills check their key first
+            opened.append("check")
+            with units.check() as inner:
+                yield inner
+
+        @contextmanager
+        def each() -> Iterator[Any]:
+            opened.append("each")
+            if opened.count("check") == 1 and opened[-2] == "check":
+                opened.append("failed")
+                raise group_commit.BatchBroken("injected: SAVEPOINT failed")
+            with units.each() as inner:
+                yield inner
+
+        return actions.Units(check=check, each=each)
+
+    monkeypatch.setattr(group_commit, "_savepoints", failing)
+    alone, batched, alone_state, batch_state, api, expected = both_ways(database_servers, kind)
+    assert opened.count("failed") == 1
+    assert api.group_commit is not None
+    assert sorted(api.group_commit.batch_sizes) == expected
     assert canonical(batched, batch_state) == canonical(alone, alone_state)
     if kind == "sqlite":
         assert (batched, batch_state) == (alone, alone_state)
