@@ -224,7 +224,8 @@ class Bench:
             wrong = {k: v - outcomes_before.get(k, 0) for k, v in after.items()
                      if k != "ok" and v > outcomes_before.get(k, 0)}
             if after and wrong:
-                raise RuntimeError(f"{target.label} {action}: answers other than ok: {wrong}")
+                raise RuntimeError(f"{target.label} {action}: answers other than ok: {wrong}\n"
+                                   f"{target.server.log()[-3000:]}")
             result["outcomes_checked"] = bool(after)
         row = {"target": target.name, "db": target.db, "action": action, "round": round_no,
                "orders": target.seeded.orders if target.seeded else None, "tag": tag,

@@ -66,8 +66,11 @@ class AsyncReader:
         self._idle: list[Any] = []
         self._slots: asyncio.Semaphore | None = None  # one per connection open or opening
 
-    async def rows(self, sql: str, params: Mapping[str, Any]) -> Rows:
-        """The rows of one read; ``sql`` in psycopg's style, ``params`` by name."""
+    async def rows(self, sql: str, params: tuple[Any, ...] | Mapping[str, Any]) -> Rows:
+        """The rows of one read; ``sql`` in psycopg's style, ``params`` by name (what
+        SQLAlchemy's PostgreSQL dialect compiles: named parameters, never positional)."""
+        if not isinstance(params, Mapping):
+            raise TypeError("PostgreSQL statements take their parameters by name")
         statement, names = dollar_style(sql)
         arguments = [params[name] for name in names]
         slots = self._slots_of_this_loop()
