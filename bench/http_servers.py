@@ -68,6 +68,9 @@ def opensmm_commands(workers: int) -> dict[str, list[str]]:
     own protocol) and granian on the same app factory."""
     return {
         "uvicorn": opensmm_command(workers, ["--no-worker"]),
+        # The same app on uvicorn as the null app gets it: without opensmm's protocol (the
+        # h2c offers read, the deadlines on a request's head and body), to see its cost.
+        "uvicorn-plain": [*uvicorn_command("opensmm.app:create_app", workers), "--factory"],
         "granian": _granian("opensmm.app:create_app", workers, "--factory"),
     }
 
@@ -82,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opensmm-servers", default="uvicorn,granian")
     parser.add_argument("--dbs", default="sqlite,postgresql")
     parser.add_argument("--actions", default="status_one,balance,services,status_100")
+    parser.add_argument("--env", action="append", default=[], metavar="OPENSMM_X=V",
+                        help="a setting of every opensmm server (OPENSMM_DB_THREADS=8 keeps "
+                             "two opensmm per database under PostgreSQL's max_connections)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
@@ -108,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         env = {"OPENSMM_DATABASE_URL": url, "OPENSMM_RATE_LIMIT_PER_KEY": "1000000000",
                "OPENSMM_RATE_LIMIT_PER_IP": "1000000000",
                # What `opensmm serve` sets for several processes; granian needs it given.
-               "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-")}
+               "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
+               **dict(item.split("=", 1) for item in args.env)}
         for name, command in opensmm_commands(args.workers).items():
-            if name in args.opensmm_servers.split(",") and installed(name):
+            if name in args.opensmm_servers.split(",") and installed(name.split("-")[0]):
                 targets.append({"server": name, "app": "opensmm", "db": kind,
                                 "seeded": seeded[kind],
                                 "process": Server(f"opensmm-{name}-{kind}", command,
@@ -180,7 +187,7 @@ def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (server, app, db, action), run in best.items():
         cpu = min(r["cpu_us_per_request"] for r in runs
                   if (r["server"], r["app"], r["db"], r["action"]) == (server, app, db, action))
-        same = null_rps.get(server)
+        same = null_rps.get(server.split("-")[0] if app == "opensmm" else server)
         rows.append({
             "server": server, "app": app, "db": db, "action": action, "rps": run["rps"],
             "p99_ms": run["p99_ms"], "cpu_us": cpu,
