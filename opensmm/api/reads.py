@@ -76,10 +76,11 @@ def _in_ids(column: Any, dialect_name: str) -> Any:
     ``ids``; elsewhere ``IN`` of MAX_IDS parameters, ``id0``…, unused places holding 0 (no
     id is 0), so that one statement (one prepared plan) serves every list.
 
-    Why two forms: psycopg caches its conversion of a query's placeholders only for
-    statements of at most 50 parameters, so the 100 of an ``IN`` list were parsed again by a
-    regular expression on every ``status`` (~150 µs of CPU, more than PostgreSQL's own
-    work); one array is one parameter, dumped in C (docs/performance.md). SQLite has no
+    Why two forms: psycopg (the plain connections) caches its conversion of a query's
+    placeholders only for statements of at most 50 parameters, so the 100 of an ``IN`` list
+    were parsed again by a regular expression on every ``status`` (343 µs of CPU per call
+    against 115 with the array, more than PostgreSQL's own work; docs/performance.md), and
+    asyncpg (the server's async reads) encodes one array in one call too. SQLite has no
     arrays, and its driver binds positional parameters without parsing anything."""
     if dialect_name == "postgresql":
         return column == any_(cast(bindparam("ids"), ARRAY(BigInteger)))
