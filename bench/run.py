@@ -151,6 +151,8 @@ class Bench:
                 # runaway scripts. Their cost stays in: the limits are checked, never hit.
                 "OPENSMM_RATE_LIMIT_PER_KEY": "1000000000",
                 "OPENSMM_RATE_LIMIT_PER_IP": "1000000000",
+                # --env: for both sides of a comparison (--compare-env: the compared only).
+                **dict(item.split("=", 1) for item in self.args.env),
             }
             self.targets.append(Target("opensmm", kind, Server(
                 f"opensmm-{kind}", opensmm_command(workers), python_env(**env)), seeded))
@@ -224,7 +226,11 @@ class Bench:
             wrong = {k: v - outcomes_before.get(k, 0) for k, v in after.items()
                      if k != "ok" and v > outcomes_before.get(k, 0)}
             if after and wrong:
-                raise RuntimeError(f"{target.label} {action}: answers other than ok: {wrong}")
+                # The server's own log (its errors), without the access log's lines.
+                own = [line for line in target.server.log().splitlines()
+                       if '"logger":"opensmm.access"' not in line]
+                raise RuntimeError(f"{target.label} {action}: answers other than ok: {wrong}\n"
+                                   + "\n".join(own)[-4000:])
             result["outcomes_checked"] = bool(after)
         row = {"target": target.name, "db": target.db, "action": action, "round": round_no,
                "orders": target.seeded.orders if target.seeded else None, "tag": tag,
@@ -485,6 +491,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compare-src", help="a directory with an opensmm package, or a git ref")
     parser.add_argument("--compare-env", action="append", default=[], metavar="OPENSMM_X=V",
                         help="environment of the compared opensmm")
+    parser.add_argument("--env", action="append", default=[], metavar="OPENSMM_X=V",
+                        help="a setting of every opensmm server (e.g. OPENSMM_DB_THREADS=8 "
+                             "when two opensmm per database would exceed PostgreSQL's "
+                             "max_connections)")
     parser.add_argument("--compare-workers", type=int, help="server processes of the compared")
     parser.add_argument("--compare-label", default="before")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",

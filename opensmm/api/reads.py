@@ -25,7 +25,8 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import BigInteger, and_, bindparam, func, select, type_coerce
+from sqlalchemy import BigInteger, and_, any_, bindparam, cast, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from opensmm.accounts.models import User
 from opensmm.api.auth import caller_by_key_hash, check_caller, required_ids
@@ -68,16 +69,39 @@ _ID_NAMES = tuple(f"id{n}" for n in range(MAX_IDS))
 # The caller and one order of theirs (or none: a LEFT JOIN, so the key row still comes).
 STATUS_ONE = Statement(lambda: _caller().add_columns(*_ORDER_COLUMNS).outerjoin(
     Order, and_(Order.user_id == User.id, Order.id == bindparam("order_id"))))
-# The caller and up to MAX_IDS orders of theirs. Unused places hold 0 (no id is 0), so that
-# one statement (one prepared plan) serves every list.
-STATUS_MANY = Statement(lambda: _caller().add_columns(*_ORDER_COLUMNS).outerjoin(
-    Order, and_(Order.user_id == User.id,
-                Order.id.in_([bindparam(name) for name in _ID_NAMES]))))
+
+
+def _in_ids(column: Any, dialect_name: str) -> Any:
+    """``column`` is one of the ids given: on PostgreSQL ``= ANY`` of one array parameter,
+    ``ids``; elsewhere ``IN`` of MAX_IDS parameters, ``id0``…, unused places holding 0 (no
+    id is 0), so that one statement (one prepared plan) serves every list.
+
+    Why two forms: psycopg (the plain connections) caches its conversion of a query's
+    placeholders only for statements of at most 50 parameters, so the 100 of an ``IN`` list
+    were parsed again by a regular expression on every ``status`` (343 µs of CPU per call
+    against 115 with the array, more than PostgreSQL's own work; docs/performance.md), and
+    asyncpg (the server's async reads) encodes one array in one call too. SQLite has no
+    arrays, and its driver binds positional parameters without parsing anything."""
+    if dialect_name == "postgresql":
+        return column == any_(cast(bindparam("ids"), ARRAY(BigInteger)))
+    return column.in_([bindparam(name) for name in _ID_NAMES])
+
+
+def ids_params(is_sqlite: bool, ids: list[int]) -> dict[str, Any]:
+    """The parameters of ``_in_ids`` for these ids (at most MAX_IDS)."""
+    if not is_sqlite:
+        return {"ids": ids}
+    return dict(zip(_ID_NAMES, ids + [0] * (MAX_IDS - len(ids)), strict=True))
+
+
+# The caller and up to MAX_IDS orders of theirs.
+STATUS_MANY = Statement.by_dialect(lambda dialect: _caller().add_columns(*_ORDER_COLUMNS)
+                                   .outerjoin(Order, and_(Order.user_id == User.id,
+                                                          _in_ids(Order.id, dialect))))
 # What a caller's subscriptions cost so far: the net charges of their posts' orders.
-SUBSCRIPTION_CHARGES = Statement(lambda: select(
+SUBSCRIPTION_CHARGES = Statement.by_dialect(lambda dialect: select(
     Order.subscription_id, func.sum(_units(Order.net_charge))
-).where(Order.subscription_id.in_([bindparam(name) for name in _ID_NAMES]))
- .group_by(Order.subscription_id))
+).where(_in_ids(Order.subscription_id, dialect)).group_by(Order.subscription_id))
 BALANCE = Statement(lambda: _caller().add_columns(_units(User.balance).label("balance_units")))
 # The caller's discount, and the catalog's stamp (it changes with every catalog change).
 SERVICES_CALLER = Statement(lambda: _caller().add_columns(
@@ -177,11 +201,12 @@ def _refuse_bad_key(key_hash: str) -> Generator[Query, Fetched, None]:
     _checked((yield Query(CALLER, {"key_hash": key_hash})), key_hash)
 
 
-def _subscription_charges(ids: list[int]) -> Generator[Query, Fetched, dict[int, int]]:
+def _subscription_charges(
+    db: Database, ids: list[int]
+) -> Generator[Query, Fetched, dict[int, int]]:
     """The net charges of these subscriptions' posts, in 0.00001 (a second read, made only
     when an answer holds subscriptions)."""
-    values = dict(zip(_ID_NAMES, ids + [0] * (MAX_IDS - len(ids)), strict=True))
-    fetched = yield Query(SUBSCRIPTION_CHARGES, values)
+    fetched = yield Query(SUBSCRIPTION_CHARGES, ids_params(db.is_sqlite, ids))
     return {int(row[0]): int(row[1]) for row in fetched.raw}
 
 
@@ -202,7 +227,7 @@ def status_plan(db: Database, key_hash: str, params: Params, currency: str) -> P
         if row.order_id is None:
             return _error(OrderNotFound())
         if row.posts is not None:
-            charges = yield from _subscription_charges([row.order_id])
+            charges = yield from _subscription_charges(db, [row.order_id])
             return _subscription_answer(
                 order_status(row, currency), row.posts, charges.get(row.order_id, 0)
             )
@@ -212,7 +237,7 @@ def status_plan(db: Database, key_hash: str, params: Params, currency: str) -> P
     except DomainError:
         yield from _refuse_bad_key(key_hash)
         raise
-    return (yield from _status_many(key_hash, raw_ids, currency))
+    return (yield from _status_many(db, key_hash, raw_ids, currency))
 
 
 # Where an order's columns start in a row of STATUS_MANY (after the caller's); the columns
@@ -221,10 +246,9 @@ _ORDER_AT = len(_caller().selected_columns)
 assert tuple(c.key for c in _ORDER_COLUMNS[1:5]) == _answer.__code__.co_varnames[:4]
 
 
-def _status_many(key_hash: str, raw_ids: list[str], currency: str) -> Plan:
+def _status_many(db: Database, key_hash: str, raw_ids: list[str], currency: str) -> Plan:
     wanted = parse_ids(raw_ids)
-    values = dict(zip(_ID_NAMES, wanted + [0] * (MAX_IDS - len(wanted)), strict=True))
-    fetched = yield Query(STATUS_MANY, {"key_hash": key_hash, **values})
+    fetched = yield Query(STATUS_MANY, {"key_hash": key_hash, **ids_params(db.is_sqlite, wanted)})
     _checked(fetched, key_hash)
     # Up to 100 rows: used as the driver gives them (ints and strings, nothing to convert),
     # by position.
@@ -236,7 +260,7 @@ def _status_many(key_hash: str, raw_ids: list[str], currency: str) -> Plan:
     posts = {row[at]: row[at + 5] for row in fetched.raw
              if row[at] is not None and row[at + 5] is not None}
     if posts:
-        charges = yield from _subscription_charges(list(posts))
+        charges = yield from _subscription_charges(db, list(posts))
         for number, count in posts.items():
             _subscription_answer(found[number], count, charges.get(number, 0))
     not_found = _error(OrderNotFound())

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -43,8 +44,16 @@ _cache: dict[str, _Cached] = {}
 _lock = threading.Lock()
 
 
+# An engine's URL rendered once: the API asks ``maintenance_known`` on every request, and
+# rendering (quoting every part) cost more than the rest of that check.
+_engine_keys: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+
 def _engine_key(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
+    key = _engine_keys.get(engine)
+    if key is None:
+        key = _engine_keys[engine] = engine.url.render_as_string(hide_password=False)
+    return key
 
 
 def _key(session: Session) -> str:

@@ -1,4 +1,4 @@
-"""PostgreSQL's async connections for the hot reads (opensmm.db.async_reads).
+"""PostgreSQL's async connections for the hot reads (opensmm.db.async_reads, asyncpg).
 
 The answers themselves are checked through the running server by the rest of tests/api (on
 PostgreSQL every ``status``, ``balance`` and ``services`` goes through this reader); here, what
@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import asyncpg
 import psycopg
 import pytest
 
 from opensmm.db import Database
-from opensmm.db.async_reads import AsyncReader
+from opensmm.db.async_reads import AsyncReader, dollar_style
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_a_failed_statement_is_the_callers_error_and_the_reader_goes_on(pg: Data
     reader = AsyncReader(pg.postgres_conninfo(), size=1)
 
     async def main() -> list[tuple[object, ...]]:
-        with pytest.raises(psycopg.errors.UndefinedTable):
+        with pytest.raises(asyncpg.exceptions.UndefinedTableError):
             await reader.rows("SELECT * FROM no_such_table", {})
         rows = await reader.rows("SELECT 1", {})
         await reader.close()
@@ -86,3 +87,9 @@ def test_connections_dropped_by_the_server_cost_no_request_an_error(pg: Database
         return answers
 
     assert asyncio.run(main()) == [[(2,)]] * 4
+
+
+def test_psycopg_placeholders_become_asyncpg_numbers() -> None:
+    sql = "SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE 'y%%' AND z = %(c_1)s"
+    assert dollar_style(sql) == ("SELECT $1, $2, $1 WHERE x LIKE 'y%' AND z = $3",
+                                 ("a", "b", "c_1"))

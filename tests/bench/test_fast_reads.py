@@ -10,6 +10,7 @@ cached: a revoked key and a suspended account are refused by the very next reque
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -21,8 +22,10 @@ from opensmm.accounts import service as accounts
 from opensmm.accounts.models import User
 from opensmm.api import reads
 from opensmm.api.auth import AccountSuspended, InvalidKey, key_hash_of
+from opensmm.api.params import MAX_IDS
 from opensmm.catalog import service as catalog
 from opensmm.db import Database
+from opensmm.db.async_reads import AsyncReader
 from opensmm.ledger import service as ledger
 from opensmm.money import format_money
 from opensmm.orders import service as orders
@@ -213,3 +216,37 @@ def test_a_revoked_key_and_a_suspended_account_are_refused_at_once(
                 read(db, key_hash_of(alice_key), params, CURRENCY)
             with pytest.raises(AccountSuspended):
                 read(db, key_hash_of(bob_key), params, CURRENCY)
+
+
+def test_status_of_100_ids_is_one_statement_whatever_the_transport(
+    db: Database, shop: dict[str, Any]
+) -> None:
+    """``status`` with the most ids an answer holds: the caller's orders, another customer's,
+    ids that are no order, repeated ids; through plain connections and, on PostgreSQL,
+    through the async ones the server uses (the ids as one array parameter there)."""
+    _, alice_key = shop["people"]["alice"]
+    key_hash = key_hash_of(alice_key)
+    mine, theirs = shop["orders"]["alice"], shop["orders"]["bob"]
+    raw_ids = [str(n) for n in [*mine, *theirs]] + [str(n) for n in range(10_000, 10_094)]
+    assert len(raw_ids) == MAX_IDS
+    answer = reads.status(db, key_hash, {"orders": ",".join(raw_ids)}, CURRENCY)
+    assert list(answer) == raw_ids
+    for order_id in mine:
+        assert answer[str(order_id)] == reads.status(db, key_hash, {"order": str(order_id)},
+                                                     CURRENCY)
+    assert all(answer[raw] == {"error": "Incorrect order ID"} for raw in raw_ids[3:])
+    repeated = reads.status(db, key_hash, {"orders": f"{mine[0]},{mine[0]}"}, CURRENCY)
+    assert list(repeated.values()) == [answer[str(mine[0])]]
+    if db.is_sqlite:
+        return
+    reader = AsyncReader(db.postgres_conninfo(), size=1)
+
+    async def through_the_reader() -> list[Any]:
+        try:
+            # More than psycopg's prepare threshold: the prepared statement answers too.
+            return [await reads.run_async(db, reader, reads.status_plan(
+                db, key_hash, {"orders": ",".join(raw_ids)}, CURRENCY)) for _ in range(8)]
+        finally:
+            await reader.close()
+
+    assert asyncio.run(through_the_reader()) == [answer] * 8
