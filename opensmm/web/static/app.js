@@ -50,6 +50,31 @@
     }
   });
 
+  // --- wide tables: scrolled from the keyboard ------------------------------------------
+  // A table wider than its box scrolls inside it (.table-wrap). Such a box takes focus, so
+  // that a keyboard user can scroll it with the arrow keys, and is a region named after
+  // its table's heading for a screen reader. Checked again when the window is resized.
+  function markScrollable() {
+    $all(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        var heading = wrap.previousElementSibling;
+        var name = heading && /^H[1-6]$/.test(heading.tagName) ? heading.textContent.trim() : "";
+        var table = $("table", wrap);
+        name = name || (table && table.getAttribute("aria-label")) || document.title;
+        wrap.setAttribute("aria-label", name);
+      } else if (!scrolls && wrap.getAttribute("role") === "region") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrollable();
+  window.addEventListener("resize", markScrollable);
+
   // --- confirmations -------------------------------------------------------------------
   $all("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
