@@ -47,15 +47,18 @@ def _count(url: str, where: str) -> int:
 
 def _put_on_route_1(url: str, first_id: int) -> None:
     """Seeded orders carry no route: put them on their service's route 1, as ``add`` does
-    (an order without its provider service would be held, not sent)."""
+    (an order without its provider service would be held, not sent), and only then make
+    them new, in the same statement: the worker is already running, and an order it found
+    new before it had its route would be held."""
     from opensmm.db import Database
 
     db = Database(url)
     try:
         with db.write() as session:
             session.execute(text(
-                "UPDATE orders SET provider_service_id = (SELECT provider_service_id "
-                "FROM services WHERE services.id = orders.service_id) WHERE id >= :first"
+                "UPDATE orders SET send_state = 'new', provider_service_id = (SELECT "
+                "provider_service_id FROM services WHERE services.id = orders.service_id) "
+                "WHERE id >= :first"
             ), {"first": first_id})
     finally:
         db.dispose()
@@ -171,7 +174,7 @@ def measure_worker(bench: Any) -> dict[str, Any]:
             bench.say(f"worker on {kind}: {count} orders up to date, "
                       f"{sync['per_second']} orders/s")
             new = {"fulfillment": "provider", "provider_id": provider_id,
-                   "send_state": "new", "next_poll_at": utcnow() - timedelta(seconds=1)}
+                   "send_state": None, "next_poll_at": utcnow() - timedelta(seconds=1)}
             add_orders(panel, forward, status_mix=(("Pending", 1),), overrides=new)
             first_new = panel.segments[-1][0]
             _put_on_route_1(panel.url, first_new)
