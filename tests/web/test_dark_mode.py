@@ -23,7 +23,8 @@ STAFF_PAGES = ["/admin", "/admin/orders", "/admin/services", "/admin/users", "/a
 
 # The page's background, as a luminance 0..1 (WCAG's formula on the computed colour).
 BACKGROUND_LUMINANCE = """(() => {
-  const rgb = getComputedStyle(document.documentElement).backgroundColor.match(/\\d+(\\.\\d+)?/g).map(Number);
+  const colour = getComputedStyle(document.documentElement).backgroundColor;
+  const rgb = colour.match(/\\d+(\\.\\d+)?/g).map(Number);
   const [r, g, b] = rgb.slice(0, 3).map(v => {
     v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
