@@ -54,9 +54,9 @@ class OpenSMM:
         self.metrics = MetricsEndpoint(self.db, self.settings)
         self.health = HealthEndpoint(self.db)
         self.pages = pages_app(self.db, self.settings)
-        from opensmm.adminapi.app import build as admin_api
-
-        self.admin_api = admin_api(self.db, self.settings)
+        # Built at its first request: its routes, Pydantic models and OpenAPI document are
+        # megabytes that a panel whose staff never call the admin API need not hold.
+        self._admin_api: ASGIApp | None = None
         self.trusted_proxies = parse_trusted_proxies(self.settings.trusted_proxies)
         hsts = self.settings.hsts_seconds
         self.hsts = f"max-age={hsts}".encode() if hsts > 0 else None
@@ -75,11 +75,18 @@ class OpenSMM:
         elif scope["type"] == "http" and scope["path"] in HEALTH_PATHS:
             await self.health(scope, receive, send)
         elif scope["type"] == "http" and scope["path"].startswith(ADMIN_API_PREFIX):
-            await self.admin_api(scope, receive, send)
+            await self.admin_api()(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.pages(scope, self._on_shutdown(receive), send)
         else:
             await self.pages(scope, receive, send)
+
+    def admin_api(self) -> ASGIApp:
+        if self._admin_api is None:
+            from opensmm.adminapi.app import build
+
+            self._admin_api = build(self.db, self.settings)
+        return self._admin_api
 
     def _on_shutdown(self, receive: Receive) -> Receive:
         """``receive`` that also writes out what the API still holds when the server stops

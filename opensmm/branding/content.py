@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +25,9 @@ from opensmm.errors import DomainError, NotFound
 from opensmm.i18n import N_
 from opensmm.i18n.languages import DEFAULT_LANGUAGE
 from opensmm.web.i18n import LANGUAGES
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 MAX_BODY = 50_000
 
@@ -47,7 +49,16 @@ _TAGS = {
     "pre", "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td",
 }
 _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
-_markdown = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    """The parser, built (and markdown-it imported) at the first page rendered, not at
+    start: most processes that import this module render no Markdown (idle memory)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 
 class ContentRefused(DomainError):
@@ -73,8 +84,10 @@ class Shown:
 @lru_cache(maxsize=128)
 def render(body: str) -> Markup:
     """Markdown to safe HTML (raw HTML is shown as text, then everything is sanitized)."""
+    import nh3
+
     clean = nh3.clean(
-        _markdown.render(body), tags=_TAGS, attributes=_ATTRIBUTES,
+        _markdown().render(body), tags=_TAGS, attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 from sqlalchemy import select
@@ -30,7 +31,6 @@ RATE_PLACES = 10
 RATE_QUANTUM = Decimal(1).scaleb(-RATE_PLACES)
 MAX_CURRENCIES = 50
 _CODE = re.compile(r"[A-Z]{3}")
-_ISO_CODES = frozenset(list_currencies())
 
 
 class CurrencyRefused(DomainError):
@@ -45,10 +45,17 @@ class RateRefused(DomainError):
         super().__init__(type(self).message, max=f"{MAX_RATE:,}", places=RATE_PLACES)
 
 
+
+@lru_cache(maxsize=1)
+def _iso_codes() -> frozenset[str]:
+    """Read at first use: babel's global data (megabytes) is not loaded at import."""
+    return frozenset(list_currencies())
+
+
 def parse_code(raw: object) -> str:
     """``" eur"`` → ``"EUR"``; anything that is not an ISO 4217 code is refused."""
     code = raw.strip().upper() if isinstance(raw, str) else ""
-    if not _CODE.fullmatch(code) or code not in _ISO_CODES:
+    if not _CODE.fullmatch(code) or code not in _iso_codes():
         raise CurrencyRefused()
     return code
 

@@ -25,14 +25,15 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import case, literal, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from opensmm.catalog.models import ServiceRoute
 from opensmm.catalog.service import PROVIDER
 from opensmm.catalog.types import Units, service_type
-from opensmm.db import Database, Money
+from opensmm.db import Database
 from opensmm.fulfillment.config import Tally, WorkerConfig
 from opensmm.fulfillment.health import ProviderView
 from opensmm.fulfillment.protocol import NotSent, SendOutcome
@@ -231,29 +232,32 @@ def estimate_charge(session: Session, order: Order) -> None:
     order.upstream_estimated = True
 
 
+_ORDERS = cast(Table, Order.__table__)
+# One row per order, many at once (executemany): the same statement for every batch, so it
+# is compiled once, where a CASE over the batch's ids was a new statement each time (and a
+# literal's type was built for each order).
+_RECORD_CHARGE = (
+    update(_ORDERS)
+    .where(
+        _ORDERS.c.id == bindparam("b_id"),
+        or_(
+            _ORDERS.c.upstream_charge.is_(None),
+            _ORDERS.c.upstream_estimated.is_(True),
+            _ORDERS.c.upstream_charge != bindparam("b_charge"),
+        ),
+    )
+    .values(upstream_charge=bindparam("b_charge"), upstream_estimated=False)
+)
+
+
 def record_charges(session: Session, charges: Mapping[int, Decimal]) -> None:
     """What the upstreams' ``status`` answers say they charge for these orders: the exact
-    cost from now on. One statement; rows already showing it are not written."""
-    known = {
-        order_id: charge.quantize(QUANTUM)
+    cost from now on. One statement for the batch; rows already showing it are not written."""
+    known = [
+        {"b_id": order_id, "b_charge": charge.quantize(QUANTUM)}
         for order_id, charge in charges.items()
         if 0 <= charge <= MAX_CHARGE
-    }
+    ]
     if not known:
         return
-    value = case(
-        *[(Order.id == order_id, literal(charge, Money())) for order_id, charge in known.items()]
-    )
-    session.execute(
-        update(Order)
-        .where(
-            Order.id.in_(list(known)),
-            or_(
-                Order.upstream_charge.is_(None),
-                Order.upstream_estimated.is_(True),
-                Order.upstream_charge != value,
-            ),
-        )
-        .values(upstream_charge=value, upstream_estimated=False)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_RECORD_CHARGE, known)

@@ -192,10 +192,15 @@ class Worker:
         """Resellers' status webhooks (opensmm.webhooks): signed POSTs, retried."""
         if self._panel_secret is None:
             self._panel_secret = panel_secret(self.db)
+        tally.webhooks += webhook_sender.run_once(self.db, self._webhook_client,
+                                                  self._panel_secret, now)
+
+    def _webhook_client(self) -> httpx.Client:
+        """Made when the first webhook is due, not at the first pass: most panels send
+        none, and a client's TLS context (the CA bundle) holds megabytes."""
         if self._webhook_http is None:
             self._webhook_http = httpx.Client(follow_redirects=False)
-        tally.webhooks += webhook_sender.run_once(self.db, self._webhook_http,
-                                                  self._panel_secret, now)
+        return self._webhook_http
 
     def _housekeeping(self, now: datetime, tally: Tally) -> None:
         """Now and then: forget ``add`` idempotency keys past their 24 hours, and the

@@ -26,13 +26,25 @@ PROTOCOL = "opensmm.security.read_timeout:ReadTimeoutProtocol"
 
 
 class ReadTimeoutMixin:
-    """Closes a connection whose next request head is not complete in time."""
+    """Closes a connection whose next request head is not complete in time.
+
+    The timer is lazy: each response only moves the deadline (a float), and the one timer
+    of the connection, when it fires, sets itself again for the deadline it finds. A timer
+    made and cancelled per request cost a few microseconds of the event loop's time on
+    every answer (docs/performance.md, fourth round); the connections are closed at the
+    same moments."""
 
     # Provided by uvicorn's protocol classes (h11 and httptools alike).
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: Any
     _head_timer: asyncio.TimerHandle | None = None
+    # When the head being waited for must be complete (None: no head is waited for), and
+    # the cycle of the request answered just before (None on a new connection): a new
+    # head replaces it.
+    _head_deadline: float | None = None
+    _head_answered: Any = None
+    _head_timer_at = 0.0  # the deadline the timer was set for
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -48,22 +60,37 @@ class ReadTimeoutMixin:
         super().connection_lost(exc)  # type: ignore[misc]
 
     def _arm_head_timer(self) -> None:
-        self._cancel_head_timer()
         seconds = get_settings().read_timeout_seconds
-        if seconds > 0 and not self.transport.is_closing():
-            # The cycle of the request just answered (None on a new connection): a new
-            # head replaces it.
-            self._head_timer = self.loop.call_later(seconds, self._head_timed_out, self.cycle)
+        if seconds <= 0 or self.transport.is_closing():
+            self._head_deadline = None
+            return
+        self._head_deadline = self.loop.time() + seconds
+        self._head_answered = self.cycle
+        if self._head_timer is None:
+            self._set_head_timer(self._head_deadline)
 
     def _cancel_head_timer(self) -> None:
+        self._head_deadline = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
-    def _head_timed_out(self, answered: Any) -> None:
+    def _set_head_timer(self, deadline: float) -> None:
+        self._head_timer_at = deadline
+        self._head_timer = self.loop.call_at(deadline, self._head_due)
+
+    def _head_due(self) -> None:
         self._head_timer = None
-        if self.cycle is answered and not self.transport.is_closing():
-            self.transport.close()
+        deadline = self._head_deadline
+        if deadline is None or self.transport.is_closing():
+            return
+        if self.cycle is not self._head_answered:
+            self._head_deadline = None  # a head came in: armed again after its response
+            return
+        if deadline > self._head_timer_at:  # answers since: the wait started later
+            self._set_head_timer(deadline)
+            return
+        self.transport.close()
 
 
 class BodyDeadlineMixin:
@@ -76,39 +103,58 @@ class BodyDeadlineMixin:
     between two reads (nginx's ``client_body_timeout`` is between reads, which a byte every
     few seconds never trips). The default (60 s) carries the largest body the panel takes
     (a 2 MB proof of payment) over a slow mobile link. For httptools' protocol, whose parser
-    calls ``on_headers_complete`` and ``on_message_complete``.
+    calls ``on_headers_complete`` and ``on_message_complete``. Lazy like the head's timer:
+    a request only sets its deadline, the connection's one timer looks when it fires.
     """
 
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: Any
     _body_timer: asyncio.TimerHandle | None = None
+    _body_deadline: float = 0.0
+    _body_cycle: Any = None  # the request whose body is awaited (None: none is)
+    _body_timer_at = 0.0  # the deadline the timer was set for
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()  # type: ignore[misc]
-        self._cancel_body_timer()
         seconds = get_settings().body_timeout_seconds
         cycle = self.cycle
         if seconds > 0 and cycle is not None and getattr(cycle, "more_body", False):
-            self._body_timer = self.loop.call_later(seconds, self._body_timed_out, cycle)
+            self._body_cycle = cycle
+            self._body_deadline = self.loop.time() + seconds
+            if self._body_timer is None:
+                self._set_body_timer(self._body_deadline)
+        else:
+            self._body_cycle = None
 
     def on_message_complete(self) -> None:
         super().on_message_complete()  # type: ignore[misc]
         if self.cycle is None or not getattr(self.cycle, "more_body", True):
-            self._cancel_body_timer()
+            self._body_cycle = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_body_timer()
         super().connection_lost(exc)  # type: ignore[misc]
 
     def _cancel_body_timer(self) -> None:
+        self._body_cycle = None
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
 
-    def _body_timed_out(self, cycle: Any) -> None:
+    def _set_body_timer(self, deadline: float) -> None:
+        self._body_timer_at = deadline
+        self._body_timer = self.loop.call_at(deadline, self._body_due)
+
+    def _body_due(self) -> None:
         self._body_timer = None
-        if cycle.more_body and not self.transport.is_closing():
+        cycle = self._body_cycle
+        if cycle is None or self.transport.is_closing():
+            return
+        if self._body_deadline > self._body_timer_at:  # a later request's body is awaited
+            self._set_body_timer(self._body_deadline)
+            return
+        if cycle.more_body:
             self.transport.close()
 
 

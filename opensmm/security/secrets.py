@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 PREFIX = "v1:"
 MIN_SECRET_LENGTH = 32
@@ -44,6 +44,12 @@ def panel_secret_text(secret: str | bytes) -> str:
 
 
 def _fernet(panel_secret: str, purpose: Purpose) -> Fernet:
+    # cryptography (its compiled core is megabytes) loads with the first secret used, not
+    # with every process that imports a module which may one day need one (idle memory).
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     if not isinstance(panel_secret, str) or len(panel_secret) < MIN_SECRET_LENGTH:
         raise SecretError(f"the panel's secret must be at least {MIN_SECRET_LENGTH} characters")
     key = HKDF(
@@ -65,6 +71,8 @@ def decrypt(stored: str, panel_secret: str, purpose: Purpose) -> str:
     this purpose, or was altered."""
     if not isinstance(stored, str) or not stored.startswith(PREFIX):
         raise SecretError("not an encrypted value")
+    from cryptography.fernet import InvalidToken
+
     try:
         plain = _fernet(panel_secret, purpose).decrypt(stored[len(PREFIX) :].encode("ascii"))
         return plain.decode("utf-8")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,9 @@ from opensmm.accounts.models import USER_ACTIVE, User
 from opensmm.db import utcnow
 from opensmm.web.models import LoginAttempt, WebSession
 from opensmm.web.tokens import new_token
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 SESSION_LIFETIME = timedelta(days=14)
 # Log-in guessing: at most this many failures per name, and per address, in the window.
@@ -63,6 +66,9 @@ REVEAL_SECONDS = 600
 
 
 def _reveal_cipher(token: str) -> Fernet:
+    # Imported when a secret is first revealed, not by every server process (idle memory).
+    from cryptography.fernet import Fernet
+
     key = hashlib.sha256(b"opensmm reveal:" + token.encode("utf-8", "surrogatepass")).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
@@ -85,6 +91,8 @@ def take_reveal(session: Session, token: str | None) -> dict[str, str]:
     if not sealed:
         return {}
     session.execute(update(WebSession).where(where).values(reveal=None))
+    from cryptography.fernet import InvalidToken
+
     try:
         values = orjson.loads(_reveal_cipher(token).decrypt(sealed.encode("ascii"), REVEAL_SECONDS))
     except (InvalidToken, ValueError):

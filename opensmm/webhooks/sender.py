@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -158,13 +159,17 @@ def _finish(db: Database, due: Due, state: str, code: int | None, error: str, *,
             row.next_attempt_at = db.now() + _wait(row.attempts)
 
 
-def run_once(db: Database, http: httpx.Client, panel_secret: str,
+def run_once(db: Database, http: httpx.Client | Callable[[], httpx.Client], panel_secret: str,
              now: datetime | None = None) -> int:
-    """Send what is due; how many were attempted."""
+    """Send what is due; how many were attempted. ``http`` may be a function that makes the
+    client, called only when something is due (a client's TLS context holds megabytes)."""
     due = claim(db, now or db.now())
+    if not due:
+        return 0
+    client = http if isinstance(http, httpx.Client) else http()
     for item in due:
         try:
-            send_one(db, http, panel_secret, item)
+            send_one(db, client, panel_secret, item)
         except Exception:  # one delivery's surprise must not stop the others
             log.exception("webhook delivery %s failed", item.delivery_id)
     return len(due)

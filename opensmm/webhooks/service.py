@@ -98,11 +98,26 @@ _TELL_REFILL = _tell(REFILL)
 
 
 def orders_changed(session: Session, changes: Iterable[tuple[int, int, str]]) -> None:
-    """``(order id, its owner's id, the new status)`` for each order whose status changed."""
+    """``(order id, its owner's id, the new status)`` for each order whose status changed.
+
+    The worker reports a whole batch of changes at once: one query first finds which of
+    their owners have a webhook at all (most have none), and only their changes pay the
+    ``INSERT … SELECT`` each (rather than one statement per changed order)."""
+    changes = list(changes)
+    if not changes:
+        return
+    owners = {user_id for _, user_id, _ in changes}
+    if len(changes) > 1:
+        owners = set(session.scalars(
+            select(ApiKey.user_id).distinct().where(
+                ApiKey.user_id.in_(owners), ApiKey.webhook_url.is_not(None),
+                ApiKey.revoked_at.is_(None))
+        ))
     now = utcnow()
     for order_id, user_id, status in changes:
-        session.execute(_TELL_ORDER, {"object_id": order_id, "user_id": user_id,
-                                      "status": status, "now": now})
+        if user_id in owners:
+            session.execute(_TELL_ORDER, {"object_id": order_id, "user_id": user_id,
+                                          "status": status, "now": now})
 
 
 def refill_changed(session: Session, refill_id: int, user_id: int, status: str) -> None:

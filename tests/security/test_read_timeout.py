@@ -78,6 +78,32 @@ def test_a_kept_alive_connection_dripping_its_next_head_is_disconnected(panel: P
     assert seconds <= TIMEOUT + 2.5
 
 
+def _response(sock: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body), which may come in several reads."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += sock.recv(4096)
+    return data
+
+
+def test_the_deadline_counts_from_the_last_answer(panel: Panel) -> None:
+    """The connection's one timer fires while requests still come (its first deadline is
+    long past), then cuts the dripped head a whole deadline after the last answer."""
+    with _connect(panel) as sock:
+        started = time.monotonic()
+        while time.monotonic() - started < TIMEOUT * 1.6:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert _response(sock).startswith(b"HTTP/1.1 200")
+            time.sleep(TIMEOUT / 4)
+        seconds = _drip_until_closed(sock, b"GET /healthz HTTP/1.1\r\n" * 4, TIMEOUT + 6)
+    assert TIMEOUT - 0.5 - TIMEOUT / 4 <= seconds <= TIMEOUT + 2.5
+
+
 def test_normal_clients_are_unaffected(panel: Panel) -> None:
     with httpx.Client(base_url=panel.url, timeout=10) as http:
         for _ in range(3):  # one kept-alive connection, a pause between requests

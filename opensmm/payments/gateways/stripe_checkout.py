@@ -32,9 +32,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import httpx
-import stripe
-
 from opensmm.payments.gateways.base import (
     MAX_CALLBACK_BYTES,
     CreatedPayment,
@@ -50,7 +47,6 @@ from opensmm.payments.gateways.base import (
     setting,
     timeout_setting,
 )
-from opensmm.payments.gateways.http import new_client
 from opensmm.payments.gateways.units import AmountError, currency_code, from_minor, to_minor
 
 LIVE_API = "https://api.stripe.com"
@@ -78,7 +74,13 @@ class StripeCheckout:
         self._webhook_secret = setting(settings, "webhook_secret", self.name)
         self.api_base = api_base(settings, live=LIVE_API, sandbox=None, gateway=self.name)
         self.timeout = timeout_setting(settings, self.name)
-        self._transport = _HttpxClient(self.timeout)
+        # The SDK (and what it imports: requests, urllib3…) is loaded with the first Stripe
+        # gateway built, not by every process that imports the gateways (idle memory).
+        import stripe
+
+        from opensmm.payments.gateways.stripe_transport import HttpxClient
+
+        self._transport = HttpxClient(self.timeout)
         self._client = stripe.StripeClient(
             self._secret_key,
             base_addresses={"api": self.api_base},
@@ -156,6 +158,8 @@ class StripeCheckout:
         signature = lower_headers(headers).get("stripe-signature")
         if not signature:
             raise VerificationError("the Stripe-Signature header is missing")
+        import stripe  # loaded by __init__ already
+
         try:
             payload = body.decode("utf-8")
             self._client.construct_event(
@@ -240,6 +244,8 @@ class StripeCheckout:
     # --- plumbing -----------------------------------------------------------------------
 
     def _call(self, call: Any) -> Any:
+        import stripe  # loaded by __init__ already
+
         try:
             return call()
         except stripe.APIConnectionError:
@@ -256,43 +262,6 @@ class StripeCheckout:
         except stripe.StripeError as exc:
             status = getattr(exc, "http_status", None)
             raise GatewayError(f"Stripe failed (HTTP status {status})") from None
-
-
-class _HttpxClient(stripe.HTTPClient):
-    """The library's transport, on one synchronous httpx client with our timeout.
-
-    (The library's own ``HTTPXClient`` also opens an async client and hands httpx the form
-    body in a deprecated way.) A transport failure is the library's ``APIConnectionError``.
-    """
-
-    name = "httpx"
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._client = new_client(timeout)
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> tuple[Any, int, Mapping[str, str]]:
-        try:
-            response = self._client.request(
-                method, url, headers=dict(headers or {}), content=post_data
-            )
-        except httpx.HTTPError:
-            # The library's own error, so that it handles it as its transports' failures.
-            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
-                "Stripe could not be reached", should_retry=True
-            ) from None
-        return response.content, response.status_code, response.headers
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def _plain(obj: Any) -> dict[str, Any]:
