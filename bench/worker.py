@@ -27,10 +27,38 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.seed import add_orders, create_database, drop_database, seed
+from bench.seed import Seeded, add_orders, create_database, drop_database, seed
 from bench.servers import Server, opensmm_command, python_env
 
 FINISHED_MIX = (("Completed", 90), ("Partial", 10))
+
+
+def upstream_with_finished_orders(workdir: Any, count: int) -> tuple[Seeded, Server]:
+    """The upstream (an opensmm on SQLite, simulator services) holding ``count`` finished
+    orders, and its server, made but not started (no rate limits: one key asks it all)."""
+    url = create_database("sqlite", workdir, role="upstream")
+    upstream = seed("sqlite", url, customers=1, services=5, fulfillment="simulator")
+    add_orders(upstream, count, status_mix=FINISHED_MIX)
+    env = {"OPENSMM_DATABASE_URL": url,
+           "OPENSMM_RATE_LIMIT_PER_KEY": "1000000000",
+           "OPENSMM_RATE_LIMIT_PER_IP": "1000000000"}
+    return upstream, Server("upstream", opensmm_command(1), python_env(**env))
+
+
+def add_running_orders(panel: Seeded, provider_id: int, upstream: Seeded, count: int) -> int:
+    """``count`` orders of our panel running at the upstream (sent an hour ago, due for a
+    check), each the upstream's order of the same rank; the id of the first."""
+    from datetime import timedelta
+
+    from opensmm.db import utcnow
+
+    now = utcnow()
+    running = {"fulfillment": "provider", "provider_id": provider_id,
+               "send_state": "sent", "sent_at": now - timedelta(hours=1),
+               "next_poll_at": now - timedelta(seconds=1)}
+    add_orders(panel, count, status_mix=(("In progress", 1),), overrides=running,
+               upstream_start=upstream.segments[0][0])
+    return panel.segments[0][0]
 
 
 def _count(url: str, where: str) -> int:
@@ -141,14 +169,7 @@ def measure_worker(bench: Any) -> dict[str, Any]:
         "at the upstream, so the pair of panels is measured).")}
     for kind in bench.args.dbs:
         bench.say(f"worker on {kind}: seeding the upstream and the panel")
-        upstream_url = create_database("sqlite", bench.workdir, role="upstream")
-        upstream = seed("sqlite", upstream_url, customers=1, services=5,
-                        fulfillment="simulator")
-        add_orders(upstream, count, status_mix=FINISHED_MIX)
-        env = {"OPENSMM_DATABASE_URL": upstream_url,
-               "OPENSMM_RATE_LIMIT_PER_KEY": "1000000000",
-               "OPENSMM_RATE_LIMIT_PER_IP": "1000000000"}
-        server = Server("upstream", opensmm_command(1), python_env(**env))
+        upstream, server = upstream_with_finished_orders(bench.workdir, count)
         worker: subprocess.Popen[bytes] | None = None
         panel_url = ""
         try:
@@ -156,13 +177,7 @@ def measure_worker(bench: Any) -> dict[str, Any]:
             panel, provider_id = _panel_with_provider(
                 kind, bench.workdir, server.url, upstream.key, upstream.services, customers=10)
             panel_url = panel.url
-            now = utcnow()
-            running = {"fulfillment": "provider", "provider_id": provider_id,
-                       "send_state": "sent", "sent_at": now - timedelta(hours=1),
-                       "next_poll_at": now - timedelta(seconds=1)}
-            add_orders(panel, count, status_mix=(("In progress", 1),), overrides=running,
-                       upstream_start=upstream.segments[0][0])
-            first_panel_id = panel.segments[0][0]
+            first_panel_id = add_running_orders(panel, provider_id, upstream, count)
             log = (bench.workdir / f"worker-{kind}.log").open("wb")
             worker = subprocess.Popen(
                 [sys.executable, "-m", "opensmm.cli.main", "worker"],
@@ -203,7 +218,7 @@ def measure_worker(bench: Any) -> dict[str, Any]:
                     worker.wait()
             server.stop()
             if not bench.args.keep:
-                drop_database(upstream_url)
+                drop_database(upstream.url)
                 if panel_url:
                     drop_database(panel_url)
     return results

@@ -19,11 +19,14 @@ import os
 import pstats
 import shutil
 import time
-from datetime import timedelta
 
-from bench.seed import add_orders, create_database, drop_database, scratch_dir, seed
-from bench.servers import Server, opensmm_command, python_env
-from bench.worker import FINISHED_MIX, _count, _panel_with_provider
+from bench.seed import drop_database, scratch_dir
+from bench.worker import (
+    _count,
+    _panel_with_provider,
+    add_running_orders,
+    upstream_with_finished_orders,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,29 +38,17 @@ def main(argv: list[str] | None = None) -> None:
     count = args.orders
 
     workdir = scratch_dir()
-    upstream_url = create_database("sqlite", workdir, role="upstream")
     panel_url = ""
-    upstream = seed("sqlite", upstream_url, customers=1, services=5, fulfillment="simulator")
-    add_orders(upstream, count, status_mix=FINISHED_MIX)
-    env = {"OPENSMM_DATABASE_URL": upstream_url,
-           "OPENSMM_RATE_LIMIT_PER_KEY": "1000000000",
-           "OPENSMM_RATE_LIMIT_PER_IP": "1000000000"}
-    server = Server("upstream", opensmm_command(1), python_env(**env))
+    upstream, server = upstream_with_finished_orders(workdir, count)
     try:
         server.start(workdir, f"key={upstream.key}&action=balance")
         panel, provider_id = _panel_with_provider(
             args.db, workdir, server.url, upstream.key, upstream.services, customers=10)
         panel_url = panel.url
-        from opensmm.db import Database, utcnow
+        from opensmm.db import Database
         from opensmm.fulfillment.worker import Worker, WorkerConfig
 
-        now = utcnow()
-        running = {"fulfillment": "provider", "provider_id": provider_id,
-                   "send_state": "sent", "sent_at": now - timedelta(hours=1),
-                   "next_poll_at": now - timedelta(seconds=1)}
-        add_orders(panel, count, status_mix=(("In progress", 1),), overrides=running,
-                   upstream_start=upstream.segments[0][0])
-        first = panel.segments[0][0]
+        first = add_running_orders(panel, provider_id, upstream, count)
         os.environ["OPENSMM_DATABASE_URL"] = panel.url
         worker = Worker(Database(panel.url), WorkerConfig.from_settings())
         where = f"id >= {first} AND (status <> 'In progress' OR alert IS NOT NULL)"
