@@ -3,6 +3,8 @@ here (or fetched by the worker from the ``currency_rates_url`` setting)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from starlette.responses import Response
 
 from opensmm.admin.users import staff
@@ -26,18 +28,19 @@ def currencies_page(ctx: Ctx) -> Response:
 def add_currency(ctx: Ctx) -> Response:
     rate = currencies.add(ctx.db, ctx.field("code"), ctx.field("rate"), staff(ctx),
                           base=ctx.web.settings.currency)
-    code = currencies.parse_code(ctx.field("code"))
-    shown = f"{rate:f}"
-    ctx.flash("ok", ctx.t("{name} set to {value}.", name=code, value=shown))
-    return ctx.redirect("/admin/currencies")
+    return _rate_saved(ctx, rate)
 
 
 @pages.post("/admin/currencies/set", who="staff", refused=currencies_page)
 def set_rate(ctx: Ctx) -> Response:
     rate = currencies.set_rate(ctx.db, ctx.field("code"), ctx.field("rate"), staff(ctx))
+    return _rate_saved(ctx, rate)
+
+
+def _rate_saved(ctx: Ctx, rate: Decimal) -> Response:
+    """Back to the list, saying the rate stored (the code was checked when it was)."""
     code = currencies.parse_code(ctx.field("code"))
-    shown = f"{rate:f}"
-    ctx.flash("ok", ctx.t("{name} set to {value}.", name=code, value=shown))
+    ctx.flash("ok", ctx.t("{name} set to {value}.", name=code, value=f"{rate:f}"))
     return ctx.redirect("/admin/currencies")
 
 

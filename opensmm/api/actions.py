@@ -160,14 +160,18 @@ def _cancel_one(session: Session, user: User, order_id: int) -> Json:
     return 1
 
 
+def _ids_sent(params: Params) -> str | list[str] | None:
+    """The ids of a ``cancel`` (or of a batched ``refill``): ``orders``, else ``order``."""
+    return params.get("orders") if "orders" in params else params.get("order")
+
+
 def cancel(db: Database, key_hash: str, params: Params, currency: str) -> Json:
     return cancel_in(db, alone(db), key_hash, params)
 
 
 def cancel_in(db: Database, units: Units, key_hash: str, params: Params) -> Json:
     """``cancel`` with its work in ``units`` (alone, or in a group commit's batch)."""
-    source = params.get("orders") if "orders" in params else params.get("order")
-    raw_ids = id_list_or_refuse(db, key_hash, source)
+    raw_ids = id_list_or_refuse(db, key_hash, _ids_sent(params))
     return [
         {"order": _number_or_raw(raw), "cancel": result}
         for raw, result in _each(units, key_hash, raw_ids, _cancel_one)
@@ -178,9 +182,8 @@ def named_ids(params: Params) -> list[int]:
     """The order ids a ``cancel`` or ``refill`` names, as far as they are ids at all: what
     a group commit locks up front (opensmm.api.group_commit). A malformed list names none
     (it is refused before any work)."""
-    source = params.get("orders") if "orders" in params else params.get("order")
     try:
-        raw_ids = id_list(source)
+        raw_ids = id_list(_ids_sent(params))
     except DomainError:
         return []
     return sorted({number for number in map(as_int_id, raw_ids) if number is not None})
