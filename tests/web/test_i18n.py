@@ -47,7 +47,7 @@ from opensmm.web import apidocs
 from opensmm.web.i18n import LANGUAGES, Translator, from_accept_language
 from opensmm.web.orders import ORDER_FIELDS
 from tests.support.panel import Panel, running_panel
-from tests.web.support import Person, WebClient, make_person
+from tests.web.support import Person, WebClient, make_person, order_through_the_form
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PACKAGE = REPOSITORY / "opensmm"
@@ -391,15 +391,7 @@ def test_no_english_on_arabic_pages(sqlite_panel: Panel) -> None:
     try:
         shop.login(customer)
         staff.login(boss)
-        for link in links:
-            placed = shop.post("/order/new", {"service": service, "link": link,
-                                              "quantity": "1000"})
-            assert placed.status_code == 303, placed.text[:300]
-        with panel.db.read() as session:
-            from opensmm.orders.models import Order
-
-            ids = list(session.scalars(select(Order.id).where(Order.user_id == customer.id)
-                                       .order_by(Order.id)))
+        ids = order_through_the_form(panel, shop, customer, service, links)
         panel.set_order(ids[0], status="Completed")
         panel.set_order(ids[1], status="Partial", remains=157)
         shown: dict[str, str] = {}

@@ -30,10 +30,9 @@ from opensmm.affiliates.models import Affiliate
 from opensmm.audit.models import AuditEntry
 from opensmm.i18n import catalogs, formatting
 from opensmm.i18n.languages import LANGUAGES, from_accept_language, locale_of
-from opensmm.orders.models import Order
 from opensmm.panel_settings.registry import SETTINGS
 from tests.support.panel import Panel, running_panel
-from tests.web.support import WebClient, make_person
+from tests.web.support import WebClient, make_person, order_through_the_form
 from tests.web.test_i18n import (
     ALLOWED,
     ANONYMOUS_PAGES,
@@ -157,13 +156,7 @@ def site(database_servers: dict) -> Iterator[Site]:
         try:
             shop.login(customer)
             staff.login(boss)
-            for link in links:
-                placed = shop.post("/order/new", {"service": service, "link": link,
-                                                  "quantity": "1000"})
-                assert placed.status_code == 303, placed.text[:300]
-            with panel.db.read() as session:
-                ids = list(session.scalars(select(Order.id).where(
-                    Order.user_id == customer.id).order_by(Order.id)))
+            ids = order_through_the_form(panel, shop, customer, service, links)
             panel.set_order(ids[0], status="Completed")
             panel.set_order(ids[1], status="Partial", remains=157)
             with panel.write() as session:
