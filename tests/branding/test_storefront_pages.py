@@ -82,6 +82,13 @@ def test_landing_page_sells_the_platforms_with_counts_and_starting_prices(panel:
     assert "≈ €" not in WebClient(panel.url).get("/").text  # another visitor: not theirs
     assert visitor.post("/currency", {"currency": "USD", "back": "/"}).status_code == 303
     assert "≈" not in visitor.get("/").text
+    # A forged cookie (not offered, not a code at all) converts nothing and breaks nothing.
+    for forged in ("GBP", "eur", "<script>", "EU1", "x" * 400):
+        forger = WebClient(panel.url)
+        forger.http.cookies.set("opensmm_currency", forged)
+        page = forger.get("/")
+        assert page.status_code == 200 and "≈" not in page.text, forged
+        assert forged not in page.text or forged == "eur", forged  # never echoed back
 
 
 def test_new_order_search_works_without_scripts(panel: Panel) -> None:
